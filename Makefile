@@ -1,0 +1,46 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each creates (or reuses)
+# the virtual environment in .venv and installs what it needs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of torch; other versions download several GB of CUDA libraries.
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: demo test bench model info clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.runtime: setup.py | $(BIN)/python
+	$(BIN)/pip install -q -e '.[demo]'
+	touch $@
+
+$(VENV)/.dev: setup.py | $(BIN)/python
+	$(BIN)/pip install -q '$(TORCH_SPEC)'
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@ $(VENV)/.runtime
+
+## Stylize a clip made from a bundled photo with the shipped default model (ONNX Runtime CPU).
+demo: $(VENV)/.runtime
+	$(BIN)/python -m sdk demo --out demo
+
+## The test suite (CPU only; GPU tests skip with a reason).
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest tests -q
+
+## pytest-benchmark table: stylize_frame end to end and per stage, with baselines.
+bench: $(VENV)/.dev
+	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-columns=median,mean,min,max,rounds \
+		--benchmark-sort=name --benchmark-name=short --benchmark-json=.benchmarks/latest.json -p no:cacheprovider
+
+## Reproduce the shipped default package: train (about 12 min on 2 cores), then export.
+model: $(VENV)/.dev
+	$(BIN)/python -m trainer train --config trainer/configs/default.toml --run runs/default
+	$(BIN)/python -m trainer export --checkpoint runs/default/checkpoint.pt --out sdk/models/default
+
+info: $(VENV)/.dev
+	$(BIN)/python -m trainer info
+
+clean:
+	rm -rf $(VENV) demo runs .benchmarks .pytest_cache

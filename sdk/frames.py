@@ -1,0 +1,131 @@
+"""The frame contract, and CPU pre/post-processing.
+
+Accepted frames (NumPy arrays):
+
+* ``HxWx3`` uint8, BGR by default (OpenCV's convention) or RGB with ``color_order="rgb"``;
+* ``HxWx4`` uint8 BGRA/RGBA: the alpha channel passes through untouched;
+* ``HxW`` or ``HxWx1`` uint8 grayscale: stylized as three equal channels, returned as
+  the luminance of the result, in the input's shape.
+
+The output has the input's shape and dtype. Non-contiguous, negative-stride and
+read-only arrays work; the caller's array is never written to (unless passed as ``out=``).
+Refused with :class:`~sdk.errors.InvalidFrameError`: other dtypes (float frames too:
+whether they are 0-1 or 0-255 is the caller's to say), other ranks or channel counts,
+empty frames, frames larger than the stylizer's limit (7680x4320 by default).
+
+Working resolution: the generator runs at the frame's own size when both sides are
+multiples of the model's stride (4) and the long side is at most ``max_side``
+(1280 by default: 640x360 and 1280x720 run as they are). Otherwise the frame is
+resized (bilinear, aspect ratio kept, each side rounded to a multiple of the stride,
+at least ``min_side``) for the generator, and the result is resized back to the frame
+size. Nothing is cropped or padded.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from sdk.errors import InvalidFrameError
+
+COLOR_ORDERS = ("bgr", "rgb")
+DEFAULT_MAX_FRAME = (7680, 4320)  # width, height
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    height: int
+    width: int
+    kind: str  # "color", "alpha" or "gray"
+
+
+def check_frame(frame: object, max_frame: tuple[int, int] = DEFAULT_MAX_FRAME) -> FrameInfo:
+    """Validate ``frame`` against the contract (cheap: no pass over the pixels)."""
+    if not isinstance(frame, np.ndarray):
+        hint = ""
+        if hasattr(frame, "__cuda_array_interface__"):
+            hint = " Device arrays need a CUDA backend; copy it to the host (e.g. .cpu().numpy()) for this one."
+        elif type(frame).__module__.startswith("PIL"):
+            hint = " Convert a PIL image with np.asarray(image) and pass color_order='rgb'."
+        elif frame is None:
+            hint = " A None frame usually means the camera or video read failed (cv2 returns None)."
+        raise InvalidFrameError(f"frame is {type(frame).__name__}, expected a numpy.ndarray of uint8 "
+                                f"with shape HxWx3 (BGR), HxWx4 or HxW.{hint}")
+    if frame.dtype != np.uint8:
+        fix = ("scale it yourself, e.g. (frame * 255).clip(0, 255).astype(np.uint8) for 0-1 floats"
+               if frame.dtype.kind == "f" else "convert it with frame.astype(np.uint8) if its values are 0-255")
+        raise InvalidFrameError(f"frame dtype is {frame.dtype}, expected uint8; {fix}.")
+    if frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1):
+        kind = "gray"
+    elif frame.ndim == 3 and frame.shape[2] == 3:
+        kind = "color"
+    elif frame.ndim == 3 and frame.shape[2] == 4:
+        kind = "alpha"
+    else:
+        raise InvalidFrameError(f"frame shape is {frame.shape}, expected HxWx3 (BGR/RGB), HxWx4 (BGRA/RGBA), "
+                                "HxWx1 or HxW (grayscale).")
+    height, width = frame.shape[:2]
+    if height == 0 or width == 0:
+        raise InvalidFrameError(f"frame shape is {frame.shape}: an empty frame, expected at least 1x1 pixels.")
+    max_w, max_h = max_frame
+    if max(width, height) > max(max_w, max_h) or min(width, height) > min(max_w, max_h):
+        raise InvalidFrameError(f"frame is {width}x{height}, larger than the limit {max_w}x{max_h}; resize it "
+                                "first or raise Stylizer(max_frame=(W, H)).")
+    return FrameInfo(height, width, kind)
+
+
+def working_size(height: int, width: int, stride: int, max_side: int, min_side: int) -> tuple[int, int]:
+    """(h, w) the generator runs at for an H x W frame; see the module docstring."""
+    scale = min(1.0, max_side / max(height, width))
+    h, w = height * scale, width * scale
+    if min(h, w) < min_side:
+        up = min_side / min(h, w)
+        h, w = h * up, w * up
+
+    def snap(v: float) -> int:
+        return max(stride, int(round(v / stride)) * stride)
+
+    return snap(h), snap(w)
+
+
+def as_color(frame: np.ndarray, info: FrameInfo) -> np.ndarray:
+    """The 3-channel view or copy of a frame that the generator sees."""
+    if info.kind == "gray":
+        return cv2.cvtColor(frame.reshape(info.height, info.width), cv2.COLOR_GRAY2BGR)
+    if info.kind == "alpha":
+        return frame[:, :, :3]
+    return frame
+
+
+def preprocess(color: np.ndarray, size_hw: tuple[int, int], color_order: str) -> np.ndarray:
+    """HxWx3 uint8 -> (1, 3, h, w) float32 RGB in [-1, 1], resized (bilinear) to ``size_hw``."""
+    h, w = size_hw
+    if color.shape[:2] != (h, w):
+        color = cv2.resize(color, (w, h), interpolation=cv2.INTER_LINEAR)
+    # blobFromImage computes (pixel - mean) * scale, swaps R and B, and lays out NCHW in one pass.
+    return cv2.dnn.blobFromImage(np.ascontiguousarray(color), 1.0 / 127.5, mean=(127.5, 127.5, 127.5),
+                                 swapRB=(color_order == "bgr"))
+
+
+def postprocess(nchw: np.ndarray, color: np.ndarray, strength: float, color_order: str) -> np.ndarray:
+    """(1, 3, h, w) RGB in [-1, 1] -> HxWx3 uint8 at the frame's size, blended with ``color`` by ``strength``."""
+    planes = nchw[0]
+    order = (2, 1, 0) if color_order == "bgr" else (0, 1, 2)
+    hwc = cv2.merge([np.ascontiguousarray(planes[c]) for c in order])
+    # x*127.5+127.5 maps [-1, 1] to [0, 255]; convertScaleAbs rounds and saturates to uint8.
+    styled = cv2.convertScaleAbs(hwc, alpha=127.5, beta=127.5)
+    if styled.shape[:2] != color.shape[:2]:
+        styled = cv2.resize(styled, (color.shape[1], color.shape[0]), interpolation=cv2.INTER_LINEAR)
+    if strength < 1.0:
+        styled = cv2.addWeighted(np.ascontiguousarray(color), 1.0 - strength, styled, strength, 0.0)
+    return styled
+
+
+def restore_layout(styled: np.ndarray, frame: np.ndarray, info: FrameInfo) -> np.ndarray:
+    """Give the stylized 3-channel result the input's layout (gray shape, alpha channel)."""
+    if info.kind == "gray":
+        return cv2.cvtColor(styled, cv2.COLOR_BGR2GRAY).reshape(frame.shape)
+    if info.kind == "alpha":
+        return np.concatenate([styled, frame[:, :, 3:4]], axis=2)
+    return styled

@@ -1,0 +1,245 @@
+"""`Stylizer`: one object per model + backend; `stylize_frame` for the one-liner."""
+from __future__ import annotations
+
+import difflib
+import threading
+import time
+from collections import deque
+from typing import Mapping, Union
+
+import numpy as np
+
+from sdk import frames
+from sdk.errors import InvalidFrameError, UnknownStyleError
+from sdk.package import ModelPackage, load_package
+
+StyleSpec = Union[None, str, int, Mapping[str, float]]
+STAGES = ("pre", "infer", "post")
+
+
+class StageTimer:
+    """Keeps the last ``window`` per-stage latencies (seconds) for p50/p95 reports."""
+
+    def __init__(self, window: int = 10_000):
+        self._samples = {s: deque(maxlen=window) for s in STAGES + ("total",)}
+
+    def add(self, pre: float, infer: float, post: float) -> None:
+        for name, value in zip(STAGES + ("total",), (pre, infer, post, pre + infer + post)):
+            self._samples[name].append(value)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """{stage: {"p50_ms", "p95_ms", "count"}}; empty stages are left out."""
+        out = {}
+        for name, values in self._samples.items():
+            if values:
+                arr = np.fromiter(values, float) * 1e3
+                out[name] = {"p50_ms": float(np.percentile(arr, 50)), "p95_ms": float(np.percentile(arr, 95)),
+                             "count": len(arr)}
+        return out
+
+    def clear(self) -> None:
+        for v in self._samples.values():
+            v.clear()
+
+
+class Stylizer:
+    """Stylizes video frames with a model package on one backend.
+
+    Args:
+        model: package folder; ``None`` is the default package shipped in ``sdk/models/default``.
+        style: default style: a name (``"glow"``), an index, or a mix ``{"glow": 0.7, "cartoon": 0.3}``;
+            ``None`` is the package's first style.
+        backend: ``"auto"`` (TensorRT/torch-cuda on a GPU when present, else ONNX Runtime CPU),
+            ``"onnxruntime"``, ``"torch"`` (CPU) or ``"torch-cuda"``. A named backend that cannot
+            run here raises :class:`~sdk.errors.BackendUnavailableError`; there is no silent fallback.
+        strength: 0..1, blend of the stylized frame over the original (1 = fully stylized).
+        color_order: ``"bgr"`` (OpenCV, default) or ``"rgb"``.
+        max_side: long side the generator runs at, at most (see :mod:`sdk.frames`); default from the package.
+        max_frame: largest accepted frame (width, height), default 7680x4320.
+
+    Example::
+
+        with sdk.Stylizer(style="cartoon") as stylizer:
+            out = stylizer(frame)          # HxWx3 uint8 BGR in, same out
+    """
+
+    def __init__(self, model: str | None = None, style: StyleSpec = None, backend: str = "auto",
+                 strength: float = 1.0, color_order: str = "bgr", max_side: int | None = None,
+                 max_frame: tuple[int, int] = frames.DEFAULT_MAX_FRAME, precision: str = "fp32"):
+        from sdk.backends import load_backend
+
+        self.package: ModelPackage = load_package(model)
+        self.color_order = _check_color_order(color_order)
+        self.strength = _check_strength(strength)
+        self.max_side = int(max_side) if max_side is not None else self.package.max_side
+        if self.max_side < self.package.stride:
+            raise ValueError(f"max_side={max_side} is below the model stride {self.package.stride}")
+        self.max_frame = tuple(max_frame)
+        self._default_style = self.style_vector(style)
+        self.timer = StageTimer()
+        self._backend = load_backend(backend, self.package, precision)
+
+    # -- public API -------------------------------------------------------------------
+    @property
+    def styles(self) -> tuple[str, ...]:
+        return self.package.style_names
+
+    @property
+    def backend(self) -> str:
+        """What runs the generator, e.g. ``"onnxruntime on cpu (fp32)"``."""
+        return self._backend.describe()
+
+    def __call__(self, frame: np.ndarray, style: StyleSpec = None, strength: float | None = None,
+                 out: np.ndarray | None = None) -> np.ndarray:
+        """Stylize one frame; see :mod:`sdk.frames` for the frame contract.
+
+        Returns a new array of the frame's shape and dtype, or ``out`` filled in.
+        """
+        if self._backend is None:
+            raise RuntimeError("this Stylizer is closed; create a new one")
+        info = frames.check_frame(frame, self.max_frame)
+        strength = self.strength if strength is None else _check_strength(strength)
+        style_vec = self._default_style if style is None else self.style_vector(style)
+        if out is not None:
+            _check_out(out, frame)
+        result = self._stylize(frame, info, style_vec, strength)
+        if out is not None:
+            out[...] = result
+            return out
+        return result
+
+    stylize = __call__
+
+    def style_vector(self, style: StyleSpec) -> np.ndarray:
+        """(1, N, 1, 1) float32 style weights for a name, index or {name: weight} mix."""
+        names = self.package.style_names
+        vec = np.zeros((1, len(names), 1, 1), np.float32)
+        if style is None:
+            vec[0, 0] = 1.0
+        elif isinstance(style, str):
+            vec[0, _style_index(style, names)] = 1.0
+        elif isinstance(style, (int, np.integer)) and not isinstance(style, bool):
+            if not 0 <= style < len(names):
+                raise UnknownStyleError(f"style index {style} is out of range; this model has {len(names)} "
+                                        f"styles (0..{len(names) - 1}): {', '.join(names)}.")
+            vec[0, int(style)] = 1.0
+        elif isinstance(style, Mapping):
+            if not style:
+                raise UnknownStyleError("style mix is empty; give weights such as {'glow': 0.7, 'cartoon': 0.3}.")
+            for name, weight in style.items():
+                w = float(weight)
+                if not np.isfinite(w) or w < 0:
+                    raise UnknownStyleError(f"style mix weight for {name!r} is {weight!r}; expected a finite number >= 0.")
+                vec[0, _style_index(name, names)] += w
+            total = vec.sum()
+            if total <= 0:
+                raise UnknownStyleError(f"style mix {dict(style)} sums to 0; give at least one positive weight.")
+            vec /= total
+        else:
+            raise UnknownStyleError(f"style is {type(style).__name__} {style!r}; expected a style name, an index "
+                                    f"or a {{name: weight}} mix of {', '.join(names)}.")
+        return vec
+
+    def stats(self) -> dict[str, dict[str, float]]:
+        """p50/p95 latency per stage (pre, infer, post, total) over the recent frames."""
+        return self.timer.summary()
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
+    def __enter__(self) -> "Stylizer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- implementation -----------------------------------------------------------------
+    def _stylize(self, frame: np.ndarray, info: frames.FrameInfo, style_vec: np.ndarray,
+                 strength: float) -> np.ndarray:
+        color = frames.as_color(frame, info)
+        # Gray frames are replicated to 3 equal channels: channel order is irrelevant there.
+        order = "bgr" if info.kind == "gray" else self.color_order
+        if strength == 0.0:
+            return frame.copy()
+        t0 = time.perf_counter()
+        size = frames.working_size(info.height, info.width, self.package.stride, self.max_side, self.package.min_side)
+        image = frames.preprocess(color, size, order)
+        t1 = time.perf_counter()
+        styled = self._backend.run(image, style_vec)
+        t2 = time.perf_counter()
+        result = frames.restore_layout(frames.postprocess(styled, color, strength, order), frame, info)
+        t3 = time.perf_counter()
+        self.timer.add(t1 - t0, t2 - t1, t3 - t2)
+        return result
+
+
+def _style_index(name: str, names: tuple[str, ...]) -> int:
+    if name in names:
+        return names.index(name)
+    close = difflib.get_close_matches(str(name), names, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise UnknownStyleError(f"Unknown style {name!r}.{hint} Available: {', '.join(names)}.")
+
+
+def _check_strength(strength: float) -> float:
+    try:
+        value = float(strength)
+    except (TypeError, ValueError):
+        raise ValueError(f"strength is {strength!r}; expected a number from 0 to 1.") from None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"strength is {strength!r}; expected a number from 0 to 1 (0 = original, 1 = fully stylized).")
+    return value
+
+
+def _check_color_order(order: str) -> str:
+    if order not in frames.COLOR_ORDERS:
+        raise ValueError(f"color_order is {order!r}; expected one of {frames.COLOR_ORDERS}.")
+    return order
+
+
+def _check_out(out: object, frame: np.ndarray) -> None:
+    if not isinstance(out, np.ndarray) or out.shape != frame.shape or out.dtype != np.uint8:
+        got = f"{type(out).__name__} {getattr(out, 'shape', '')} {getattr(out, 'dtype', '')}".strip()
+        raise InvalidFrameError(f"out is {got}; expected a uint8 array of the frame's shape {frame.shape}.")
+    if not out.flags.writeable:
+        raise InvalidFrameError("out is read-only; pass a writeable uint8 array or omit out=.")
+
+
+_default: Stylizer | None = None
+_default_lock = threading.Lock()
+
+
+def default_stylizer() -> Stylizer:
+    """The shared Stylizer behind :func:`stylize_frame`, created once, thread-safely."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Stylizer()
+    return _default
+
+
+def stylize_frame(frame: np.ndarray, style: StyleSpec = None, strength: float = 1.0,
+                  color_order: str = "bgr") -> np.ndarray:
+    """Stylize one frame with the shipped default model on the best backend here.
+
+    ``frame``: HxWx3 uint8 BGR (or ``color_order="rgb"``), HxWx4, or HxW grayscale.
+    Returns an array of the same shape and dtype. Example::
+
+        out = sdk.stylize_frame(cv2.imread("photo.jpg"), style="glow", strength=0.8)
+    """
+    stylizer = default_stylizer()
+    if color_order == stylizer.color_order:
+        return stylizer(frame, style=style, strength=strength)
+    _check_color_order(color_order)
+    info = frames.check_frame(frame, stylizer.max_frame)
+    swapped = frame[..., [2, 1, 0] + ([3] if info.kind == "alpha" else [])] if info.kind != "gray" else frame
+    result = stylizer(swapped, style=style, strength=strength)
+    return result[..., [2, 1, 0] + ([3] if info.kind == "alpha" else [])] if info.kind != "gray" else result
+
+
+def list_styles(model: str | None = None) -> list[str]:
+    """Style names of a package (default: the shipped one), without loading any backend."""
+    return list(load_package(model).style_names)

@@ -1,0 +1,28 @@
+from setuptools import find_packages, setup
+
+# Runtime stays light enough to embed: numpy, OpenCV and ONNX Runtime, nothing else.
+# torch is left unpinned here; the Makefile pins the CPU build it installs (see README).
+TORCH = ["torch>=2.6", "onnx>=1.16"]
+TRAIN = TORCH + ["onnxscript>=0.3", "scikit-image>=0.22", "tqdm>=4.60"]
+TEST = ["pytest>=8", "pytest-benchmark>=4", "scikit-image>=0.22"]
+
+setup(
+    name="stylizer-sdk",
+    version="0.1.0",
+    description="Real-time influencer-style video filters: GAN trainer, model packages, CPU/GPU runtime",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["sdk", "sdk.*", "trainer", "trainer.*"]),
+    package_data={"sdk": ["models/*/*.json", "models/*/*.onnx"], "trainer": ["configs/*.toml"]},
+    install_requires=["numpy>=1.24", "opencv-python-headless>=4.8", "onnxruntime>=1.17"],
+    extras_require={
+        "torch": TORCH,
+        "train": TRAIN,
+        "demo": ["scikit-image>=0.22"],
+        "cuda": ["cuda-python>=12.6"],
+        "tensorrt": ["tensorrt>=10.3"],
+        "dev": sorted(set(TRAIN + TEST)),
+    },
+    entry_points={"console_scripts": ["stylizer=sdk.cli:main"]},
+)

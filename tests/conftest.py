@@ -1,0 +1,31 @@
+import numpy as np
+import pytest
+
+# Tolerances, in one place (kornia keeps such a table): uint8 outputs are compared in LSBs
+# (one uint8 step), float model outputs in absolute units of the [-1, 1] range.
+TOLERANCE = {"uint8_lsb": 1, "onnx_vs_torch_fp32": 1e-3}
+
+
+@pytest.fixture(scope="session")
+def photos_rgb():
+    from trainer import photos
+    return {name: photos.load_photo(name) for name in ("astronaut", "chelsea", "coffee")}
+
+
+@pytest.fixture(scope="session")
+def frame_bgr(photos_rgb):
+    """A real 640x360 BGR frame (from skimage's coffee photo)."""
+    import cv2
+    return cv2.resize(photos_rgb["coffee"], (640, 360))[:, :, ::-1].copy()
+
+
+@pytest.fixture(scope="session")
+def stylizer():
+    import sdk
+    s = sdk.Stylizer(backend="onnxruntime")
+    yield s
+    s.close()
+
+
+def lsb_diff(a: np.ndarray, b: np.ndarray) -> int:
+    return int(np.abs(a.astype(np.int16) - b.astype(np.int16)).max())

@@ -1,0 +1,64 @@
+import io
+
+import numpy as np
+import pytest
+import torch
+
+from trainer.models.generator import Generator, GeneratorConfig, count_macs, count_parameters, style_vector
+
+
+@pytest.fixture
+def trained_like():
+    """A generator whose BatchNorm statistics and style affines are not the identity."""
+    torch.manual_seed(0)
+    g = Generator(GeneratorConfig(num_styles=3))
+    for p in g.parameters():
+        p.data += 0.05 * torch.randn_like(p)
+    g.train()
+    with torch.no_grad():
+        for _ in range(3):
+            g(torch.rand(4, 3, 32, 48) * 2 - 1, style_vector(1, 3, 4))
+    return g.eval()
+
+
+def test_deploy_folds_batchnorm_exactly(trained_like):
+    x = torch.rand(2, 3, 40, 56) * 2 - 1
+    s = style_vector([0.3, 0.7, 0.0], 3, 2)
+    deploy = trained_like.deploy()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in deploy.modules())
+    with torch.no_grad():
+        assert (trained_like(x, s) - deploy(x, s)).abs().max() < 1e-5
+
+
+def test_output_shape_range_and_identity_at_init():
+    g = Generator().eval()
+    x = torch.rand(1, 3, 36, 52) * 2 - 1
+    with torch.no_grad():
+        y = g(x, style_vector(0, 3))
+    assert y.shape == x.shape and y.min() >= -1 and y.max() <= 1
+    assert (y - x).abs().max() < 0.05  # starts near the identity (small last layer)
+
+
+def test_macs_and_parameters_are_within_the_real_time_budget():
+    g = Generator().deploy()
+    macs_720p = count_macs(g, 720, 1280)
+    assert macs_720p == 4 * count_macs(g, 360, 640)
+    assert macs_720p < 4e9  # DESIGN.md: about 4 GMAC per 720p frame
+    assert count_parameters(g) < 1_000_000
+
+
+def test_exported_graph_uses_only_the_deploy_op_set(trained_like):
+    onnx = pytest.importorskip("onnx")
+    from trainer.export import to_onnx
+    model = onnx.load_model_from_string(to_onnx(trained_like.deploy()))
+    assert {n.op_type for n in model.graph.node} <= {"Conv", "Relu", "Add", "Mul", "Resize", "Clip"}
+    assert [i.name for i in model.graph.input] == ["image", "style"]
+    ort = pytest.importorskip("onnxruntime")
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    for h, w in ((36, 52), (128, 236)):  # dynamic H/W, multiples of 4
+        x = np.random.default_rng(0).uniform(-1, 1, (1, 3, h, w)).astype(np.float32)
+        s = style_vector(2, 3).numpy()
+        with torch.no_grad():
+            expected = trained_like.deploy()(torch.from_numpy(x), torch.from_numpy(s)).numpy()
+        got = session.run(None, {"image": x, "style": s})[0]
+        assert np.abs(got - expected).max() < 1e-4

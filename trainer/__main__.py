@@ -1,0 +1,92 @@
+"""python -m trainer {info,train,export,evaluate}
+
+  info     parameters and MACs of the generator at 640x360 and 1280x720
+  train    GAN training from a TOML config (see trainer/configs/default.toml)
+  export   checkpoint -> model package (ONNX + manifest), verified against ONNX Runtime
+  evaluate distance to each look on held-out photos, for a package
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+
+def _parser() -> argparse.ArgumentParser:
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    p = argparse.ArgumentParser(prog="python -m trainer", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    info = sub.add_parser("info", help="parameters and MACs per frame", formatter_class=fmt)
+    info.add_argument("--config", default="trainer/configs/default.toml", help="TOML config ([model] section)")
+
+    train = sub.add_parser("train", help="train a multi-style generator", formatter_class=fmt)
+    train.add_argument("--config", required=True, help="TOML config file")
+    train.add_argument("--run", default="runs/default", help="run folder: checkpoints, samples, config")
+    train.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
+    train.add_argument("--iterations", type=int, default=None, help="override [train] iterations")
+    train.add_argument("--vgg-weights", default=None,
+                       help="torchvision VGG-16 state dict (.pth) for a perceptual content loss; "
+                            "without it the structure (SSIM) loss is used, which needs no download")
+    train.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+
+    export = sub.add_parser("export", help="checkpoint -> model package", formatter_class=fmt)
+    export.add_argument("--checkpoint", default="runs/default/checkpoint.pt")
+    export.add_argument("--out", default="sdk/models/default", help="package folder to write")
+    export.add_argument("--name", default="default")
+
+    ev = sub.add_parser("evaluate", help="PSNR toward each look on held-out photos", formatter_class=fmt)
+    ev.add_argument("--package", default=None, help="package folder (default: the shipped one)")
+    ev.add_argument("--backend", default="onnxruntime")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command_line = "python -m trainer " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    if args.command == "info":
+        from trainer.models.generator import Generator, count_macs, count_parameters
+        from trainer.train import TrainConfig
+
+        cfg = TrainConfig.from_toml(args.config)
+        model = Generator(cfg.model).deploy()
+        print(f"generator: {cfg.model}")
+        print(f"styles: {', '.join(cfg.styles)}")
+        print(f"parameters (deploy, BatchNorm folded): {count_parameters(model):,}")
+        for w, h in ((640, 360), (1280, 720)):
+            print(f"MACs per {w}x{h} frame: {count_macs(model, h, w) / 1e9:.3f} G")
+        return 0
+    if args.command == "train":
+        from trainer.train import TrainConfig, train
+
+        overrides = {"iterations": args.iterations} if args.iterations else {}
+        cfg = TrainConfig.from_toml(args.config, overrides)
+        result = train(cfg, args.run, resume=args.resume, vgg_weights=args.vgg_weights, device=args.device)
+        last = result["losses"][-1] if result["losses"] else {}
+        print(f"trained to iteration {result['iteration']} in {result['seconds']:.0f} s; last losses {last}; "
+              f"checkpoint {args.run}/checkpoint.pt")
+        return 0
+    if args.command == "export":
+        from trainer import evaluate
+        from trainer.export import export_package
+
+        package = export_package(args.checkpoint, args.out, name=args.name, command=command_line)
+        print(f"wrote {package.path}: styles {', '.join(package.style_names)}; "
+              f"ONNX Runtime vs PyTorch max abs diff {package.manifest['model']['onnxruntime_max_abs_diff']:.2e}")
+        if "quality" in package.manifest:
+            print(evaluate.markdown(package.manifest["quality"]["look_psnr_held_out"]))
+        return 0
+    if args.command == "evaluate":
+        import sdk
+        from trainer import evaluate, looks
+
+        with sdk.Stylizer(args.package, backend=args.backend, color_order="rgb") as stylizer:
+            styles = [s for s in stylizer.styles if s in looks.LOOKS]
+            table = evaluate.look_table(lambda rgb, style: stylizer(rgb, style=style), styles)
+        print(evaluate.markdown(table))
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Export a checkpoint to a model package: fold norms, ONNX, verify, measure, manifest."""
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import trainer
+from sdk.package import ModelPackage, write_package
+from trainer import evaluate, looks, photos
+from trainer.models.generator import Generator, GeneratorConfig, count_macs, count_parameters, style_vector
+from trainer.train import load_checkpoint
+
+OPSET = 18  # TensorRT 10.3 (JetPack 6) parses up to opset 20
+ONNX_TOLERANCE = 1e-3  # max abs difference, outputs in [-1, 1]
+DEFAULT_MAX_SIDE = 1280
+DEFAULT_MIN_SIDE = 16
+
+
+class ExportMismatchError(RuntimeError):
+    pass
+
+
+def generator_from_checkpoint(path: str | Path) -> tuple[Generator, list[str], dict]:
+    ckpt = load_checkpoint(Path(path))
+    raw = json.loads(ckpt["config"])
+    styles = json.loads(ckpt["styles"])
+    model_cfg = {k: v for k, v in raw["model"].items() if k != "styles"}
+    generator = Generator(GeneratorConfig(num_styles=len(styles), **model_cfg))
+    generator.load_state_dict(ckpt["generator"])
+    return generator.eval(), styles, raw
+
+
+def to_onnx(model: Generator) -> bytes:
+    """ONNX bytes of the deploy graph; H and W dynamic in multiples of the stride."""
+    n = model.config.num_styles
+    example = (torch.rand(1, 3, 64, 96) * 2 - 1, style_vector(0, n))
+    stride = model.config.stride
+    h = torch.export.Dim("h", min=1, max=4096) * stride
+    w = torch.export.Dim("w", min=1, max=4096) * stride
+    buffer = io.BytesIO()
+    program = torch.onnx.export(model, example, None, input_names=["image", "style"], output_names=["stylized"],
+                                dynamic_shapes=({2: h, 3: w}, None), opset_version=OPSET, dynamo=True,
+                                external_data=False, verbose=False)
+    program.save(buffer, external_data=False)
+    return buffer.getvalue()
+
+
+def check_against_onnxruntime(model: Generator, onnx_bytes: bytes, styles: list[str]) -> float:
+    """Max abs difference PyTorch vs ONNX Runtime on real photos (every style); raises above tolerance."""
+    import onnxruntime as ort
+    import cv2
+
+    session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    worst = 0.0
+    for name in photos.HELD_OUT[:3]:
+        image = photos.load_photo(name)
+        h, w = (image.shape[0] // 4) * 4, (image.shape[1] // 4) * 4
+        x = torch.from_numpy(cv2.resize(image, (w, h)).astype(np.float32) / 127.5 - 1).permute(2, 0, 1)[None]
+        for s in range(len(styles)):
+            style = style_vector(s, len(styles))
+            with torch.no_grad():
+                expected = model(x, style).numpy()
+            got = session.run(["stylized"], {"image": x.numpy(), "style": style.numpy()})[0]
+            worst = max(worst, float(np.abs(got - expected).max()))
+    if worst > ONNX_TOLERANCE:
+        raise ExportMismatchError(f"ONNX Runtime differs from PyTorch by {worst:.2e} (tolerance {ONNX_TOLERANCE:.0e}); "
+                                  "the export is wrong, the package was not written.")
+    return worst
+
+
+def export_package(checkpoint: str | Path, out: str | Path, name: str = "default",
+                   command: str | None = None, measure_quality: bool = True) -> ModelPackage:
+    model, styles, raw = generator_from_checkpoint(checkpoint)
+    deploy = model.deploy()
+    onnx_bytes = to_onnx(deploy)
+    max_diff = check_against_onnxruntime(deploy, onnx_bytes, styles)
+    manifest = {
+        "name": name,
+        "styles": [{"name": s, "index": i, "description": (looks.LOOKS[s].__doc__ or "").strip().split("\n")[0]
+                    if s in looks.LOOKS else ""} for i, s in enumerate(styles)],
+        "input": {"name": "image", "layout": "NCHW", "dtype": "float32", "color": "RGB", "range": [-1.0, 1.0],
+                  "normalize": "x = pixel / 127.5 - 1"},
+        "style_input": {"name": "style", "shape": [1, len(styles), 1, 1], "dtype": "float32",
+                        "meaning": "weights of each style, one-hot or a mix summing to 1"},
+        "output": {"name": "stylized", "layout": "NCHW", "dtype": "float32", "color": "RGB", "range": [-1.0, 1.0]},
+        "stride": model.config.stride,
+        "native_resolution": [raw["train"].get("crop", 128)] * 2,
+        "working_resolution": {"max_side": DEFAULT_MAX_SIDE, "min_side": DEFAULT_MIN_SIDE},
+        "precisions": {"fp32": "generator.onnx"},
+        "model": {"architecture": "trainer.models.generator.Generator", "config": model.config.to_dict(),
+                  "parameters": count_parameters(deploy), "macs_640x360": count_macs(deploy, 360, 640),
+                  "macs_1280x720": count_macs(deploy, 720, 1280), "onnx_opset": OPSET,
+                  "onnxruntime_max_abs_diff": max_diff},
+        "trainer": {"version": trainer.__version__, "command": command or " ".join(sys.argv),
+                    "config": raw, "checkpoint_iteration": int(load_checkpoint(Path(checkpoint))["iteration"])},
+    }
+    if measure_quality:
+        manifest["quality"] = {"look_psnr_held_out": _quality(deploy, styles), "photos": list(photos.HELD_OUT)}
+    return write_package(out, {"generator.onnx": onnx_bytes}, manifest)
+
+
+def _quality(model: Generator, styles: list[str]) -> dict:
+    known = [s for s in styles if s in looks.LOOKS]
+
+    def run(rgb: np.ndarray, style: str) -> np.ndarray:
+        import cv2
+        h, w = rgb.shape[:2]
+        hs, ws = max(4, round(h / 4) * 4), max(4, round(w / 4) * 4)
+        x = torch.from_numpy(cv2.resize(rgb, (ws, hs)).astype(np.float32) / 127.5 - 1).permute(2, 0, 1)[None]
+        with torch.no_grad():
+            y = model(x, style_vector(styles.index(style), len(styles)))[0].permute(1, 2, 0).numpy()
+        y = np.clip((y + 1) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+        return cv2.resize(y, (w, h)) if (hs, ws) != (h, w) else y
+
+    return evaluate.look_table(run, known)

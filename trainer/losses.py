@@ -1,0 +1,119 @@
+"""Losses for unpaired look transfer. None needs a download.
+
+* ``lsgan_*``: least-squares GAN (Mao et al. 2017): smoother gradients than the
+  log loss, which matters for short runs.
+* ``structure_loss``: content preservation without a pretrained network. It is
+  1 - the contrast-structure term of SSIM (Wang et al. 2004) on luminance: it asks
+  the output to keep the *local structure* of the input (edges, shapes, where things
+  are), while leaving local brightness free -- a warm grade, a white paper
+  background or flat cartoon regions change the mean, not the structure.
+  With ``--vgg-weights`` the trainer adds a VGG perceptual term instead (see ``perceptual``).
+* ``colour_moment_loss``: the RGB mean and spread of each style's outputs should be
+  those of its look photos (a distribution statistic, so still unpaired). The
+  discriminator sees patches; this sees the whole batch, and moves global tone
+  (warmth, lifted blacks, grey paper) much faster than the adversarial term alone.
+* ``total_variation``: a little smoothness against high-frequency GAN artifacts.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+_LUMA = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+
+
+def lsgan_d(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    return 0.5 * ((real_scores - 1).pow(2).mean() + fake_scores.pow(2).mean())
+
+
+def lsgan_g(fake_scores: torch.Tensor) -> torch.Tensor:
+    return (fake_scores - 1).pow(2).mean()
+
+
+def luminance(image: torch.Tensor) -> torch.Tensor:
+    return (image * _LUMA.to(image)).sum(1, keepdim=True)
+
+
+def _gaussian_window(sigma: float, device, dtype) -> torch.Tensor:
+    radius = int(3 * sigma + 0.5)
+    x = torch.arange(-radius, radius + 1, device=device, dtype=dtype)
+    g = torch.exp(-(x ** 2) / (2 * sigma ** 2))
+    return (g / g.sum()).view(1, 1, 1, -1)
+
+
+def _blur(x: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+    pad = window.shape[-1] // 2
+    x = F.conv2d(F.pad(x, (pad, pad, 0, 0), mode="reflect"), window)
+    return F.conv2d(F.pad(x, (0, 0, pad, pad), mode="reflect"), window.transpose(-1, -2))
+
+
+def structure_loss(output: torch.Tensor, content: torch.Tensor, sigma: float = 1.5) -> torch.Tensor:
+    """1 - mean SSIM contrast-structure term between luminances; images in [-1, 1]."""
+    a, b = luminance(output.float()), luminance(content.float())
+    w = _gaussian_window(sigma, a.device, a.dtype)
+    mu_a, mu_b = _blur(a, w), _blur(b, w)
+    var_a = _blur(a * a, w) - mu_a ** 2
+    var_b = _blur(b * b, w) - mu_b ** 2
+    cov = _blur(a * b, w) - mu_a * mu_b
+    c2 = (0.03 * 2) ** 2  # SSIM's C2 for a dynamic range of 2 ([-1, 1])
+    cs = (2 * cov + c2) / (var_a.clamp_min(0) + var_b.clamp_min(0) + c2)
+    return 1 - cs.mean()
+
+
+def colour_moment_loss(output: torch.Tensor, style_index: torch.Tensor, moments: torch.Tensor) -> torch.Tensor:
+    """L1 between each present style's output RGB mean/std (over its samples) and ``moments[style]``."""
+    loss = output.new_zeros(())
+    styles = style_index.unique()
+    for s in styles:
+        pixels = output[style_index == s].float().transpose(0, 1).reshape(3, -1)
+        target = moments[s].to(pixels)
+        loss = loss + (pixels.mean(1) - target[0]).abs().mean() + (pixels.std(1) - target[1]).abs().mean()
+    return loss / len(styles)
+
+
+def total_variation(image: torch.Tensor) -> torch.Tensor:
+    return (image[..., 1:, :] - image[..., :-1, :]).abs().mean() + \
+        (image[..., :, 1:] - image[..., :, :-1]).abs().mean()
+
+
+class Perceptual(torch.nn.Module):
+    """VGG-16 relu2_2 + relu3_3 feature distance, with weights the user provides.
+
+    Loaded with ``torch.load(weights_only=True)`` (no unpickling of code) from a
+    torchvision-style VGG-16 ``features`` state dict; nothing is downloaded.
+    """
+
+    _LAYERS = (3, 8, 15)  # relu1_2, relu2_2, relu3_3 in torchvision's vgg16.features
+
+    def __init__(self, weights_path: str):
+        super().__init__()
+        cfg = [64, 64, "M", 128, 128, "M", 256, 256, 256]
+        layers: list[torch.nn.Module] = []
+        cin = 3
+        for v in cfg:
+            if v == "M":
+                layers.append(torch.nn.MaxPool2d(2))
+            else:
+                layers += [torch.nn.Conv2d(cin, v, 3, padding=1), torch.nn.ReLU()]
+                cin = v
+        self.features = torch.nn.Sequential(*layers)
+        state = torch.load(weights_path, map_location="cpu", weights_only=True)
+        state = {k.removeprefix("features."): v for k, v in state.items() if k.removeprefix("features.").split(".")[0].isdigit()}
+        missing = self.features.load_state_dict(state, strict=False).missing_keys
+        if missing:
+            raise ValueError(f"--vgg-weights {weights_path}: missing VGG-16 layers {missing[:4]}...; "
+                             "expected a torchvision vgg16 state dict")
+        self.requires_grad_(False).eval()
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+
+    def forward(self, output: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([output, content]).float()
+        x = ((x + 1) / 2 - self.mean) / self.std
+        loss = x.new_zeros(())
+        for i, layer in enumerate(self.features):
+            x = layer(x)
+            if i in self._LAYERS:
+                a, b = x.chunk(2)
+                loss = loss + F.l1_loss(a, b)
+        return loss

@@ -1,0 +1,181 @@
+"""The multi-style generator, built for deployment.
+
+Reads top to bottom like the network it is::
+
+    frame (1/1) -> stem conv s2 (1/2) -> down conv s2 (1/4)
+      -> residual depthwise-separable blocks at 1/4          (most of the compute)
+      -> nearest x2 + separable conv (1/2), + skip from stem  (residual add, no concat)
+      -> nearest x2 + conv to RGB (1/1), + input, clip to [-1, 1]
+
+Why this shape (see ../shared/DESIGN.md, "The generator"):
+
+* Only Conv (incl. depthwise), ReLU, Add, Mul, Resize and Clip reach the exported
+  graph. BatchNorm is used while training and folded into the preceding conv by
+  :meth:`Generator.deploy`; there are no per-frame statistics (InstanceNorm costs a
+  reduction pass, quantizes badly and makes video flicker).
+* Style conditioning is conditional-instance-norm's idea without the instance
+  statistics (Dumoulin et al., "A Learned Representation for Artistic Style"): after
+  each normalized conv, ``y * gamma(s) + beta(s)`` where ``gamma``/``beta`` come from
+  the style vector ``s`` by a 1x1 conv (a tiny matrix product). The style vector is a
+  graph input, so one ONNX serves every style and every mix.
+* Nearest-neighbour upsampling followed by a conv instead of transposed convs, which
+  leave checkerboard artifacts (Odena et al., Distill 2016).
+* The output is ``clip(x + delta)``: at initialization the network is the identity, so
+  training starts from the photo and moves it toward the look.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    num_styles: int = 3
+    stem_channels: int = 16
+    body_channels: int = 48
+    num_blocks: int = 4
+
+    @property
+    def stride(self) -> int:
+        """Input H and W must be multiples of this (two stride-2 stages)."""
+        return 4
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class StyleAffine(nn.Module):
+    """Per-style scale and shift, ``y * (1 + gamma(s)) + beta(s)``, with s of shape (B, N, 1, 1)."""
+
+    def __init__(self, num_styles: int, channels: int):
+        super().__init__()
+        self.to_gamma = nn.Conv2d(num_styles, channels, 1)
+        self.to_beta = nn.Conv2d(num_styles, channels, 1)
+        for conv in (self.to_gamma, self.to_beta):  # start as the identity for every style
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        return x * (1 + self.to_gamma(style)) + self.to_beta(style)
+
+
+class ConvNormAffine(nn.Module):
+    """conv -> BatchNorm (folded at deploy) -> style affine -> optional ReLU."""
+
+    def __init__(self, num_styles: int, cin: int, cout: int, kernel: int, stride: int = 1,
+                 groups: int = 1, relu: bool = True):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False)
+        self.norm: nn.Module = nn.BatchNorm2d(cout)
+        self.affine = StyleAffine(num_styles, cout)
+        self.relu = relu
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        y = self.affine(self.norm(self.conv(x)), style)
+        return F.relu(y) if self.relu else y
+
+    def fold_norm(self) -> None:
+        """Fold the BatchNorm's running statistics into the conv (exact in eval mode)."""
+        if isinstance(self.norm, nn.Identity):
+            return
+        bn = self.norm
+        scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
+        folded = nn.Conv2d(self.conv.in_channels, self.conv.out_channels, self.conv.kernel_size,
+                           self.conv.stride, self.conv.padding, groups=self.conv.groups, bias=True)
+        folded.weight.data = self.conv.weight.detach() * scale[:, None, None, None]
+        folded.bias.data = bn.bias.detach() - bn.running_mean * scale
+        self.conv, self.norm = folded, nn.Identity()
+
+
+class SeparableBlock(nn.Module):
+    """Residual block: depthwise 3x3 -> pointwise 1x1 (ReLU) -> depthwise 3x3 -> pointwise 1x1, + skip."""
+
+    def __init__(self, num_styles: int, channels: int):
+        super().__init__()
+        self.dw1 = ConvNormAffine(num_styles, channels, channels, 3, groups=channels, relu=False)
+        self.pw1 = ConvNormAffine(num_styles, channels, channels, 1)
+        self.dw2 = ConvNormAffine(num_styles, channels, channels, 3, groups=channels, relu=False)
+        self.pw2 = ConvNormAffine(num_styles, channels, channels, 1, relu=False)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        y = self.pw1(self.dw1(x, style), style)
+        y = self.pw2(self.dw2(y, style), style)
+        return x + y
+
+
+class Generator(nn.Module):
+    """Input: ``image`` (B, 3, H, W) RGB in [-1, 1], H and W multiples of 4; ``style``
+    (B, N, 1, 1), a one-hot or a mix of the N styles. Output: (B, 3, H, W) in [-1, 1]."""
+
+    def __init__(self, config: GeneratorConfig = GeneratorConfig()):
+        super().__init__()
+        self.config = config
+        n, c0, c1 = config.num_styles, config.stem_channels, config.body_channels
+        self.stem = ConvNormAffine(n, 3, c0, 3, stride=2)
+        self.down = ConvNormAffine(n, c0, c1, 3, stride=2)
+        self.body = nn.ModuleList(SeparableBlock(n, c1) for _ in range(config.num_blocks))
+        self.up_dw = ConvNormAffine(n, c1, c1, 3, groups=c1, relu=False)
+        self.up_pw = ConvNormAffine(n, c1, c0, 1)
+        self.to_rgb = nn.Conv2d(c0, 3, 3, padding=1)
+        # Small last layer: the network starts close to the identity (output = input).
+        nn.init.normal_(self.to_rgb.weight, std=1e-3)
+        nn.init.zeros_(self.to_rgb.bias)
+
+    def forward(self, image: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        half = self.stem(image, style)
+        x = self.down(half, style)
+        for block in self.body:
+            x = block(x, style)
+        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        x = self.up_pw(self.up_dw(x, style), style) + half
+        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        return torch.clamp(image + self.to_rgb(x), -1.0, 1.0)
+
+    def deploy(self) -> "Generator":
+        """An eval-mode copy with every BatchNorm folded into its conv: what is exported."""
+        model = copy.deepcopy(self).eval()
+        for module in model.modules():
+            if isinstance(module, ConvNormAffine):
+                module.fold_norm()
+        return model
+
+
+def style_vector(index_or_weights, num_styles: int, batch: int = 1) -> torch.Tensor:
+    """(batch, N, 1, 1) style input from a style index, or a length-N weight sequence."""
+    if isinstance(index_or_weights, int):
+        vec = torch.zeros(num_styles)
+        vec[index_or_weights] = 1.0
+    else:
+        vec = torch.as_tensor(index_or_weights, dtype=torch.float32)
+    return vec.view(1, num_styles, 1, 1).expand(batch, -1, -1, -1).contiguous()
+
+
+def count_macs(model: Generator, height: int, width: int) -> int:
+    """Multiply-accumulates of one forward pass at H x W (convs only; elementwise ops are noise)."""
+    macs = 0
+
+    def hook(module: nn.Conv2d, _inputs, output):
+        nonlocal macs
+        if module.in_channels == model.config.num_styles and module.kernel_size == (1, 1) \
+                and output.shape[-1] == 1:
+            return  # the style -> gamma/beta 1x1 convs run on a 1x1 map: not per pixel
+        kh, kw = module.kernel_size
+        macs += output.numel() * (module.in_channels // module.groups) * kh * kw
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, 3, height, width), style_vector(0, model.config.num_styles))
+    finally:
+        for h in handles:
+            h.remove()
+    return macs
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

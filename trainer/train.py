@@ -1,0 +1,211 @@
+"""GAN training loop: unpaired content photos -> N looks, one multi-style generator.
+
+Checkpoints (``RUN/checkpoint.pt``) hold both networks, both optimizers, the data
+sampler's and torch's RNG state and the config, written atomically (temp file, fsync,
+rename) so a kill never leaves half a checkpoint; ``--resume`` continues from the
+iteration after the last checkpoint and, with the same seed, follows the same
+loss curve.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from trainer import losses
+from trainer.data import UnpairedCrops, build_dataset
+from trainer.models.discriminator import PatchDiscriminator
+from trainer.models.generator import Generator, GeneratorConfig, style_vector
+
+
+@dataclass
+class TrainConfig:
+    styles: list[str]
+    model: GeneratorConfig
+    seed: int = 0
+    iterations: int = 3000
+    batch: int = 8
+    crop: int = 128
+    lr_g: float = 2e-3
+    lr_d: float = 2e-3
+    adv_weight: float = 1.0
+    structure_weight: float = 2.0
+    tv_weight: float = 0.0
+    identity_weight: float = 2.0
+    moment_weight: float = 5.0
+    perceptual_weight: float = 1.0
+    sample_every: int = 500
+    checkpoint_every: int = 250
+    raw: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_toml(cls, path: str | Path, overrides: dict | None = None) -> "TrainConfig":
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+        return cls.from_dict(raw, overrides)
+
+    @classmethod
+    def from_dict(cls, raw: dict, overrides: dict | None = None) -> "TrainConfig":
+        model = dict(raw.get("model", {}))
+        train = dict(raw.get("train", {}))
+        train.update(overrides or {})
+        styles = list(model.pop("styles"))
+        unknown = set(train) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown [train] keys {sorted(unknown)}; known: "
+                             f"{sorted(k for k in cls.__dataclass_fields__ if k not in ('styles', 'model', 'raw'))}")
+        merged = {"model": {**raw.get("model", {})}, "train": train}
+        return cls(styles=styles, model=GeneratorConfig(num_styles=len(styles), **model), raw=merged, **train)
+
+
+def save_atomic(obj, path: Path) -> None:
+    """torch.save to a temp file in the same folder, fsync, then rename over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_checkpoint(path: Path) -> dict:
+    # weights_only: a checkpoint is data, never code.
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+class DivergenceError(RuntimeError):
+    pass
+
+
+def _sample_grid(generator: Generator, content: torch.Tensor, num_styles: int) -> np.ndarray:
+    """Rows: input, then one row per style; columns: the first 4 content crops."""
+    with torch.no_grad():
+        rows = [content]
+        for s in range(num_styles):
+            rows.append(generator(content, style_vector(s, num_styles, content.shape[0]).to(content)))
+    grid = torch.cat([torch.cat(list(r), dim=2) for r in rows], dim=1)  # (3, rows*h, cols*w)
+    return ((grid.permute(1, 2, 0).float().cpu().numpy() + 1) * 127.5).clip(0, 255).astype(np.uint8)
+
+
+def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, vgg_weights: str | None = None,
+          device: str | None = None, progress: bool = True, dataset: UnpairedCrops | None = None,
+          stop_after: int | None = None) -> dict:
+    """Train; return ``{"iteration", "losses": [per-iteration dicts]}``.
+
+    ``stop_after`` ends the run early at that iteration (used by tests to simulate a kill).
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+    torch.use_deterministic_algorithms(device == "cpu", warn_only=True)
+
+    data = dataset or build_dataset(config.styles, config.crop, config.seed)
+    generator = Generator(config.model).to(device)
+    discriminator = PatchDiscriminator(config.model.num_styles).to(device)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=(0.5, 0.99))
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=(0.5, 0.99))
+    use_amp = device.startswith("cuda")
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    moments = data.style_moments().to(device)
+    perceptual = losses.Perceptual(vgg_weights).to(device) if vgg_weights else None
+
+    start, history = 0, []
+    ckpt_path = run_dir / "checkpoint.pt"
+    if resume:
+        if not ckpt_path.exists():
+            raise FileNotFoundError(f"--resume: no checkpoint at {ckpt_path}; start without --resume")
+        ckpt = load_checkpoint(ckpt_path)
+        generator.load_state_dict(ckpt["generator"])
+        discriminator.load_state_dict(ckpt["discriminator"])
+        opt_g.load_state_dict(ckpt["opt_g"])
+        opt_d.load_state_dict(ckpt["opt_d"])
+        data.load_state(json.loads(ckpt["data_rng"]))
+        torch.set_rng_state(ckpt["torch_rng"])
+        start, history = ckpt["iteration"], json.loads(ckpt["history"])
+
+    fixed_content = data.sample(4)[0].to(device) if start == 0 else torch.from_numpy(
+        np.load(run_dir / "fixed_content.npy")).to(device)
+    if start == 0:
+        np.save(run_dir / "fixed_content.npy", fixed_content.cpu().numpy())
+    (run_dir / "config.json").write_text(json.dumps(config.raw, indent=2))
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=config.iterations, initial=start, desc="train", unit="it", dynamic_ncols=True)
+    end = config.iterations if stop_after is None else min(stop_after, config.iterations)
+    generator.train()
+    discriminator.train()
+    t0 = time.time()
+    for it in range(start, end):
+        content, reals, idx = (t.to(device) for t in data.sample(config.batch))
+        style = torch.nn.functional.one_hot(idx, config.model.num_styles).float().view(-1, config.model.num_styles, 1, 1)
+        with torch.autocast("cuda", enabled=use_amp):
+            fake = generator(content, style)
+            d_loss = losses.lsgan_d(discriminator(reals, idx), discriminator(fake.detach(), idx))
+        opt_d.zero_grad(set_to_none=True)
+        scaler.scale(d_loss).backward()
+        scaler.step(opt_d)
+
+        with torch.autocast("cuda", enabled=use_amp):
+            adv = losses.lsgan_g(discriminator(fake, idx))
+            structure = losses.structure_loss(fake, content)
+            g_loss = config.adv_weight * adv + config.structure_weight * structure
+            if config.moment_weight:
+                g_loss = g_loss + config.moment_weight * losses.colour_moment_loss(fake, idx, moments)
+            if config.identity_weight:
+                # CycleGAN's identity term: a photo already in the look stays as it is, which keeps
+                # the generator from repainting colours that belong to the photos, not the look.
+                g_loss = g_loss + config.identity_weight * (generator(reals, style) - reals).abs().mean()
+            if config.tv_weight:
+                g_loss = g_loss + config.tv_weight * losses.total_variation(fake)
+            if perceptual is not None:
+                g_loss = g_loss + config.perceptual_weight * perceptual(fake, content)
+        opt_g.zero_grad(set_to_none=True)
+        scaler.scale(g_loss).backward()
+        scaler.step(opt_g)
+        scaler.update()
+
+        record = {"d": d_loss.item(), "adv": adv.item(), "struct": structure.item(), "g": g_loss.item()}
+        if not all(math.isfinite(v) for v in record.values()):
+            raise DivergenceError(
+                f"non-finite loss at iteration {it + 1}: {record}. The last good checkpoint is kept at "
+                f"{ckpt_path}; lower the learning rates in the config and run again with --resume.")
+        history.append(record)
+        if bar is not None:
+            bar.set_postfix(d=f"{record['d']:.3f}", adv=f"{record['adv']:.3f}", struct=f"{record['struct']:.3f}")
+            bar.update(1)
+        done = it + 1
+        if done % config.sample_every == 0 or done == config.iterations:
+            import cv2
+            generator.eval()
+            grid = _sample_grid(generator, fixed_content, config.model.num_styles)
+            generator.train()
+            cv2.imwrite(str(run_dir / f"samples_{done:06d}.png"), grid[:, :, ::-1])
+        if done % config.checkpoint_every == 0 or done == end:
+            save_atomic({
+                "generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
+                "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "iteration": done,
+                "data_rng": json.dumps(data.state()), "torch_rng": torch.get_rng_state(),
+                "history": json.dumps(history), "config": json.dumps(config.raw),
+                "styles": json.dumps(config.styles),
+            }, ckpt_path)
+    if bar is not None:
+        bar.close()
+    return {"iteration": end, "losses": history, "seconds": time.time() - t0}
