@@ -31,8 +31,10 @@ test: $(VENV)/.dev
 
 ## pytest-benchmark table: stylize_frame end to end and per stage, with baselines.
 bench: $(VENV)/.dev
+	mkdir -p .benchmarks
 	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-columns=median,mean,min,max,rounds \
-		--benchmark-sort=name --benchmark-name=short --benchmark-json=.benchmarks/latest.json -p no:cacheprovider
+		--benchmark-sort=name --benchmark-json=.benchmarks/latest.json -p no:cacheprovider
+	$(BIN)/python -m benchmarks.report .benchmarks/latest.json
 
 ## Reproduce the shipped default package: train (about 12 min on 2 cores), then export.
 model: $(VENV)/.dev

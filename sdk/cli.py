@@ -57,7 +57,8 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def _print_stages(stats: dict, frames: int, seconds: float, out=sys.stdout) -> None:
+def _print_stages(stats: dict, frames: int, seconds: float, out=None) -> None:
+    out = out or sys.stdout
     print(f"{'stage':<6} {'p50 ms':>8} {'p95 ms':>8}", file=out)
     for stage in ("pre", "infer", "post", "total"):
         if stage in stats:

@@ -27,6 +27,10 @@ class StageTimer:
         for name, value in zip(STAGES + ("total",), (pre, infer, post, pre + infer + post)):
             self._samples[name].append(value)
 
+    def add_total(self, total: float) -> None:
+        """A frame whose stages ran fused on a device (no separate pre/infer/post times)."""
+        self._samples["total"].append(total)
+
     def summary(self) -> dict[str, dict[str, float]]:
         """{stage: {"p50_ms", "p95_ms", "count"}}; empty stages are left out."""
         out = {}
@@ -56,6 +60,7 @@ class Stylizer:
         color_order: ``"bgr"`` (OpenCV, default) or ``"rgb"``.
         max_side: long side the generator runs at, at most (see :mod:`sdk.frames`); default from the package.
         max_frame: largest accepted frame (width, height), default 7680x4320.
+        precision: ``"auto"`` (FP16 on torch-cuda, FP32 elsewhere), ``"fp32"`` or ``"fp16"`` (torch-cuda).
 
     Example::
 
@@ -65,7 +70,7 @@ class Stylizer:
 
     def __init__(self, model: str | None = None, style: StyleSpec = None, backend: str = "auto",
                  strength: float = 1.0, color_order: str = "bgr", max_side: int | None = None,
-                 max_frame: tuple[int, int] = frames.DEFAULT_MAX_FRAME, precision: str = "fp32"):
+                 max_frame: tuple[int, int] = frames.DEFAULT_MAX_FRAME, precision: str = "auto"):
         from sdk.backends import load_backend
 
         self.package: ModelPackage = load_package(model)
@@ -165,6 +170,13 @@ class Stylizer:
             return frame.copy()
         t0 = time.perf_counter()
         size = frames.working_size(info.height, info.width, self.package.stride, self.max_side, self.package.min_side)
+        fused = getattr(self._backend, "stylize_frame", None)
+        if fused is not None:
+            device_frame = frame if info.kind == "alpha" else color
+            result = fused(device_frame, order + ("a" if info.kind == "alpha" else ""), size, style_vec, strength)
+            if result is not None:
+                self.timer.add_total(time.perf_counter() - t0)
+                return frames.restore_layout(result[:, :, :3], frame, info) if info.kind != "color" else result
         image = frames.preprocess(color, size, order)
         t1 = time.perf_counter()
         styled = self._backend.run(image, style_vec)

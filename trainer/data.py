@@ -52,6 +52,10 @@ class UnpairedCrops:
         reals = _to_tensor([self._crop(self.styles[i]) for i in idx])
         return content, reals, torch.from_numpy(idx.astype(np.int64))
 
+    def sample_look(self, style: int, batch: int) -> torch.Tensor:
+        """(B, 3, c, c) crops of one style's look photos, in [-1, 1]."""
+        return _to_tensor([self._crop(self.styles[style]) for _ in range(batch)])
+
     def style_moments(self) -> torch.Tensor:
         """(N, 2, 3): per style, the RGB mean and std over every look photo, in [-1, 1] units."""
         out = []
@@ -67,8 +71,36 @@ class UnpairedCrops:
         self.rng.bit_generator.state = state
 
 
-def build_dataset(style_names: list[str], crop: int, seed: int) -> UnpairedCrops:
-    content = photos.load_set(photos.CONTENT)
-    style_sources = photos.load_set(photos.STYLE)
+def colour_variants(image: np.ndarray, count: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """``count`` re-coloured copies of a photo: random exposure and saturation targets,
+    a small hue turn and a white-balance tweak.
+
+    With a handful of photos per side, the two sides differ in tone by chance (one side's
+    photos happen to be darker or more saturated) and a discriminator learns that difference
+    as if it were the look. Every copy is re-exposed to a random mean brightness and
+    re-saturated to a random mean saturation, drawn from the same ranges on both sides, so
+    what separates the sides is the look. The look is applied after this, so its own grade
+    stays intact. Hue turns stay small: with free hue, nothing anchors colour at all.
+    """
+    out = []
+    base = image.astype(np.float32) / 255
+    luma = float((base @ np.array([0.299, 0.587, 0.114], np.float32)).mean())
+    for _ in range(count):
+        rgb = np.clip(base * rng.uniform(0.9, 1.1, size=3).astype(np.float32), 0, 1)
+        target = rng.uniform(0.3, 0.65)  # mean brightness, by a gamma curve
+        rgb = rgb ** (np.log(target) / np.log(np.clip(luma, 0.02, 0.98)))
+        hsv = cv2.cvtColor((rgb * 255 + 0.5).astype(np.uint8), cv2.COLOR_RGB2HSV).astype(np.float32)
+        hsv[..., 0] = (hsv[..., 0] + rng.uniform(-12, 12)) % 180
+        mean_sat = hsv[..., 1].mean()
+        if mean_sat > 5:  # grey photos stay grey
+            hsv[..., 1] = np.clip(hsv[..., 1] * rng.uniform(40, 130) / mean_sat, 0, 255)
+        out.append(cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB))
+    return out
+
+
+def build_dataset(style_names: list[str], crop: int, seed: int, colour_copies: int = 6) -> UnpairedCrops:
+    rng = np.random.default_rng(seed + 1)
+    content = [v for im in photos.load_set(photos.CONTENT) for v in colour_variants(im, colour_copies, rng)]
+    style_sources = [v for im in photos.load_set(photos.STYLE) for v in colour_variants(im, colour_copies, rng)]
     style_photos = [[looks.get_look(name)(im) for im in style_sources] for name in style_names]
     return UnpairedCrops(content, style_photos, crop, seed)

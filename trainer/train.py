@@ -39,8 +39,10 @@ class TrainConfig:
     adv_weight: float = 1.0
     structure_weight: float = 2.0
     tv_weight: float = 0.0
-    identity_weight: float = 2.0
-    moment_weight: float = 5.0
+    identity_weight: float = 0.0
+    moment_weight: float = 2.0
+    swd_weight: float = 0.0
+    colour_copies: int = 6
     perceptual_weight: float = 1.0
     sample_every: int = 500
     checkpoint_every: int = 250
@@ -115,7 +117,7 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, vgg_we
     np.random.seed(config.seed)
     torch.use_deterministic_algorithms(device == "cpu", warn_only=True)
 
-    data = dataset or build_dataset(config.styles, config.crop, config.seed)
+    data = dataset or build_dataset(config.styles, config.crop, config.seed, config.colour_copies)
     generator = Generator(config.model).to(device)
     discriminator = PatchDiscriminator(config.model.num_styles).to(device)
     opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=(0.5, 0.99))
@@ -167,6 +169,11 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, vgg_we
             adv = losses.lsgan_g(discriminator(fake, idx))
             structure = losses.structure_loss(fake, content)
             g_loss = config.adv_weight * adv + config.structure_weight * structure
+            if config.swd_weight:
+                swd = fake.new_zeros(())
+                for s in idx.unique():
+                    swd = swd + losses.sliced_wasserstein(fake[idx == s], data.sample_look(int(s), 4).to(device))
+                g_loss = g_loss + config.swd_weight * swd / len(idx.unique())
             if config.moment_weight:
                 g_loss = g_loss + config.moment_weight * losses.colour_moment_loss(fake, idx, moments)
             if config.identity_weight:

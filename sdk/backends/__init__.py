@@ -45,7 +45,7 @@ def list_backends() -> list[BackendStatus]:
     return [probe(name) for name in _BACKEND_MODULES]
 
 
-def load_backend(name: str, package, precision: str = "fp32"):
+def load_backend(name: str, package, precision: str = "auto"):
     """Load backend ``name`` ("auto" picks the first available of AUTO_ORDER) for ``package``."""
     if name == "auto":
         reasons = []

@@ -20,9 +20,10 @@ def probe(_name: str) -> tuple[bool, str]:
 
 
 class OnnxRuntimeBackend(Backend):
-    def __init__(self, package, precision: str = "fp32", threads: int | None = None):
+    def __init__(self, package, precision: str = "auto", threads: int | None = None):
         import onnxruntime as ort
 
+        precision = "fp32" if precision == "auto" else precision
         self.name, self.device, self.precision = "onnxruntime", "cpu", precision
         path = package.file(precision)
         options = ort.SessionOptions()

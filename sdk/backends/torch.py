@@ -1,10 +1,14 @@
-"""PyTorch backend: the package's ONNX graph executed by torch ops.
+"""PyTorch backends: the package's ONNX graph executed by torch ops.
 
-The deploy graph is restricted to a handful of ops (Conv, Relu, Add, Mul, Resize,
-Clip; see trainer/models/generator.py), so the backend interprets the ONNX directly
-with the checksummed weights from the package: no pickled module, no second copy of
-the network definition, and the same file feeds every backend. Runs on the CPU
-("torch") and on CUDA ("torch-cuda", FP32 here).
+The deploy graph is restricted to a handful of ops (Conv, Relu, Add, Mul, Resize, Clip;
+see trainer/models/generator.py), so the backend interprets the ONNX directly with the
+checksummed weights from the package: no pickled module, no second copy of the network
+definition, and the same file feeds every backend.
+
+* ``torch``: CPU, FP32, eager.
+* ``torch-cuda``: NVIDIA GPU. FP16 (default) or FP32, channels-last, with the fused CUDA
+  pre/post kernels (kernels/, compiled by NVRTC) and a CUDA graph of the whole per-frame
+  pipeline for each frame shape (see torch_cuda_pipeline.py).
 """
 from __future__ import annotations
 
@@ -30,40 +34,84 @@ def probe(name: str) -> tuple[bool, str]:
     if name == "torch-cuda":
         if not torch.cuda.is_available():
             return False, f"torch {torch.__version__} sees no CUDA GPU"
+        try:
+            import cuda.bindings.driver  # noqa: F401
+            import cuda.bindings.nvrtc  # noqa: F401
+        except ImportError as exc:
+            return False, (f"cuda-python is not importable ({exc}); install it with "
+                           "`pip install cuda-bindings nvidia-cuda-nvrtc nvidia-cuda-runtime` (the `cuda` extra)")
         return True, f"torch {torch.__version__} on {torch.cuda.get_device_name(0)}"
     return True, f"torch {torch.__version__} on CPU"
 
 
 class OnnxGraphModule:
-    """Executes an ONNX graph of the supported op set with torch functional ops."""
+    """Executes an ONNX graph of the supported op set with torch functional ops.
+
+    Every node's static arguments (pads, strides, resize scales, clip bounds) are read from
+    the graph once, here, so a forward pass never reads a device value back to the host
+    (which would break CUDA graph capture and stall the stream).
+    """
 
     SUPPORTED = ("Conv", "Relu", "Add", "Mul", "Resize", "Clip", "Constant", "Identity", "Tanh", "Sigmoid")
 
-    def __init__(self, model_bytes: bytes, device, where: str):
+    def __init__(self, model_bytes: bytes, device, where: str, dtype=None, channels_last: bool = False):
         import onnx
-        from onnx import numpy_helper
         import torch
+        from onnx import numpy_helper
 
         try:
             model = onnx.load_model_from_string(model_bytes)
-        except Exception as exc:
+        except Exception as exc:  # protobuf raises DecodeError and others on a damaged file
             raise ModelLoadError(f"{where}: not a readable ONNX model ({type(exc).__name__}: {exc})") from None
         graph = model.graph
         unsupported = sorted({n.op_type for n in graph.node} - set(self.SUPPORTED))
         if unsupported:
             raise ModelLoadError(f"{where}: ops {unsupported} are outside the deploy op set {self.SUPPORTED}; "
                                  "export with this project's trainer.")
-        self.values = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()).to(device)
-                       for t in graph.initializer}
-        self.inputs = [i.name for i in graph.input if i.name not in self.values]
+        arrays = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+        for node in graph.node:
+            if node.op_type == "Constant":
+                value = next(a for a in node.attribute if a.name == "value")
+                arrays[node.output[0]] = numpy_helper.to_array(value.t)
+        self.inputs = [i.name for i in graph.input if i.name not in arrays]
         self.outputs = [o.name for o in graph.output]
         self.nodes = []
+        used_as_weight = set()
         for node in graph.node:
-            attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
             if node.op_type == "Constant":
-                self.values[node.output[0]] = torch.from_numpy(numpy_helper.to_array(attrs["value"]).copy()).to(device)
                 continue
-            self.nodes.append((node.op_type, list(node.input), list(node.output), attrs))
+            attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+            static: dict = {}
+            if node.op_type == "Conv":
+                pads = list(attrs.get("pads", [0, 0, 0, 0]))
+                if pads[0] != pads[2] or pads[1] != pads[3]:
+                    raise ModelLoadError(f"{where}: asymmetric Conv pads {pads} are not supported")
+                static = {"stride": tuple(attrs.get("strides", (1, 1))), "padding": (pads[0], pads[1]),
+                          "dilation": tuple(attrs.get("dilations", (1, 1))), "groups": attrs.get("group", 1)}
+                used_as_weight.add(node.input[1])
+            elif node.op_type == "Clip":
+                lo = node.input[1] if len(node.input) > 1 and node.input[1] else None
+                hi = node.input[2] if len(node.input) > 2 and node.input[2] else None
+                static = {"min": float(arrays[lo]) if lo else attrs.get("min"),
+                          "max": float(arrays[hi]) if hi else attrs.get("max")}
+            elif node.op_type == "Resize":
+                mode = attrs.get("mode", b"nearest")
+                if mode not in (b"nearest", "nearest"):
+                    raise ModelLoadError(f"{where}: Resize mode {mode!r} is not supported")
+                scales = node.input[2] if len(node.input) > 2 and node.input[2] else None
+                if scales is None or arrays[scales].size == 0:
+                    raise ModelLoadError(f"{where}: Resize without constant scales is not supported")
+                static = {"scale_factor": tuple(float(v) for v in arrays[scales][2:])}
+            self.nodes.append((node.op_type, list(node.input[:1] if node.op_type in ("Resize", "Clip") else node.input),
+                               node.output[0], static))
+        self.values = {}
+        for name, array in arrays.items():
+            tensor = torch.from_numpy(np.array(array, copy=True)).to(device)
+            if dtype is not None and tensor.is_floating_point():
+                tensor = tensor.to(dtype)
+            if channels_last and name in used_as_weight and tensor.dim() == 4:
+                tensor = tensor.contiguous(memory_format=torch.channels_last)
+            self.values[name] = tensor
 
     def __call__(self, *args):
         import torch
@@ -71,15 +119,10 @@ class OnnxGraphModule:
 
         env = dict(self.values)
         env.update(zip(self.inputs, args))
-        for op, ins, outs, attrs in self.nodes:
+        for op, ins, out, static in self.nodes:
             x = [env[i] if i else None for i in ins]
             if op == "Conv":
-                pads = attrs.get("pads", [0, 0, 0, 0])
-                if pads[0] != pads[2] or pads[1] != pads[3]:
-                    raise ModelLoadError(f"asymmetric Conv pads {pads} are not supported")
-                y = F.conv2d(x[0], x[1], x[2] if len(x) > 2 else None, stride=attrs.get("strides", 1),
-                             padding=(pads[0], pads[1]), dilation=attrs.get("dilations", 1),
-                             groups=attrs.get("group", 1))
+                y = F.conv2d(x[0], x[1], x[2] if len(x) > 2 else None, **static)
             elif op == "Relu":
                 y = F.relu(x[0])
             elif op == "Add":
@@ -87,17 +130,9 @@ class OnnxGraphModule:
             elif op == "Mul":
                 y = x[0] * x[1]
             elif op == "Clip":
-                lo = x[1] if len(x) > 1 and x[1] is not None else attrs.get("min")
-                hi = x[2] if len(x) > 2 and x[2] is not None else attrs.get("max")
-                y = torch.clamp(x[0], float(lo) if lo is not None else None, float(hi) if hi is not None else None)
+                y = torch.clamp(x[0], static["min"], static["max"])
             elif op == "Resize":
-                if attrs.get("mode", b"nearest") not in (b"nearest", "nearest"):
-                    raise ModelLoadError(f"Resize mode {attrs.get('mode')!r} is not supported")
-                scales = x[2] if len(x) > 2 and x[2] is not None and x[2].numel() else None
-                if scales is not None:
-                    y = F.interpolate(x[0], scale_factor=tuple(float(s) for s in scales[2:]), mode="nearest")
-                else:
-                    y = F.interpolate(x[0], size=tuple(int(s) for s in x[3][2:]), mode="nearest")
+                y = F.interpolate(x[0], scale_factor=static["scale_factor"], mode="nearest")
             elif op == "Identity":
                 y = x[0]
             elif op == "Tanh":
@@ -106,39 +141,60 @@ class OnnxGraphModule:
                 y = torch.sigmoid(x[0])
             else:  # guarded by SUPPORTED in __init__
                 raise AssertionError(op)
-            env[outs[0]] = y
+            env[out] = y
         return [env[o] for o in self.outputs]
 
 
 class TorchBackend(Backend):
-    def __init__(self, name: str, package, precision: str = "fp32"):
+    def __init__(self, name: str, package, precision: str = "auto"):
         import torch
 
-        if precision != "fp32":
-            raise ModelLoadError(f"the {name} backend runs fp32 here, got precision={precision!r}")
+        cuda = name == "torch-cuda"
+        if precision == "auto":
+            precision = "fp16" if cuda else "fp32"
+        if precision not in (("fp16", "fp32") if cuda else ("fp32",)):
+            raise ModelLoadError(f"the {name} backend runs {'fp16 or fp32' if cuda else 'fp32'}, "
+                                 f"got precision={precision!r}")
         self.name, self.precision = name, precision
         self._torch = torch
-        self._device = torch.device("cuda" if name == "torch-cuda" else "cpu")
-        self.device = str(self._device) if name != "torch-cuda" else f"cuda ({torch.cuda.get_device_name(0)})"
-        path = package.file(precision)
-        self._graph = OnnxGraphModule(path.read_bytes(), self._device, str(path))
+        self._device = torch.device("cuda" if cuda else "cpu")
+        self.device = f"cuda ({torch.cuda.get_device_name(0)})" if cuda else "cpu"
+        path = package.file("fp32")
+        dtype = torch.float16 if precision == "fp16" else None
+        self._graph = OnnxGraphModule(path.read_bytes(), self._device, str(path), dtype=dtype, channels_last=cuda)
         self._order = [package.manifest["input"]["name"], package.manifest["style_input"]["name"]]
         if sorted(self._order) != sorted(self._graph.inputs):
             raise ModelLoadError(f"{path}: graph inputs {self._graph.inputs}, manifest names {self._order}")
-        self._lock = threading.Lock()  # CUDA: one stream; keeps calls ordered from several threads
+        self._lock = threading.Lock()  # one pipeline (streams, graphs, buffers): calls run one at a time
+        self.pipeline = None
+        if cuda:
+            from sdk.backends.torch_cuda_pipeline import TorchCudaPipeline
+            from sdk.cuda.kernels import StylizeKernels
+
+            self.pipeline = TorchCudaPipeline(self._graph, StylizeKernels(torch.cuda.current_device()),
+                                              half=precision == "fp16")
 
     def run(self, image: np.ndarray, style: np.ndarray) -> np.ndarray:
         torch = self._torch
         feeds = {self._order[0]: image, self._order[1]: style}
+        dtype = torch.float16 if self.precision == "fp16" else torch.float32
         with torch.inference_mode():
-            args = [torch.from_numpy(np.ascontiguousarray(feeds[n])).to(self._device) for n in self._graph.inputs]
+            args = [torch.from_numpy(np.ascontiguousarray(feeds[n])).to(self._device, dtype) for n in self._graph.inputs]
             if self._device.type == "cuda":
                 with self._lock:
-                    return self._graph(*args)[0].cpu().numpy()
+                    return self._graph(*args)[0].float().cpu().numpy()
             return self._graph(*args)[0].numpy()
+
+    def stylize_frame(self, frame: np.ndarray, order: str, size_hw, style: np.ndarray, strength: float):
+        """The whole frame on the GPU (fused kernels + graph); ``None`` where this backend has no such path."""
+        if self.pipeline is None:
+            return None
+        with self._lock, self._torch.inference_mode():
+            return self.pipeline.run(frame, order, size_hw, style, strength)
 
     def close(self) -> None:
         self._graph = None
+        self.pipeline = None
 
 
 def create(name: str, package, precision: str) -> TorchBackend:

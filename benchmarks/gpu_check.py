@@ -1,0 +1,264 @@
+"""GPU check: kernels against the CPU reference, kernel times against the memory floor,
+and end-to-end throughput against a naive PyTorch pipeline. One script for any NVIDIA GPU.
+
+    python benchmarks/gpu_check.py [--out DIR] [--quick]
+
+Prints a table last and writes gpu_check.json to --out (default $OUT, else .benchmarks/).
+Exit status 1 if any correctness check fails.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from kernels.cpu_reference import CpuReference  # noqa: E402
+from sdk import frames, load_package  # noqa: E402
+from sdk.backends.torch import OnnxGraphModule  # noqa: E402
+from sdk.backends.torch_cuda_pipeline import TorchCudaPipeline  # noqa: E402
+from sdk.cuda.kernels import StylizeKernels  # noqa: E402
+
+ORDERS = ("bgr", "rgb", "bgra", "rgba")
+CHECK_SIZES = ((129, 237), (1080, 1920), (2160, 3840))  # H, W
+E2E_SIZES = {"360p": (360, 640), "720p": (720, 1280), "1080p": (1080, 1920)}
+MAX_SIDE, STRIDE, MIN_SIDE = 1280, 4, 16
+
+
+def events_median_ms(fn, reps: int = 50, warmup: int = 5) -> float:
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(reps):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    return float(np.median(times))
+
+
+def copy_bandwidth() -> float:
+    """Device-to-device copy bandwidth in bytes/s, counting bytes read plus bytes written."""
+    src = torch.empty(1 << 30, dtype=torch.uint8, device="cuda").random_(0, 255)
+    dst = torch.empty_like(src)
+    ms = events_median_ms(lambda: dst.copy_(src), reps=20)
+    return 2 * src.numel() / (ms * 1e-3)
+
+
+def pitched_frame(h: int, w: int, channels: int, rng) -> torch.Tensor:
+    """A random uint8 frame on the GPU whose rows are padded (pitch > width * channels)."""
+    pitch = ((w * channels + 255) // 256) * 256 + 64
+    buffer = torch.from_numpy(rng.integers(0, 256, (h, pitch), dtype=np.uint8)).cuda()
+    return buffer[:, : w * channels].view(h, w, channels)
+
+
+def check_kernels(kernels: StylizeKernels, ref: CpuReference, rng) -> list[dict]:
+    rows = []
+    stream = torch.cuda.current_stream().cuda_stream
+    for (H, W) in CHECK_SIZES:
+        h, w = frames.working_size(H, W, STRIDE, MAX_SIDE, MIN_SIDE)
+        for order in ORDERS:
+            channels = 4 if order.endswith("a") else 3
+            frame = pitched_frame(H, W, channels, rng)
+            host = frame.cpu().numpy()  # dense copy; the reference takes dense rows
+            for half in (False, True):
+                dtype = torch.float16 if half else torch.float32
+                # preprocess, output poisoned with NaN: any element left unwritten stays NaN.
+                out = torch.full((1, 3, h, w), float("nan"), dtype=dtype, device="cuda")
+                kernels.preprocess(frame.data_ptr(), frame.stride(0), H, W, order, out.data_ptr(), h, w, half, stream)
+                torch.cuda.synchronize()
+                got = out.float().cpu().numpy()
+                want = ref.preprocess(host, order, (h, w))
+                pre_err = float(np.abs(got - want).max()) * 127.5  # in uint8 steps
+                pre_written = bool(np.isfinite(got).all())
+                # postprocess: model output slightly beyond [-1, 1] to exercise the clamp.
+                styled = torch.from_numpy(rng.uniform(-1.05, 1.05, (1, 3, h, w)).astype(np.float32)).cuda().to(dtype)
+                temporal = 0.3 if channels == 3 else 0.0
+                previous = pitched_frame(H, W, channels, rng) if temporal else None
+                outs = []
+                for poison in (0, 255):  # an unwritten byte differs between the two poisons
+                    o = torch.full((H, W, channels), poison, dtype=torch.uint8, device="cuda")
+                    kernels.postprocess(styled.data_ptr(), h, w, frame.data_ptr(), frame.stride(0), H, W, order, 0.7,
+                                        o.data_ptr(), o.stride(0), half,
+                                        previous.data_ptr() if previous is not None else 0,
+                                        previous.stride(0) if previous is not None else 0, temporal, stream)
+                    torch.cuda.synchronize()
+                    outs.append(o.cpu().numpy())
+                post_written = bool(np.array_equal(outs[0], outs[1]))
+                want_post = ref.postprocess(styled.float().cpu().numpy(), host, order, 0.7,
+                                            previous.cpu().numpy() if previous is not None else None, temporal)
+                post_err = int(np.abs(outs[0].astype(int) - want_post.astype(int)).max())
+                rows.append({"frame": f"{W}x{H}", "work": f"{w}x{h}", "order": order, "dtype": "f16" if half else "f32",
+                             "pre_max_err_lsb": round(pre_err, 3), "pre_all_written": pre_written,
+                             "post_max_err_lsb": post_err, "post_all_written": post_written,
+                             "ok": pre_written and post_written and pre_err <= 1.0 and post_err <= 1})
+    return rows
+
+
+def time_kernels(kernels: StylizeKernels, bandwidth: float, rng) -> list[dict]:
+    rows = []
+    for (H, W) in CHECK_SIZES[1:]:
+        h, w = frames.working_size(H, W, STRIDE, MAX_SIDE, MIN_SIDE)
+        frame = torch.from_numpy(rng.integers(0, 256, (H, W, 3), dtype=np.uint8)).cuda()
+        image = torch.empty((1, 3, h, w), dtype=torch.float16, device="cuda")
+        styled = torch.from_numpy(rng.uniform(-1, 1, (1, 3, h, w)).astype(np.float16)).cuda()
+        out = torch.empty_like(frame)
+        stream = torch.cuda.current_stream().cuda_stream
+        pre_ms = events_median_ms(lambda: kernels.preprocess(frame.data_ptr(), frame.stride(0), H, W, "bgr",
+                                                             image.data_ptr(), h, w, True, stream))
+        post_ms = events_median_ms(lambda: kernels.postprocess(styled.data_ptr(), h, w, frame.data_ptr(),
+                                                               frame.stride(0), H, W, "bgr", 0.8, out.data_ptr(),
+                                                               out.stride(0), True, stream=stream))
+        pre_bytes = H * W * 3 + 3 * h * w * 2
+        post_bytes = 3 * h * w * 2 + H * W * 3 * 2
+        for name, ms, nbytes in (("pre", pre_ms, pre_bytes), ("post", post_ms, post_bytes)):
+            floor = nbytes / bandwidth * 1e3
+            rows.append({"kernel": name, "frame": f"{W}x{H}", "work": f"{w}x{h}", "ms": round(ms, 4),
+                         "floor_ms": round(floor, 4), "x_floor": round(ms / floor, 2), "ok": ms <= 2 * floor})
+    return rows
+
+
+class NaivePipeline:
+    """What a user writes first: torch ops for pre/post, the model in eager FP32."""
+
+    def __init__(self, graph: OnnxGraphModule):
+        self.graph = graph
+
+    def __call__(self, frame: np.ndarray, size_hw, style: torch.Tensor, strength: float) -> np.ndarray:
+        f = torch.from_numpy(frame).cuda()
+        x = f.permute(2, 0, 1)[None].float().flip(1) / 127.5 - 1  # BGR -> RGB, [-1, 1]
+        x = torch.nn.functional.interpolate(x, size=size_hw, mode="bilinear", align_corners=False)
+        y = self.graph(x.contiguous(), style)[0]
+        y = ((y + 1) * 127.5).clamp(0, 255)
+        y = torch.nn.functional.interpolate(y, size=frame.shape[:2], mode="bilinear", align_corners=False)
+        y = y[0].flip(0).permute(1, 2, 0)
+        out = f.float() + (y - f.float()) * strength
+        return out.clamp(0, 255).round().to(torch.uint8).cpu().numpy()
+
+
+def end_to_end(package, frames_count: int, rng) -> list[dict]:
+    onnx_bytes = package.file("fp32").read_bytes()
+    graph32 = OnnxGraphModule(onnx_bytes, torch.device("cuda"), "generator.onnx")
+    graph16 = OnnxGraphModule(onnx_bytes, torch.device("cuda"), "generator.onnx", dtype=torch.float16,
+                              channels_last=True)
+    kernels = StylizeKernels(torch.cuda.current_device())
+    naive = NaivePipeline(graph32)
+    style_np = np.zeros((1, len(package.style_names), 1, 1), np.float32)
+    style_np[0, 0] = 1
+    style32 = torch.from_numpy(style_np).cuda()
+    rows = []
+    for label, (H, W) in E2E_SIZES.items():
+        size = frames.working_size(H, W, STRIDE, MAX_SIDE, MIN_SIDE)
+        clip = [rng.integers(0, 256, (H, W, 3), dtype=np.uint8) for _ in range(4)]
+        variants = {
+            "naive torch (FP32 eager, torch pre/post)": lambda f: naive(f, size, style32, 0.8),
+            "ours: torch-cuda FP16, fused kernels": None,
+            "ours: + CUDA graph": None,
+        }
+        eager = TorchCudaPipeline(graph16, kernels, half=True, use_graphs=False, slots=1)
+        graphed = TorchCudaPipeline(graph16, kernels, half=True, use_graphs=True, slots=2)
+        variants["ours: torch-cuda FP16, fused kernels"] = lambda f: eager.run(f, "bgr", size, style_np, 0.8)
+        variants["ours: + CUDA graph"] = lambda f: graphed.run(f, "bgr", size, style_np, 0.8)
+        with torch.inference_mode():
+            reference = naive(clip[0], size, style32, 0.8)
+            for name, fn in variants.items():
+                for f in clip:  # warm-up: compile, capture, allocator
+                    fn(f)
+                start = time.perf_counter()
+                for i in range(frames_count):
+                    out = fn(clip[i % len(clip)])
+                seconds = time.perf_counter() - start
+                diff = np.abs(fn(clip[0]).astype(int) - reference.astype(int))
+                rows.append({"size": label, "pipeline": name, "fps": round(frames_count / seconds, 1),
+                             "ms_per_frame": round(seconds / frames_count * 1e3, 3),
+                             "max_diff_vs_naive": int(diff.max()), "mean_diff_vs_naive": round(float(diff.mean()), 3)})
+            # Pipelined: frame N+1 uploads and starts while frame N finishes and downloads.
+            pending = graphed.submit(clip[0], "bgr", size, style_np, 0.8)
+            for f in clip[1:]:
+                nxt = graphed.submit(f, "bgr", size, style_np, 0.8)
+                graphed.result(pending)
+                pending = nxt
+            graphed.result(pending)
+            start = time.perf_counter()
+            pending = graphed.submit(clip[0], "bgr", size, style_np, 0.8)
+            for i in range(1, frames_count):
+                nxt = graphed.submit(clip[i % len(clip)], "bgr", size, style_np, 0.8)
+                out = graphed.result(pending)
+                pending = nxt
+            out = graphed.result(pending)
+            seconds = time.perf_counter() - start
+            rows.append({"size": label, "pipeline": "ours: + CUDA graph, pipelined (2 slots)",
+                         "fps": round(frames_count / seconds, 1), "ms_per_frame": round(seconds / frames_count * 1e3, 3),
+                         "max_diff_vs_naive": None, "mean_diff_vs_naive": None})
+        del out
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default=os.environ.get("OUT", str(ROOT / ".benchmarks")))
+    parser.add_argument("--frames", type=int, default=300, help="timed frames per end-to-end row")
+    args = parser.parse_args()
+    if not torch.cuda.is_available():
+        print("no CUDA GPU: nothing to check here (the CPU parts run in `make test`)")
+        return 0
+    rng = np.random.default_rng(0)
+    info = {"gpu": torch.cuda.get_device_name(0), "capability": list(torch.cuda.get_device_capability(0)),
+            "torch": torch.__version__, "cuda": torch.version.cuda, "python": platform.python_version(),
+            "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                     cwd=ROOT).stdout.strip()}
+    try:
+        info["driver"] = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                                        capture_output=True, text=True).stdout.strip()
+    except OSError:
+        pass
+    t0 = time.perf_counter()
+    kernels = StylizeKernels(torch.cuda.current_device())
+    info["arch"], info["nvrtc_compile_and_load_s"] = kernels.arch, round(time.perf_counter() - t0, 2)
+    ref = CpuReference()
+    bandwidth = copy_bandwidth()
+    info["d2d_copy_GBps"] = round(bandwidth / 1e9, 1)
+    checks = check_kernels(kernels, ref, rng)
+    timings = time_kernels(kernels, bandwidth, rng)
+    e2e = end_to_end(load_package(), args.frames, rng)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    (Path(args.out) / "gpu_check.json").write_text(json.dumps(
+        {"info": info, "kernel_checks": checks, "kernel_times": timings, "end_to_end": e2e}, indent=2))
+
+    print(f"\n{info}")
+    print("\nkernel checks (max error in uint8 steps vs the CPU build of the same math; outputs poisoned first)")
+    print(f"{'frame':>10} {'work':>9} {'order':>5} {'dtype':>5} {'pre err':>8} {'pre wr':>6} {'post err':>8} "
+          f"{'post wr':>7} ok")
+    for r in checks:
+        print(f"{r['frame']:>10} {r['work']:>9} {r['order']:>5} {r['dtype']:>5} {r['pre_max_err_lsb']:8.3f} "
+              f"{str(r['pre_all_written']):>6} {r['post_max_err_lsb']:8d} {str(r['post_all_written']):>7} {r['ok']}")
+    print(f"\nkernel times (FP16, BGR; CUDA events, median of 50) vs memory floor at {info['d2d_copy_GBps']} GB/s")
+    for r in timings:
+        print(f"{r['kernel']:>5} {r['frame']:>10} -> {r['work']:>9}: {r['ms']:8.4f} ms, floor {r['floor_ms']:8.4f} ms, "
+              f"{r['x_floor']:5.2f}x floor, ok={r['ok']}")
+    print("\nend to end, host uint8 frame in -> host uint8 frame out, default model, style glow, strength 0.8")
+    print(f"{'size':>6} {'pipeline':<44} {'FPS':>8} {'ms/frame':>9} {'max diff':>8} {'mean diff':>9}")
+    for r in e2e:
+        print(f"{r['size']:>6} {r['pipeline']:<44} {r['fps']:8.1f} {r['ms_per_frame']:9.3f} "
+              f"{str(r['max_diff_vs_naive']):>8} {str(r['mean_diff_vs_naive']):>9}")
+    failed = [r for r in checks if not r["ok"]]
+    print(f"\nkernel checks: {len(checks) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""Print the benchmark medians per frame size and the speed-up over each baseline.
+
+Usage: python -m benchmarks.report .benchmarks/latest.json
+"""
+import json
+import sys
+
+ROWS = [("test_end_to_end_onnxruntime", "stylize_frame, ONNX Runtime CPU (end to end)"),
+        ("test_stage_pre", "  stage pre (resize, normalize, NCHW)"),
+        ("test_stage_infer_onnxruntime", "  stage infer (ONNX Runtime)"),
+        ("test_stage_post", "  stage post (denormalize, HWC, blend)"),
+        ("test_baseline_torch_eager", "baseline: same model, PyTorch eager CPU"),
+        ("test_baseline_cv2_stylization", "baseline: cv2.stylization")]
+
+
+def main(path: str) -> int:
+    data = json.load(open(path))
+    by = {}
+    for b in data["benchmarks"]:
+        by[(b["group"], b["name"].split("[")[0])] = b["stats"]["median"] * 1e3
+    info = data["machine_info"]
+    print(f"\nmachine: {info.get('cpu', {}).get('brand_raw', info.get('processor'))}, "
+          f"{data['benchmarks'][0]['extra_info'].get('cpu_count')} cores; commit {data['commit_info'].get('id', '')[:8]}")
+    for group in sorted({g for g, _ in by}, key=lambda g: int(g.rstrip("p"))):
+        ours = by.get((group, "test_end_to_end_onnxruntime"))
+        print(f"\n{group}: median ms, FPS, and our end-to-end speed-up over each row")
+        for key, label in ROWS:
+            ms = by.get((group, key))
+            if ms is None:
+                continue
+            ratio = f"{ms / ours:5.2f}x" if ours and key.startswith("test_baseline") else ""
+            print(f"  {label:<48} {ms:8.2f} ms {1e3 / ms:8.1f} FPS  {ratio}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else ".benchmarks/latest.json"))

@@ -1,0 +1,71 @@
+"""ctypes loader for the CPU build of the kernels' per-pixel math (cpu_reference.cpp).
+
+Built with the system C++ compiler on first use and cached next to the other kernel
+builds. Used by the tests (against NumPy/OpenCV) and by benchmarks/gpu_check.py (the
+GPU kernels against it).
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ORDERS = {"bgr": 0, "rgb": 1, "bgra": 2, "rgba": 3}
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("STYLIZER_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"),
+                                                            "stylizer")
+    return Path(root) / "kernels"
+
+
+def build() -> Path:
+    sources = [(HERE / n).read_bytes() for n in ("cpu_reference.cpp", "pixel_math.cuh")]
+    key = hashlib.sha256(b"\0".join(sources)).hexdigest()[:16]
+    lib = _cache_dir() / f"cpu_reference-{key}.so"
+    if lib.is_file():
+        return lib
+    compiler = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
+    if compiler is None:
+        raise RuntimeError("no C++ compiler found (g++, c++ or clang++) to build the kernels' CPU reference")
+    lib.parent.mkdir(parents=True, exist_ok=True)
+    tmp = lib.with_suffix(f".{os.getpid()}.tmp")
+    subprocess.run([compiler, "-O2", "-std=c++17", "-shared", "-fPIC", "-o", str(tmp), str(HERE / "cpu_reference.cpp")],
+                   check=True, capture_output=True, text=True)
+    os.replace(tmp, lib)
+    return lib
+
+
+class CpuReference:
+    def __init__(self):
+        self.lib = ctypes.CDLL(str(build()))
+        p, l, i, f = ctypes.c_void_p, ctypes.c_long, ctypes.c_int, ctypes.c_float
+        self.lib.preprocess_cpu.argtypes = [p, l, i, i, i, p, i, i]
+        self.lib.postprocess_cpu.argtypes = [p, i, i, p, l, i, i, i, f, p, l, f, p, l]
+
+    def preprocess(self, frame: np.ndarray, order: str, size_hw) -> np.ndarray:
+        """uint8 HxWxC frame (rows may be pitched) -> (1, 3, h, w) float32 RGB in [-1, 1]."""
+        assert frame.dtype == np.uint8 and frame.strides[1] == frame.shape[2] and frame.strides[2] == 1
+        h, w = size_hw
+        out = np.empty((1, 3, h, w), np.float32)
+        self.lib.preprocess_cpu(frame.ctypes.data, frame.strides[0], frame.shape[0], frame.shape[1], ORDERS[order],
+                                out.ctypes.data, h, w)
+        return out
+
+    def postprocess(self, styled: np.ndarray, frame: np.ndarray, order: str, strength: float,
+                    previous: np.ndarray | None = None, temporal: float = 0.0) -> np.ndarray:
+        """(1, 3, h, w) float32 model output -> uint8 frame-shaped output."""
+        styled = np.ascontiguousarray(styled, dtype=np.float32)
+        out = np.empty(frame.shape, np.uint8)
+        prev_ptr = previous.ctypes.data if previous is not None else None
+        prev_pitch = previous.strides[0] if previous is not None else 0
+        self.lib.postprocess_cpu(styled.ctypes.data, styled.shape[2], styled.shape[3], frame.ctypes.data,
+                                 frame.strides[0], frame.shape[0], frame.shape[1], ORDERS[order], strength,
+                                 prev_ptr, prev_pitch, temporal, out.ctypes.data, out.strides[0])
+        return out

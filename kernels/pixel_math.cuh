@@ -1,0 +1,121 @@
+// Per-pixel math of the pre/post-processing kernels, shared by the CUDA kernels
+// (stylize_kernels.cu, compiled with NVRTC) and a CPU build (cpu_reference.cpp) that
+// tests check against NumPy/OpenCV on machines without a GPU. No CUDA headers here.
+#pragma once
+
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#define SK_HD __host__ __device__ __forceinline__
+#else
+#include <math.h>
+#define SK_HD inline
+#endif
+
+namespace sk {
+
+// Channel orders of the caller's frame: which input channel holds R, G and B.
+// BGR (OpenCV) = 0, RGB = 1, BGRA = 2, RGBA = 3.
+SK_HD int channels_of(int order) { return order >= 2 ? 4 : 3; }
+SK_HD int red_index(int order) { return (order == 0 || order == 2) ? 2 : 0; }
+SK_HD int channel_for_rgb(int order, int rgb) {  // rgb: 0 = R, 1 = G, 2 = B
+    int r = red_index(order);
+    return rgb == 1 ? 1 : (rgb == 0 ? r : 2 - r);
+}
+
+SK_HD float clampf(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
+SK_HD int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+// Source coordinate of a destination pixel centre, OpenCV INTER_LINEAR convention
+// (half-pixel centres, clamped at the low edge; the high edge replicates).
+struct Tap {
+    int i0, i1;
+    float w1;  // weight of i1; i0 gets 1 - w1
+};
+
+SK_HD Tap linear_tap(int dst, float scale, int src_size) {
+    float s = (dst + 0.5f) * scale - 0.5f;
+    if (s < 0.f) s = 0.f;
+    int i0 = (int)s;
+    float w1 = s - (float)i0;
+    if (i0 >= src_size - 1) { i0 = src_size - 1; w1 = 0.f; }
+    Tap t;
+    t.i0 = i0;
+    t.i1 = clampi(i0 + 1, 0, src_size - 1);
+    t.w1 = w1;
+    return t;
+}
+
+// Bilinear sample of channel `c` of a uint8 HWC image with `pitch` bytes per row.
+SK_HD float sample_u8(const unsigned char* image, long pitch, int channels, int c, Tap ty, Tap tx) {
+    const unsigned char* r0 = image + (long)ty.i0 * pitch;
+    const unsigned char* r1 = image + (long)ty.i1 * pitch;
+    float top = r0[tx.i0 * channels + c] * (1.f - tx.w1) + r0[tx.i1 * channels + c] * tx.w1;
+    float bot = r1[tx.i0 * channels + c] * (1.f - tx.w1) + r1[tx.i1 * channels + c] * tx.w1;
+    return top * (1.f - ty.w1) + bot * ty.w1;
+}
+
+// Bilinear sample of one float plane (h x w, dense).
+SK_HD float sample_plane(const float* plane, int w, Tap ty, Tap tx) {
+    float top = plane[ty.i0 * w + tx.i0] * (1.f - tx.w1) + plane[ty.i0 * w + tx.i1] * tx.w1;
+    float bot = plane[ty.i1 * w + tx.i0] * (1.f - tx.w1) + plane[ty.i1 * w + tx.i1] * tx.w1;
+    return top * (1.f - ty.w1) + bot * ty.w1;
+}
+
+// uint8 [0, 255] -> model range [-1, 1], and back (clamped).
+SK_HD float normalize(float pixel) { return pixel * (1.f / 127.5f) - 1.f; }
+SK_HD float denormalize(float value) { return clampf((value + 1.f) * 127.5f, 0.f, 255.f); }
+
+// Final output pixel: stylized blended over the original by strength, then optionally
+// over the previous output frame by `temporal` (0 = off), rounded to uint8.
+SK_HD unsigned char blend_to_u8(float styled, float original, float strength, float previous, float temporal) {
+    float v = original + (styled - original) * strength;
+    v = v + (previous - v) * temporal;
+    return (unsigned char)(clampf(v, 0.f, 255.f) + 0.5f);
+}
+
+// One output element of preprocess: pixel (x, y) of the h x w NCHW result.
+// `Io` supplies store(T*, float) (float, or half on the GPU).
+template <typename T, typename Io>
+SK_HD void preprocess_pixel(const unsigned char* frame, long pitch, int H, int W, int order, T* out, int h, int w,
+                            int x, int y) {
+    Tap tx = linear_tap(x, (float)W / w, W);
+    Tap ty = linear_tap(y, (float)H / h, H);
+    int channels = channels_of(order);
+    long plane = (long)h * w;
+    for (int c = 0; c < 3; ++c)
+        Io::store(out + c * plane + (long)y * w + x,
+                  normalize(sample_u8(frame, pitch, channels, channel_for_rgb(order, c), ty, tx)));
+}
+
+// One output pixel of postprocess: pixel (x, y) of the H x W uint8 frame. Bilinear over the
+// denormalized, clamped model output, then strength and temporal blends, then rounding.
+// `Io` supplies load(const T*) -> float.
+template <typename T, typename Io>
+SK_HD void postprocess_pixel(const T* styled, int h, int w, const unsigned char* frame, long pitch, int H, int W,
+                             int order, float strength, const unsigned char* previous, long previous_pitch,
+                             float temporal, unsigned char* out, long out_pitch, int x, int y) {
+    Tap tx = linear_tap(x, (float)w / W, w);
+    Tap ty = linear_tap(y, (float)h / H, h);
+    int channels = channels_of(order);
+    long plane = (long)h * w;
+    const unsigned char* src = frame + (long)y * pitch + (long)x * channels;
+    const unsigned char* prev = previous ? previous + (long)y * previous_pitch + (long)x * channels : 0;
+    unsigned char* dst = out + (long)y * out_pitch + (long)x * channels;
+    for (int c = 0; c < 3; ++c) {
+        const T* p = styled + c * plane;
+        float top = denormalize(Io::load(p + ty.i0 * w + tx.i0)) * (1.f - tx.w1) +
+                    denormalize(Io::load(p + ty.i0 * w + tx.i1)) * tx.w1;
+        float bot = denormalize(Io::load(p + ty.i1 * w + tx.i0)) * (1.f - tx.w1) +
+                    denormalize(Io::load(p + ty.i1 * w + tx.i1)) * tx.w1;
+        int ch = channel_for_rgb(order, c);
+        dst[ch] = blend_to_u8(top * (1.f - ty.w1) + bot * ty.w1, src[ch], strength, prev ? prev[ch] : 0.f,
+                              prev ? temporal : 0.f);
+    }
+    if (channels == 4) dst[3] = src[3];
+}
+
+struct FloatIo {
+    static SK_HD void store(float* p, float v) { *p = v; }
+    static SK_HD float load(const float* p) { return *p; }
+};
+
+}  // namespace sk

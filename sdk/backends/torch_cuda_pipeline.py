@@ -1,0 +1,121 @@
+"""The per-frame GPU pipeline of the torch-cuda backend.
+
+host uint8 frame -> pinned buffer -> device (async) -> preprocess kernel (fused resize,
+normalize, FP16 NCHW) -> generator (FP16, channels-last) -> postprocess kernel (fused
+denormalize, resize back, strength blend, uint8 HWC) -> pinned buffer (async) -> host.
+
+For a fixed frame shape the whole device part is captured once as a CUDA graph and
+replayed per frame (one launch instead of ~40). ``slots`` sets of buffers, each with its
+own stream, let frame N+1 upload while frame N computes and frame N-1 downloads
+(``submit`` / ``result``); every buffer stays referenced by its slot until the slot's
+stream is synchronized.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class _Slot:
+    stream: object
+    pinned_in: object
+    pinned_out: object
+    frame: object
+    image: object
+    style: object
+    styled: object
+    out: object
+    graph: object = None
+    key: tuple | None = None
+    busy: bool = False
+
+
+class TorchCudaPipeline:
+    def __init__(self, graph_module, kernels, half: bool = True, use_graphs: bool = True, slots: int = 2):
+        import torch
+
+        self.torch = torch
+        self.model = graph_module
+        self.kernels = kernels
+        self.half = half
+        self.use_graphs = use_graphs
+        self.dtype = torch.float16 if half else torch.float32
+        self._slots = [None] * slots
+        self._next = 0
+
+    def _make_slot(self, shape, size_hw, num_styles: int):
+        torch = self.torch
+        h, w = size_hw
+        return _Slot(
+            stream=torch.cuda.Stream(),
+            pinned_in=torch.empty(shape, dtype=torch.uint8, pin_memory=True),
+            pinned_out=torch.empty(shape, dtype=torch.uint8, pin_memory=True),
+            frame=torch.empty(shape, dtype=torch.uint8, device="cuda"),
+            image=torch.empty((1, 3, h, w), dtype=self.dtype, device="cuda"),
+            style=torch.empty((1, num_styles, 1, 1), dtype=self.dtype, device="cuda"),
+            styled=None,
+            out=torch.empty(shape, dtype=torch.uint8, device="cuda"),
+        )
+
+    def _device_work(self, slot: _Slot, order: str, strength: float, size_hw):
+        """Enqueue pre -> model -> post on the current stream (captured into a graph when capturing)."""
+        torch = self.torch
+        height, width = slot.frame.shape[:2]
+        h, w = size_hw
+        stream = torch.cuda.current_stream().cuda_stream
+        pitch = slot.frame.stride(0)
+        self.kernels.preprocess(slot.frame.data_ptr(), pitch, height, width, order, slot.image.data_ptr(), h, w,
+                                self.half, stream)
+        image = slot.image.contiguous(memory_format=torch.channels_last)
+        styled = self.model(image, slot.style)[0]
+        slot.styled = styled.contiguous()  # NCHW dense for the post kernel; kept alive by the slot
+        self.kernels.postprocess(slot.styled.data_ptr(), h, w, slot.frame.data_ptr(), pitch, height, width, order,
+                                 strength, slot.out.data_ptr(), slot.out.stride(0), self.half, stream=stream)
+
+    def submit(self, frame: np.ndarray, order: str, size_hw, style_vec: np.ndarray, strength: float) -> int:
+        """Start a frame on the next slot; returns the slot index to pass to :meth:`result`."""
+        torch = self.torch
+        index = self._next
+        self._next = (self._next + 1) % len(self._slots)
+        slot = self._slots[index]
+        if slot is not None and slot.busy:
+            self.result(index)  # the slot's previous frame must be collected before reuse
+        key = (frame.shape, order, tuple(size_hw), float(strength))
+        if slot is None or slot.pinned_in.shape != frame.shape or slot.image.shape[2:] != tuple(size_hw):
+            slot = self._slots[index] = self._make_slot(frame.shape, size_hw, style_vec.shape[1])
+        slot.pinned_in.numpy()[...] = frame  # host copy into pinned memory; handles strides
+        style = torch.from_numpy(np.ascontiguousarray(style_vec)).to(self.dtype)
+        with torch.cuda.stream(slot.stream):
+            slot.style.copy_(style)  # a tiny synchronous host->device copy; the graph reads slot.style
+            slot.frame.copy_(slot.pinned_in, non_blocking=True)
+            if self.use_graphs:
+                if slot.key != key:
+                    self._capture(slot, order, strength, size_hw)
+                    slot.key = key
+                slot.graph.replay()
+            else:
+                self._device_work(slot, order, strength, size_hw)
+            slot.pinned_out.copy_(slot.out, non_blocking=True)
+        slot.busy = True
+        return index
+
+    def _capture(self, slot: _Slot, order: str, strength: float, size_hw):
+        torch = self.torch
+        # Warm up on a side stream (cuDNN picks algorithms, allocator settles), then capture.
+        self._device_work(slot, order, strength, size_hw)
+        torch.cuda.current_stream().synchronize()
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph, stream=slot.stream):
+            self._device_work(slot, order, strength, size_hw)
+        slot.graph = graph
+
+    def result(self, index: int) -> np.ndarray:
+        slot = self._slots[index]
+        slot.stream.synchronize()
+        slot.busy = False
+        return slot.pinned_out.numpy().copy()
+
+    def run(self, frame, order, size_hw, style_vec, strength) -> np.ndarray:
+        return self.result(self.submit(frame, order, size_hw, style_vec, strength))

@@ -1,0 +1,99 @@
+"""Compile kernels/stylize_kernels.cu with NVRTC for one GPU architecture, cached on disk.
+
+NVRTC runs without a GPU, so CI compiles for every target (sm_86/87/89/90) on a CPU-only
+machine. ``cuda_fp16.h`` is not shipped with the NVRTC wheel: it is looked up in the
+``nvidia-cuda-runtime`` wheel, then ``$CUDA_HOME/include`` and ``/usr/local/cuda/include``.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+from sdk.errors import BackendUnavailableError, EngineBuildError
+
+KERNEL_DIR = Path(__file__).resolve().parents[2] / "kernels"
+SOURCE = "stylize_kernels.cu"
+HEADERS = ("pixel_math.cuh",)
+KERNEL_NAMES = ("preprocess_f32", "preprocess_f16", "postprocess_f32", "postprocess_f16")
+INSTALL_HINT = ("install cuda-python's NVRTC with `pip install cuda-bindings nvidia-cuda-nvrtc nvidia-cuda-runtime` "
+                "(or the project's `cuda` extra)")
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("STYLIZER_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"),
+                                                            "stylizer")
+    return Path(root) / "kernels"
+
+
+def _nvrtc():
+    try:
+        from cuda.bindings import nvrtc
+    except ImportError as exc:
+        raise BackendUnavailableError(f"cuda.bindings.nvrtc is not importable ({exc}); {INSTALL_HINT}") from None
+    return nvrtc
+
+
+def fp16_include_dirs() -> list[str]:
+    """Folders holding cuda_fp16.h, first match first."""
+    candidates = []
+    for entry in sys.path:
+        candidates += [Path(entry) / "nvidia" / sub / "include" for sub in ("cu13", "cu12", "cuda_runtime")]
+    for env in ("CUDA_HOME", "CUDA_PATH"):
+        if os.environ.get(env):
+            candidates.append(Path(os.environ[env]) / "include")
+    candidates += [Path("/usr/local/cuda/include")]
+    return [str(p) for p in candidates if (p / "cuda_fp16.h").is_file()][:1]
+
+
+def _check(result, what: str, program=None):
+    nvrtc = _nvrtc()
+    err = result[0]
+    if err != nvrtc.nvrtcResult.NVRTC_SUCCESS:
+        log = ""
+        if program is not None:
+            _, size = nvrtc.nvrtcGetProgramLogSize(program)
+            buf = b" " * size
+            nvrtc.nvrtcGetProgramLog(program, buf)
+            log = buf.decode(errors="replace").strip()
+        raise EngineBuildError(f"NVRTC {what} failed: {err.name}\n{log}")
+    return result[1:] if len(result) > 2 else (result[1] if len(result) == 2 else None)
+
+
+def nvrtc_version() -> str:
+    major, minor = _check(_nvrtc().nvrtcVersion(), "version")
+    return f"{major}.{minor}"
+
+
+def compile_cubin(arch: str, use_cache: bool = True) -> bytes:
+    """CUBIN of the kernels for ``arch`` (e.g. "sm_90"); compiled once, then read from the cache."""
+    nvrtc = _nvrtc()
+    source = (KERNEL_DIR / SOURCE).read_bytes()
+    headers = [(KERNEL_DIR / h).read_bytes() for h in HEADERS]
+    includes = fp16_include_dirs()
+    if not includes:
+        raise BackendUnavailableError(f"cuda_fp16.h was not found (NVRTC needs it to compile the kernels); "
+                                      "install it with `pip install nvidia-cuda-runtime` or set CUDA_HOME")
+    key = hashlib.sha256(b"\0".join([source, *headers, arch.encode(), nvrtc_version().encode()])).hexdigest()[:24]
+    cached = cache_dir() / f"stylize_kernels-{arch}-{key}.cubin"
+    if use_cache and cached.is_file():
+        return cached.read_bytes()
+    program = _check(nvrtc.nvrtcCreateProgram(source, SOURCE.encode(), len(headers), headers,
+                                              [h.encode() for h in HEADERS]), "create program")
+    try:
+        options = [f"--gpu-architecture={arch}".encode(), b"--std=c++17", b"-default-device",
+                   *(f"--include-path={d}".encode() for d in includes)]
+        result = nvrtc.nvrtcCompileProgram(program, len(options), options)
+        _check(result, f"compile for {arch}", program)
+        size = _check(nvrtc.nvrtcGetCUBINSize(program), "cubin size")
+        cubin = b" " * size
+        _check(nvrtc.nvrtcGetCUBIN(program, cubin), "get cubin")
+    finally:
+        nvrtc.nvrtcDestroyProgram(program)
+    if use_cache:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(cubin)
+        os.replace(tmp, cached)
+    return cubin

@@ -1,0 +1,96 @@
+"""Load the compiled pre/post kernels into the current CUDA context and launch them.
+
+Works on any device pointers (torch, CuPy, pycuda, Numba arrays through
+``__cuda_array_interface__``) and any stream handle. Every driver call's result is checked;
+a sticky error (illegal address, launch failure) raises :class:`CudaFatalError`, because
+the process's CUDA context is unusable afterwards and only a restart helps.
+"""
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+
+from sdk.cuda.compiler import compile_cubin
+from sdk.errors import BackendUnavailableError, CudaFatalError
+
+ORDERS = {"bgr": 0, "rgb": 1, "bgra": 2, "rgba": 3}
+BLOCK = (32, 8)
+
+
+def _driver():
+    try:
+        from cuda.bindings import driver
+    except ImportError as exc:
+        raise BackendUnavailableError(f"cuda.bindings is not importable ({exc}); `pip install cuda-bindings`") from None
+    return driver
+
+
+_STICKY = {"CUDA_ERROR_ILLEGAL_ADDRESS", "CUDA_ERROR_LAUNCH_FAILED", "CUDA_ERROR_HARDWARE_STACK_ERROR",
+           "CUDA_ERROR_ILLEGAL_INSTRUCTION", "CUDA_ERROR_MISALIGNED_ADDRESS", "CUDA_ERROR_INVALID_PC",
+           "CUDA_ERROR_ECC_UNCORRECTABLE"}
+
+
+def check(result, what: str):
+    """Unpack a cuda.bindings result tuple, raising on an error code."""
+    driver = _driver()
+    err = result[0]
+    if err != driver.CUresult.CUDA_SUCCESS:
+        name = err.name
+        if name in _STICKY:
+            raise CudaFatalError(f"{what}: {name}. The CUDA context is unusable; restart the process.")
+        raise RuntimeError(f"{what}: {name}")
+    return result[1] if len(result) == 2 else (result[1:] if len(result) > 2 else None)
+
+
+def device_arch(device: int = 0) -> str:
+    driver = _driver()
+    check(driver.cuInit(0), "cuInit")
+    dev = check(driver.cuDeviceGet(device), "cuDeviceGet")
+    major = check(driver.cuDeviceGetAttribute(
+        driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev), "compute capability")
+    minor = check(driver.cuDeviceGetAttribute(
+        driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev), "compute capability")
+    return f"sm_{major}{minor}"
+
+
+class StylizeKernels:
+    """The four kernels, loaded into the primary context of ``device`` (the one torch and CuPy use)."""
+
+    def __init__(self, device: int = 0):
+        driver = _driver()
+        self._driver = driver
+        check(driver.cuInit(0), "cuInit")
+        dev = check(driver.cuDeviceGet(device), "cuDeviceGet")
+        if int(check(driver.cuCtxGetCurrent(), "cuCtxGetCurrent")) == 0:
+            self._ctx = check(driver.cuDevicePrimaryCtxRetain(dev), "cuDevicePrimaryCtxRetain")
+            check(driver.cuCtxSetCurrent(self._ctx), "cuCtxSetCurrent")
+        self.arch = device_arch(device)
+        cubin = compile_cubin(self.arch)
+        self._cubin = np.frombuffer(cubin, np.uint8).copy()  # the driver reads it during load
+        self._module = check(driver.cuModuleLoadData(self._cubin.ctypes.data), "cuModuleLoadData")
+        self._functions = {name: check(driver.cuModuleGetFunction(self._module, name.encode()), f"get {name}")
+                           for name in ("preprocess_f32", "preprocess_f16", "postprocess_f32", "postprocess_f16")}
+
+    def _launch(self, name: str, width: int, height: int, stream: int, args: list) -> None:
+        params = np.array([ctypes.addressof(a) for a in args], dtype=np.uint64)
+        grid = ((width + BLOCK[0] - 1) // BLOCK[0], (height + BLOCK[1] - 1) // BLOCK[1], 1)
+        check(self._driver.cuLaunchKernel(self._functions[name], *grid, BLOCK[0], BLOCK[1], 1, 0, stream,
+                                          params.ctypes.data, 0), f"launch {name}")
+
+    def preprocess(self, frame_ptr: int, pitch: int, height: int, width: int, order: str, out_ptr: int,
+                   out_h: int, out_w: int, half: bool, stream: int = 0) -> None:
+        """uint8 HWC frame -> (1, 3, out_h, out_w) RGB [-1, 1], float16 if ``half`` else float32."""
+        args = [ctypes.c_void_p(frame_ptr), ctypes.c_long(pitch), ctypes.c_int(height), ctypes.c_int(width),
+                ctypes.c_int(ORDERS[order]), ctypes.c_void_p(out_ptr), ctypes.c_int(out_h), ctypes.c_int(out_w)]
+        self._launch("preprocess_f16" if half else "preprocess_f32", out_w, out_h, stream, args)
+
+    def postprocess(self, styled_ptr: int, h: int, w: int, frame_ptr: int, pitch: int, height: int, width: int,
+                    order: str, strength: float, out_ptr: int, out_pitch: int, half: bool,
+                    previous_ptr: int = 0, previous_pitch: int = 0, temporal: float = 0.0, stream: int = 0) -> None:
+        """(1, 3, h, w) model output -> uint8 HWC frame-sized output, blended by strength (and temporal)."""
+        args = [ctypes.c_void_p(styled_ptr), ctypes.c_int(h), ctypes.c_int(w), ctypes.c_void_p(frame_ptr),
+                ctypes.c_long(pitch), ctypes.c_int(height), ctypes.c_int(width), ctypes.c_int(ORDERS[order]),
+                ctypes.c_float(strength), ctypes.c_void_p(previous_ptr), ctypes.c_long(previous_pitch),
+                ctypes.c_float(temporal), ctypes.c_void_p(out_ptr), ctypes.c_long(out_pitch)]
+        self._launch("postprocess_f16" if half else "postprocess_f32", width, height, stream, args)

@@ -1,0 +1,79 @@
+"""The kernels' per-pixel math, built for the CPU, against NumPy/OpenCV (within 1 uint8 step)."""
+import cv2
+import numpy as np
+import pytest
+
+from kernels.cpu_reference import CpuReference
+from sdk import frames
+from tests.conftest import TOLERANCE
+
+SIZES = [((129, 237), (128, 236)), ((360, 640), (360, 640)), ((1080, 1920), (720, 1280)), ((50, 31), (100, 64)),
+         ((1, 1), (16, 16))]
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return CpuReference()
+
+
+def _frame(shape, order, seed=0):
+    rng = np.random.default_rng(seed)
+    channels = 4 if order.endswith("a") else 3
+    return rng.integers(0, 256, (*shape, channels), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("order", ["bgr", "rgb", "bgra", "rgba"])
+@pytest.mark.parametrize("frame_hw,work_hw", SIZES)
+def test_preprocess_matches_opencv_resize_within_one_step(ref, order, frame_hw, work_hw):
+    frame = _frame(frame_hw, order)
+    got = ref.preprocess(frame, order, work_hw)
+    base = "bgr" if order.startswith("bgr") else "rgb"
+    want = frames.preprocess(np.ascontiguousarray(frame[:, :, :3]), work_hw, base)
+    assert got.shape == (1, 3, *work_hw) and got.dtype == np.float32
+    # OpenCV's uint8 resize rounds to uint8 (and uses fixed-point weights); ours stays float.
+    assert np.abs(got - want).max() * 127.5 <= TOLERANCE["uint8_lsb"] + 1e-3
+
+
+def test_preprocess_reads_pitched_rows(ref):
+    wide = _frame((64, 100), "bgr")
+    frame = wide[:, :80]  # rows 300 bytes apart, 240 used
+    assert frame.strides[0] == 300
+    np.testing.assert_array_equal(ref.preprocess(frame, "bgr", (32, 40)),
+                                  ref.preprocess(np.ascontiguousarray(frame), "bgr", (32, 40)))
+
+
+def numpy_post(styled, frame, order, strength, previous=None, temporal=0.0):
+    """Float reference: denormalize+clamp per plane, cv2 bilinear (float) to the frame size, blends, round."""
+    H, W = frame.shape[:2]
+    planes = [cv2.resize(np.clip((styled[0, c] + 1) * 127.5, 0, 255), (W, H), interpolation=cv2.INTER_LINEAR)
+              for c in range(3)]
+    rgb = np.stack(planes, axis=2)
+    styled_hwc = rgb[:, :, ::-1] if order.startswith("bgr") else rgb
+    original = frame[:, :, :3].astype(np.float32)
+    v = original + (styled_hwc - original) * strength
+    if previous is not None:
+        v = v + (previous[:, :, :3].astype(np.float32) - v) * temporal
+    out = np.floor(np.clip(v, 0, 255) + 0.5).astype(np.uint8)
+    return np.concatenate([out, frame[:, :, 3:]], axis=2) if frame.shape[2] == 4 else out
+
+
+@pytest.mark.parametrize("order", ["bgr", "rgb", "bgra", "rgba"])
+@pytest.mark.parametrize("frame_hw,work_hw", SIZES)
+@pytest.mark.parametrize("temporal", [0.0, 0.4])
+def test_postprocess_matches_numpy_within_one_step(ref, order, frame_hw, work_hw, temporal):
+    rng = np.random.default_rng(1)
+    frame = _frame(frame_hw, order, seed=2)
+    styled = rng.uniform(-1.1, 1.1, (1, 3, *work_hw)).astype(np.float32)  # beyond [-1, 1]: tests the clamp
+    previous = _frame(frame_hw, order, seed=3) if temporal else None
+    got = ref.postprocess(styled, frame, order, 0.7, previous, temporal)
+    want = numpy_post(styled, frame, order, 0.7, previous, temporal)
+    assert got.shape == frame.shape and got.dtype == np.uint8
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= TOLERANCE["uint8_lsb"]
+    if order.endswith("a"):
+        np.testing.assert_array_equal(got[:, :, 3], frame[:, :, 3])
+
+
+def test_strength_zero_is_the_original_frame(ref):
+    frame = _frame((37, 53), "bgr")
+    styled = np.random.default_rng(0).uniform(-1, 1, (1, 3, 40, 52)).astype(np.float32)
+    np.testing.assert_array_equal(ref.postprocess(styled, frame, "bgr", 0.0), frame)

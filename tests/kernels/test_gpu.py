@@ -1,0 +1,39 @@
+"""GPU checks that run in the test suite where a CUDA GPU is present (benchmarks/gpu_check.py does more)."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.gpu
+if not torch.cuda.is_available():
+    pytest.skip("no CUDA GPU: the kernels are checked on the CPU build and by NVRTC here", allow_module_level=True)
+pytest.importorskip("cuda.bindings.driver", reason="cuda-bindings is not installed")
+
+from kernels.cpu_reference import CpuReference  # noqa: E402
+from sdk.cuda.kernels import StylizeKernels  # noqa: E402
+
+
+@pytest.mark.parametrize("order", ["bgr", "rgba"])
+def test_kernels_match_cpu_reference_on_odd_sizes(order):
+    kernels, ref = StylizeKernels(), CpuReference()
+    rng = np.random.default_rng(0)
+    channels = 4 if order == "rgba" else 3
+    frame = rng.integers(0, 256, (129, 237, channels), dtype=np.uint8)
+    dframe = torch.from_numpy(frame).cuda()
+    pre = torch.full((1, 3, 128, 236), float("nan"), device="cuda")
+    kernels.preprocess(dframe.data_ptr(), dframe.stride(0), 129, 237, order, pre.data_ptr(), 128, 236, False)
+    torch.cuda.synchronize()
+    assert np.abs(pre.cpu().numpy() - ref.preprocess(frame, order, (128, 236))).max() * 127.5 <= 1
+    out = torch.zeros_like(dframe)
+    kernels.postprocess(pre.data_ptr(), 128, 236, dframe.data_ptr(), dframe.stride(0), 129, 237, order, 0.6,
+                        out.data_ptr(), out.stride(0), False)
+    torch.cuda.synchronize()
+    want = ref.postprocess(pre.cpu().numpy(), frame, order, 0.6)
+    assert np.abs(out.cpu().numpy().astype(int) - want.astype(int)).max() <= 1
+
+
+def test_torch_cuda_backend_matches_onnxruntime_within_tolerance():
+    import sdk
+    frame = np.random.default_rng(1).integers(0, 256, (360, 640, 3), dtype=np.uint8)
+    with sdk.Stylizer(backend="torch-cuda") as gpu, sdk.Stylizer(backend="onnxruntime") as cpu:
+        diff = np.abs(gpu(frame).astype(int) - cpu(frame).astype(int))
+    assert diff.mean() < 1.0 and diff.max() <= 12  # FP16 model vs FP32

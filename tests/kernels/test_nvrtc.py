@@ -1,0 +1,42 @@
+"""The CUDA kernels compile with NVRTC (no GPU needed) for every target GPU architecture."""
+import pytest
+
+pytest.importorskip("cuda.bindings.nvrtc", reason="cuda-bindings is not installed (`pip install '.[cuda]'`)")
+
+from sdk.cuda import compiler  # noqa: E402
+from sdk.errors import EngineBuildError  # noqa: E402
+
+# Jetson Orin (sm_87), RTX 30/40 (sm_86/sm_89), Hopper (sm_90).
+ARCHS = ["sm_86", "sm_87", "sm_89", "sm_90"]
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLIZER_CACHE", str(tmp_path))
+    if not compiler.fp16_include_dirs():
+        pytest.skip("cuda_fp16.h not found: `pip install nvidia-cuda-runtime` or set CUDA_HOME")
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_kernels_compile_to_a_cubin(arch):
+    cubin = compiler.compile_cubin(arch)
+    assert cubin[:4] == b"\x7fELF" and len(cubin) > 10_000
+    for name in compiler.KERNEL_NAMES:
+        assert name.encode() in cubin
+
+
+def test_compiled_cubin_is_cached(tmp_path):
+    first = compiler.compile_cubin("sm_87")
+    cached = list((tmp_path / "kernels").glob("stylize_kernels-sm_87-*.cubin"))
+    assert len(cached) == 1 and cached[0].read_bytes() == first
+    assert compiler.compile_cubin("sm_87") == first
+
+
+def test_a_compile_error_carries_the_nvrtc_log(monkeypatch, tmp_path):
+    bad = tmp_path / "src"
+    bad.mkdir()
+    (bad / compiler.SOURCE).write_text("__global__ void k() { this is not cuda; }")
+    (bad / "pixel_math.cuh").write_text("")
+    monkeypatch.setattr(compiler, "KERNEL_DIR", bad)
+    with pytest.raises(EngineBuildError, match=r"NVRTC compile for sm_90 failed: NVRTC_ERROR_COMPILATION\n.*error"):
+        compiler.compile_cubin("sm_90", use_cache=False)
