@@ -86,20 +86,19 @@ SK_HD void preprocess_pixel(const unsigned char* frame, long pitch, int H, int W
                   normalize(sample_u8(frame, pitch, channels, channel_for_rgb(order, c), ty, tx)));
 }
 
-// One output pixel of postprocess: pixel (x, y) of the H x W uint8 frame. Bilinear over the
-// denormalized, clamped model output, then strength and temporal blends, then rounding.
-// `Io` supplies load(const T*) -> float.
+// One output pixel of postprocess, given pointers to its own bytes: `src` (the frame's pixel),
+// `prev` (the previous output's pixel, or null) and `dst`. Bilinear over the denormalized,
+// clamped model output, then the strength and temporal blends, then rounding.
+// `Io` supplies load(const T*) -> float. Callers may stage src/prev/dst in registers.
 template <typename T, typename Io>
-SK_HD void postprocess_pixel(const T* styled, int h, int w, const unsigned char* frame, long pitch, int H, int W,
-                             int order, float strength, const unsigned char* previous, long previous_pitch,
-                             float temporal, unsigned char* out, long out_pitch, int x, int y) {
+SK_HD void postprocess_at(const T* styled, int h, int w, int H, int W, int order, float strength, float temporal,
+                          const unsigned char* src, const unsigned char* prev, unsigned char* dst, int x, int y) {
     Tap tx = linear_tap(x, (float)w / W, w);
     Tap ty = linear_tap(y, (float)h / H, h);
-    int channels = channels_of(order);
     long plane = (long)h * w;
-    const unsigned char* src = frame + (long)y * pitch + (long)x * channels;
-    const unsigned char* prev = previous ? previous + (long)y * previous_pitch + (long)x * channels : 0;
-    unsigned char* dst = out + (long)y * out_pitch + (long)x * channels;
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#pragma unroll
+#endif
     for (int c = 0; c < 3; ++c) {
         const T* p = styled + c * plane;
         float top = denormalize(Io::load(p + ty.i0 * w + tx.i0)) * (1.f - tx.w1) +
@@ -110,7 +109,18 @@ SK_HD void postprocess_pixel(const T* styled, int h, int w, const unsigned char*
         dst[ch] = blend_to_u8(top * (1.f - ty.w1) + bot * ty.w1, src[ch], strength, prev ? prev[ch] : 0.f,
                               prev ? temporal : 0.f);
     }
-    if (channels == 4) dst[3] = src[3];
+    if (channels_of(order) == 4) dst[3] = src[3];
+}
+
+// One output pixel of postprocess: pixel (x, y) of the H x W uint8 frame (rows `pitch` bytes apart).
+template <typename T, typename Io>
+SK_HD void postprocess_pixel(const T* styled, int h, int w, const unsigned char* frame, long pitch, int H, int W,
+                             int order, float strength, const unsigned char* previous, long previous_pitch,
+                             float temporal, unsigned char* out, long out_pitch, int x, int y) {
+    int channels = channels_of(order);
+    const unsigned char* prev = previous ? previous + (long)y * previous_pitch + (long)x * channels : 0;
+    postprocess_at<T, Io>(styled, h, w, H, W, order, strength, temporal, frame + (long)y * pitch + (long)x * channels,
+                          prev, out + (long)y * out_pitch + (long)x * channels, x, y);
 }
 
 struct FloatIo {

@@ -1,4 +1,4 @@
-"""python -m sdk {stylize,styles,backends,bench,demo}. Exit 0 ok, 1 runtime error, 2 usage error."""
+"""python -m sdk {stylize,styles,backends,bench,build-engine,demo}. Exit 0 ok, 1 runtime error, 2 usage error."""
 from __future__ import annotations
 
 import argparse
@@ -39,6 +39,15 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--sizes", default="640x360,1280x720", help="comma-separated WxH frame sizes")
     bench.add_argument("--frames", type=int, default=50, help="timed frames per size (after 5 warm-up frames)")
     bench.add_argument("--json", default=None, help="also write the results to this JSON file")
+
+    be = sub.add_parser("build-engine", help="build and cache TensorRT engines ahead of time", formatter_class=fmt)
+    be.add_argument("package", nargs="?", default=None, help="model package folder (default: the shipped one)")
+    be.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"],
+                    help="which ONNX of the package (strongly typed: the precision is the ONNX's)")
+    be.add_argument("--sizes", default="640x360,1280x720", help="frame sizes WxH; one profile per working resolution")
+    be.add_argument("--compute-capability", default=None,
+                    help="build ahead of time for another GPU, e.g. SM86 (TensorRT for RTX only; no GPU needed)")
+    be.add_argument("--out", default=None, help="also write the engine(s) to this folder")
 
     demo = sub.add_parser("demo", help="make a clip from a bundled photo and stylize it (needs scikit-image)",
                           formatter_class=fmt)
@@ -138,6 +147,39 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_build_engine(args) -> int:
+    import sdk
+    from sdk import frames
+    from sdk.tensorrt import builder
+
+    package = sdk.load_package(args.package)
+    flavour, trt = builder.import_tensorrt()
+    onnx_bytes = package.file(args.precision).read_bytes()
+    for w, h in (_size(s) for s in args.sizes.split(",")):
+        size = frames.working_size(h, w, package.stride, package.max_side, package.min_side)
+        if args.compute_capability:
+            gpu, cc = f"ahead-of-time {args.compute_capability}", args.compute_capability
+        else:
+            import torch
+            gpu, cc = torch.cuda.get_device_name(0), "sm_%d%d" % torch.cuda.get_device_capability(0)
+        key = builder.EngineKey(package.sha256(args.precision), flavour, trt.__version__, gpu, cc, args.precision,
+                                (tuple(size),))
+        engine = builder.load_cached(key)
+        if engine is None:
+            start = time.perf_counter()
+            engine = builder.build_engine(onnx_bytes, package.manifest["input"]["name"], len(package.styles), [size],
+                                          flavour, args.compute_capability, progress=True)
+            path = builder.store(key, engine)
+            print(f"built {path} ({len(engine) / 1e6:.1f} MB) for {w}x{h} (works at {size[1]}x{size[0]}) "
+                  f"in {time.perf_counter() - start:.1f} s with {flavour} {trt.__version__}")
+        else:
+            print(f"cached engine for {w}x{h} is up to date")
+        if args.out:
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+            (Path(args.out) / f"generator.{args.precision}.{size[1]}x{size[0]}.engine").write_bytes(engine)
+    return 0
+
+
 def cmd_demo(args) -> int:
     import cv2
 
@@ -195,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_bench(args)
         if args.command == "demo":
             return cmd_demo(args)
+        if args.command == "build-engine":
+            return cmd_build_engine(args)
     except (StylizerError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -31,7 +31,7 @@ def generator_from_checkpoint(path: str | Path) -> tuple[Generator, list[str], d
     styles = json.loads(ckpt["styles"])
     model_cfg = {k: v for k, v in raw["model"].items() if k != "styles"}
     generator = Generator(GeneratorConfig(num_styles=len(styles), **model_cfg))
-    generator.load_state_dict(ckpt["generator"])
+    generator.load_state_dict(ckpt.get("generator_ema", ckpt["generator"]))  # the averaged weights
     return generator.eval(), styles, raw
 
 

@@ -40,13 +40,13 @@ def cartoon(rgb: np.ndarray) -> np.ndarray:
     """
     flat = cv2.edgePreservingFilter(rgb, flags=cv2.RECURS_FILTER, sigma_s=50, sigma_r=0.4)
     hsv = cv2.cvtColor(flat, cv2.COLOR_RGB2HSV).astype(np.float32)
-    hsv[..., 1] = np.clip(hsv[..., 1] * 1.5, 0, 255)
-    hsv[..., 2] = np.clip((hsv[..., 2] - 128) * 1.15 + 140, 0, 255)
+    hsv[..., 1] = np.clip(hsv[..., 1] * 1.6, 0, 255)
+    hsv[..., 2] = np.clip((hsv[..., 2] - 128) * 1.2 + 150, 0, 255)
     vivid = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB).astype(np.float32)
     gray = cv2.cvtColor(flat, cv2.COLOR_RGB2GRAY).astype(np.float32)
     gradient = np.hypot(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1))
-    ink = np.clip((gradient - 40) / 80, 0, 1)[..., None]
-    return np.clip(vivid * (1 - 0.85 * ink) + 0.5, 0, 255).astype(np.uint8)
+    ink = np.clip((gradient - 50) / 90, 0, 1)[..., None]
+    return np.clip(vivid * (1 - 0.5 * ink) + 0.5, 0, 255).astype(np.uint8)
 
 
 def sketch(rgb: np.ndarray) -> np.ndarray:

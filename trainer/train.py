@@ -44,6 +44,7 @@ class TrainConfig:
     swd_weight: float = 0.0
     colour_copies: int = 6
     perceptual_weight: float = 1.0
+    ema_decay: float = 0.999
     sample_every: int = 500
     checkpoint_every: int = 250
     raw: dict = field(default_factory=dict)
@@ -120,6 +121,11 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, vgg_we
     data = dataset or build_dataset(config.styles, config.crop, config.seed, config.colour_copies)
     generator = Generator(config.model).to(device)
     discriminator = PatchDiscriminator(config.model.num_styles).to(device)
+    # An exponential moving average of the generator's weights: GAN training oscillates, the
+    # average does not (Karras et al. 2018, Yazici et al. 2019). Samples and export use it.
+    ema = Generator(config.model).to(device)
+    ema.load_state_dict(generator.state_dict())
+    ema.requires_grad_(False)
     opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=(0.5, 0.99))
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=(0.5, 0.99))
     use_amp = device.startswith("cuda")
@@ -134,6 +140,7 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, vgg_we
             raise FileNotFoundError(f"--resume: no checkpoint at {ckpt_path}; start without --resume")
         ckpt = load_checkpoint(ckpt_path)
         generator.load_state_dict(ckpt["generator"])
+        ema.load_state_dict(ckpt["generator_ema"])
         discriminator.load_state_dict(ckpt["discriminator"])
         opt_g.load_state_dict(ckpt["opt_g"])
         opt_d.load_state_dict(ckpt["opt_d"])
@@ -189,6 +196,11 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, vgg_we
         scaler.step(opt_g)
         scaler.update()
 
+        with torch.no_grad():
+            for e, p in zip(ema.parameters(), generator.parameters()):
+                e.lerp_(p, 1 - config.ema_decay)
+            for e, b in zip(ema.buffers(), generator.buffers()):
+                e.copy_(b)  # BatchNorm statistics follow the live generator
         record = {"d": d_loss.item(), "adv": adv.item(), "struct": structure.item(), "g": g_loss.item()}
         if not all(math.isfinite(v) for v in record.values()):
             raise DivergenceError(
@@ -201,13 +213,11 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, vgg_we
         done = it + 1
         if done % config.sample_every == 0 or done == config.iterations:
             import cv2
-            generator.eval()
-            grid = _sample_grid(generator, fixed_content, config.model.num_styles)
-            generator.train()
+            grid = _sample_grid(ema.eval(), fixed_content, config.model.num_styles)
             cv2.imwrite(str(run_dir / f"samples_{done:06d}.png"), grid[:, :, ::-1])
         if done % config.checkpoint_every == 0 or done == end:
             save_atomic({
-                "generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
+                "generator": generator.state_dict(), "generator_ema": ema.state_dict(), "discriminator": discriminator.state_dict(),
                 "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "iteration": done,
                 "data_rng": json.dumps(data.state()), "torch_rng": torch.get_rng_state(),
                 "history": json.dumps(history), "config": json.dumps(config.raw),

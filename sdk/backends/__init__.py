@@ -15,11 +15,12 @@ log = logging.getLogger("sdk")
 
 # name -> module; "auto" tries them in this order (fastest first).
 _BACKEND_MODULES = {
+    "tensorrt": "sdk.backends.tensorrt",
     "torch-cuda": "sdk.backends.torch",
     "onnxruntime": "sdk.backends.onnxruntime",
     "torch": "sdk.backends.torch",
 }
-AUTO_ORDER = ("torch-cuda", "onnxruntime")
+AUTO_ORDER = ("tensorrt", "torch-cuda", "onnxruntime")
 
 
 @dataclass(frozen=True)

@@ -168,6 +168,8 @@ class TorchBackend(Backend):
         self._lock = threading.Lock()  # one pipeline (streams, graphs, buffers): calls run one at a time
         self.pipeline = None
         if cuda:
+            # Fixed frame shapes per stream: let cuDNN time its algorithms once per shape.
+            torch.backends.cudnn.benchmark = True
             from sdk.backends.torch_cuda_pipeline import TorchCudaPipeline
             from sdk.cuda.kernels import StylizeKernels
 

@@ -33,7 +33,8 @@ class _Slot:
 
 
 class TorchCudaPipeline:
-    def __init__(self, graph_module, kernels, half: bool = True, use_graphs: bool = True, slots: int = 2):
+    def __init__(self, graph_module, kernels, half: bool = True, use_graphs: bool = True, slots: int = 2,
+                 channels_last: bool = True):
         import torch
 
         self.torch = torch
@@ -41,6 +42,7 @@ class TorchCudaPipeline:
         self.kernels = kernels
         self.half = half
         self.use_graphs = use_graphs
+        self.channels_last = channels_last  # torch convs prefer NHWC on tensor cores; TensorRT takes NCHW
         self.dtype = torch.float16 if half else torch.float32
         self._slots = [None] * slots
         self._next = 0
@@ -68,7 +70,7 @@ class TorchCudaPipeline:
         pitch = slot.frame.stride(0)
         self.kernels.preprocess(slot.frame.data_ptr(), pitch, height, width, order, slot.image.data_ptr(), h, w,
                                 self.half, stream)
-        image = slot.image.contiguous(memory_format=torch.channels_last)
+        image = slot.image.contiguous(memory_format=torch.channels_last) if self.channels_last else slot.image
         styled = self.model(image, slot.style)[0]
         slot.styled = styled.contiguous()  # NCHW dense for the post kernel; kept alive by the slot
         self.kernels.postprocess(slot.styled.data_ptr(), h, w, slot.frame.data_ptr(), pitch, height, width, order,

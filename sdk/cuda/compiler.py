@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sdk.errors import BackendUnavailableError, EngineBuildError
 
+# The repository's kernels/ folder (installed as the `kernels` package in a wheel).
 KERNEL_DIR = Path(__file__).resolve().parents[2] / "kernels"
 SOURCE = "stylize_kernels.cu"
 HEADERS = ("pixel_math.cuh",)

@@ -16,6 +16,7 @@ from sdk.errors import BackendUnavailableError, CudaFatalError
 
 ORDERS = {"bgr": 0, "rgb": 1, "bgra": 2, "rgba": 3}
 BLOCK = (32, 8)
+POST_PIXELS_PER_THREAD = 4  # PIXELS in stylize_kernels.cu
 
 
 def _driver():
@@ -93,4 +94,5 @@ class StylizeKernels:
                 ctypes.c_long(pitch), ctypes.c_int(height), ctypes.c_int(width), ctypes.c_int(ORDERS[order]),
                 ctypes.c_float(strength), ctypes.c_void_p(previous_ptr), ctypes.c_long(previous_pitch),
                 ctypes.c_float(temporal), ctypes.c_void_p(out_ptr), ctypes.c_long(out_pitch)]
-        self._launch("postprocess_f16" if half else "postprocess_f32", width, height, stream, args)
+        threads_x = (width + POST_PIXELS_PER_THREAD - 1) // POST_PIXELS_PER_THREAD
+        self._launch("postprocess_f16" if half else "postprocess_f32", threads_x, height, stream, args)

@@ -8,7 +8,7 @@ from tests.conftest import TOLERANCE
 
 def test_list_backends_reports_reasons():
     statuses = {b.name: b for b in sdk.list_backends()}
-    assert set(statuses) == {"onnxruntime", "torch", "torch-cuda"}
+    assert set(statuses) == {"onnxruntime", "torch", "torch-cuda", "tensorrt"}
     assert statuses["onnxruntime"].available and "CPUExecutionProvider" in statuses["onnxruntime"].reason
     for b in statuses.values():
         assert b.reason

@@ -1,0 +1,144 @@
+"""TensorRT backend: an engine built from the package's ONNX (strongly typed: the precision is
+the ONNX's), cached on disk, run with ``set_input_shape`` / ``set_tensor_address`` /
+``execute_async_v3`` inside the same fused-kernel, CUDA-graph pipeline as torch-cuda.
+
+One engine is shared; each thread gets its own execution context. Device buffers are torch
+CUDA tensors (torch is this backend's allocator and stream provider).
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from sdk.backends.base import Backend
+from sdk.errors import BackendUnavailableError, ModelLoadError
+
+# TensorRT for RTX targets desktop RTX GPUs only (no Jetson sm_87, no Hopper sm_90).
+RTX_CAPABILITIES = {(7, 5), (8, 0), (8, 6), (8, 9), (12, 0), (12, 1)}
+
+
+def probe(_name: str) -> tuple[bool, str]:
+    from sdk.tensorrt.builder import import_tensorrt
+
+    try:
+        flavour, trt = import_tensorrt()
+    except BackendUnavailableError as exc:
+        return False, str(exc)
+    try:
+        import torch
+    except ImportError:
+        return False, f"{flavour} {trt.__version__} found, but this backend allocates with torch: `pip install torch`"
+    if not torch.cuda.is_available():
+        return False, f"{flavour} {trt.__version__} found, but there is no CUDA GPU"
+    cc = torch.cuda.get_device_capability(0)
+    if flavour == "tensorrt_rtx" and cc not in RTX_CAPABILITIES:
+        return False, (f"TensorRT for RTX {trt.__version__} cannot run on {torch.cuda.get_device_name(0)} "
+                       f"(sm_{cc[0]}{cc[1]}); install full TensorRT (`pip install tensorrt`)")
+    return True, f"{flavour} {trt.__version__} on {torch.cuda.get_device_name(0)}"
+
+
+class TrtEngineRunner:
+    """Callable like OnnxGraphModule: ``runner(image, style) -> [stylized]`` on torch CUDA tensors."""
+
+    def __init__(self, engine_bytes: bytes, trt, input_name: str, style_name: str, output_name: str, dtype):
+        import torch
+
+        self.torch, self.trt = torch, trt
+        self.runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        self.engine = self.runtime.deserialize_cuda_engine(engine_bytes)
+        if self.engine is None:
+            raise ModelLoadError("TensorRT could not deserialize the engine (version mismatch or corrupt); "
+                                 "delete the engine cache entry to rebuild it")
+        self.names = (input_name, style_name, output_name)
+        self.dtype = dtype
+        self._local = threading.local()
+        self._outputs: dict = {}
+
+    def _context(self):
+        ctx = getattr(self._local, "context", None)
+        if ctx is None:
+            ctx = self._local.context = self.engine.create_execution_context()
+        return ctx
+
+    def __call__(self, image, style):
+        torch = self.torch
+        ctx = self._context()
+        input_name, style_name, output_name = self.names
+        image = image.contiguous()
+        ctx.set_input_shape(input_name, tuple(image.shape))
+        ctx.set_input_shape(style_name, tuple(style.shape))
+        out = torch.empty(tuple(image.shape), dtype=image.dtype, device=image.device)
+        for name, tensor in ((input_name, image), (style_name, style.contiguous()), (output_name, out)):
+            if not ctx.set_tensor_address(name, tensor.data_ptr()):
+                raise RuntimeError(f"TensorRT refused the address of {name!r}")
+        # Keep every bound tensor referenced until the stream is synchronized (the caller's slot holds `out`).
+        self._local.bound = (image, style, out)
+        if not ctx.execute_async_v3(torch.cuda.current_stream().cuda_stream):
+            raise RuntimeError("TensorRT execute_async_v3 failed")
+        return [out]
+
+
+class TensorRTBackend(Backend):
+    def __init__(self, package, precision: str = "auto", progress: bool = True):
+        import torch
+
+        from sdk.backends.torch_cuda_pipeline import TorchCudaPipeline
+        from sdk.cuda.kernels import StylizeKernels
+        from sdk.tensorrt import builder
+
+        flavour, trt = builder.import_tensorrt()
+        precision = "fp16" if precision == "auto" and "fp16" in package.manifest["precisions"] else (
+            "fp32" if precision == "auto" else precision)
+        self.name, self.precision = "tensorrt", precision
+        self.device = f"cuda ({torch.cuda.get_device_name(0)})"
+        self.package = package
+        self._builder, self._flavour, self._trt = builder, flavour, trt
+        self._dtype = torch.float16 if precision == "fp16" else torch.float32
+        self._pipeline = TorchCudaPipeline(None, StylizeKernels(torch.cuda.current_device()),
+                                           half=precision == "fp16", channels_last=False)
+        self._runners: dict = {}
+        self._lock = threading.Lock()
+
+    def engine_for(self, size_hw) -> "TrtEngineRunner":
+        import torch
+
+        size_hw = tuple(size_hw)
+        if size_hw not in self._runners:
+            key = self._builder.EngineKey(self.package.sha256(self.precision), self._flavour, self._trt.__version__,
+                                          torch.cuda.get_device_name(0),
+                                          "sm_%d%d" % torch.cuda.get_device_capability(0), self.precision, (size_hw,))
+            engine = self._builder.load_cached(key)
+            if engine is None:
+                m = self.package.manifest
+                engine = self._builder.build_engine(self.package.file(self.precision).read_bytes(), m["input"]["name"],
+                                                    len(self.package.styles), [size_hw], self._flavour, progress=True)
+                self._builder.store(key, engine)
+            m = self.package.manifest
+            self._runners[size_hw] = TrtEngineRunner(engine, self._trt, m["input"]["name"], m["style_input"]["name"],
+                                                     m["output"]["name"], self._dtype)
+        return self._runners[size_hw]
+
+    def run(self, image: np.ndarray, style: np.ndarray) -> np.ndarray:
+        import torch
+
+        runner = self.engine_for(image.shape[2:])
+        with torch.inference_mode():
+            x = torch.from_numpy(image).cuda().to(self._dtype)
+            s = torch.from_numpy(style).cuda().to(self._dtype)
+            out = runner(x, s)[0]
+            torch.cuda.current_stream().synchronize()
+            return out.float().cpu().numpy()
+
+    def stylize_frame(self, frame, order, size_hw, style, strength):
+        with self._lock:
+            self._pipeline.model = self.engine_for(size_hw)
+            return self._pipeline.run(frame, order, size_hw, style, strength)
+
+    def close(self) -> None:
+        self._runners.clear()
+        self._pipeline = None
+
+
+def create(_name: str, package, precision: str) -> TensorRTBackend:
+    return TensorRTBackend(package, precision)
