@@ -3,7 +3,7 @@
     import sdk
     out = sdk.stylize_frame(frame, style="glow")        # HxWx3 uint8 BGR in and out
 
-    with sdk.Stylizer(style="cartoon", strength=0.8) as s:
+    with sdk.Stylizer(style="vintage", strength=0.8) as s:
         out = s(frame)
 
 ``import sdk`` loads neither onnxruntime, torch nor tensorrt; a backend imports its

@@ -51,7 +51,7 @@ class Stylizer:
 
     Args:
         model: package folder; ``None`` is the default package shipped in ``sdk/models/default``.
-        style: default style: a name (``"glow"``), an index, or a mix ``{"glow": 0.7, "cartoon": 0.3}``;
+        style: default style: a name (``"glow"``), an index, or a mix ``{"glow": 0.7, "vintage": 0.3}``;
             ``None`` is the package's first style.
         backend: ``"auto"`` (TensorRT/torch-cuda on a GPU when present, else ONNX Runtime CPU),
             ``"onnxruntime"``, ``"torch"`` (CPU) or ``"torch-cuda"``. A named backend that cannot
@@ -64,7 +64,7 @@ class Stylizer:
 
     Example::
 
-        with sdk.Stylizer(style="cartoon") as stylizer:
+        with sdk.Stylizer(style="vintage") as stylizer:
             out = stylizer(frame)          # HxWx3 uint8 BGR in, same out
     """
 
@@ -130,7 +130,7 @@ class Stylizer:
             vec[0, int(style)] = 1.0
         elif isinstance(style, Mapping):
             if not style:
-                raise UnknownStyleError("style mix is empty; give weights such as {'glow': 0.7, 'cartoon': 0.3}.")
+                raise UnknownStyleError("style mix is empty; give weights such as {'glow': 0.7, 'vintage': 0.3}.")
             for name, weight in style.items():
                 w = float(weight)
                 if not np.isfinite(w) or w < 0:

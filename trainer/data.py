@@ -57,11 +57,13 @@ class UnpairedCrops:
         return _to_tensor([self._crop(self.styles[style]) for _ in range(batch)])
 
     def style_moments(self) -> torch.Tensor:
-        """(N, 2, 3): per style, the RGB mean and std over every look photo, in [-1, 1] units."""
+        """(N, 2, 4): per style, mean and std of R, G, B and saturation (max - min of R, G, B)
+        over every look photo, in [-1, 1] units."""
         out = []
         for pool in self.styles:
             pixels = np.concatenate([im.reshape(-1, 3) for im in pool]).astype(np.float64) / 127.5 - 1
-            out.append(np.stack([pixels.mean(0), pixels.std(0)]))
+            features = np.concatenate([pixels, (pixels.max(1) - pixels.min(1))[:, None]], axis=1)
+            out.append(np.stack([features.mean(0), features.std(0)]))
         return torch.tensor(np.stack(out), dtype=torch.float32)
 
     def state(self) -> dict:

@@ -59,7 +59,19 @@ def sketch(rgb: np.ndarray) -> np.ndarray:
     return np.repeat(np.clip(pencil + 0.5, 0, 255).astype(np.uint8)[:, :, None], 3, axis=2)
 
 
-LOOKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"glow": glow, "cartoon": cartoon, "sketch": sketch}
+def vintage(rgb: np.ndarray) -> np.ndarray:
+    """Vintage film: faded blacks and whites, muted colours, a warm sepia cast, slightly soft."""
+    x = rgb.astype(np.float32) / 255.0
+    x = 0.10 + 0.80 * x  # faded: no true black or white
+    luma = (x @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
+    x = luma + 0.6 * (x - luma)  # muted colours
+    x = x * np.array([1.08, 1.0, 0.82], np.float32) + np.array([0.02, 0.01, 0.0], np.float32)  # sepia cast
+    x = cv2.GaussianBlur(x, (0, 0), sigmaX=0.8)
+    return np.clip(x * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+LOOKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"glow": glow, "cartoon": cartoon, "sketch": sketch,
+                                                        "vintage": vintage}
 
 
 def get_look(name: str) -> Callable[[np.ndarray], np.ndarray]:

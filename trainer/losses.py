@@ -9,7 +9,7 @@
   are), while leaving local brightness free -- a warm grade, a white paper
   background or flat cartoon regions change the mean, not the structure.
   With ``--vgg-weights`` the trainer adds a VGG perceptual term instead (see ``perceptual``).
-* ``colour_moment_loss``: the RGB mean and spread of each style's outputs should be
+* ``colour_moment_loss``: the RGB and saturation mean and spread of each style's outputs should be
   those of its look photos (a distribution statistic, so still unpaired). The
   discriminator sees patches; this sees the whole batch, and moves global tone
   (warmth, lifted blacks, grey paper) much faster than the adversarial term alone.
@@ -18,6 +18,9 @@
   sliced Wasserstein distance (Heitz et al., CVPR 2021, on raw patches instead of VGG
   features so nothing is downloaded). Unpaired like the GAN, but a direct, low-variance
   signal for tone, grain and edge darkness, which a short CPU run needs.
+* ``hue_loss``: the output's chroma (opponent colour axes, blurred) should point the same way
+  as the input's: saturation may grow or vanish (a vivid cartoon, a grey sketch) and a grade may
+  tint, but a red cat must not turn blue. Zero when aligned or when the output is grey.
 * ``total_variation``: a little smoothness against high-frequency GAN artifacts.
 """
 from __future__ import annotations
@@ -73,11 +76,14 @@ def structure_loss(output: torch.Tensor, content: torch.Tensor, sigma: float = 1
 
 
 def colour_moment_loss(output: torch.Tensor, style_index: torch.Tensor, moments: torch.Tensor) -> torch.Tensor:
-    """L1 between each present style's output RGB mean/std (over its samples) and ``moments[style]``."""
+    """L1 between each present style's output mean/std of R, G, B and saturation (over its samples)
+    and ``moments[style]`` ((2, 4) per style). Saturation (max - min of the channels) is a
+    statistic of its own: per-channel spreads barely see a look that makes colours more vivid."""
     loss = output.new_zeros(())
     styles = style_index.unique()
     for s in styles:
-        pixels = output[style_index == s].float().transpose(0, 1).reshape(3, -1)
+        rgb = output[style_index == s].float().transpose(0, 1).reshape(3, -1)
+        pixels = torch.cat([rgb, (rgb.max(0).values - rgb.min(0).values)[None]])
         target = moments[s].to(pixels)
         loss = loss + (pixels.mean(1) - target[0]).abs().mean() + (pixels.std(1) - target[1]).abs().mean()
     return loss / len(styles)
@@ -102,6 +108,19 @@ def sliced_wasserstein(fake: torch.Tensor, real: torch.Tensor, projections: int 
         sr, _ = (pr @ directions).sort(0)
         loss = loss + (sf - sr).abs().mean()
     return loss
+
+
+def _chroma(image: torch.Tensor) -> torch.Tensor:
+    r, g, b = image.float().unbind(1)
+    c = torch.stack([r - g, 0.5 * (r + g) - b], 1)
+    return F.avg_pool2d(c, 4)  # blurred: hue of regions, not of pixel noise
+
+
+def hue_loss(output: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+    """mean(|c_in| |c_out| - c_in . c_out): penalizes chroma turned away from the input's."""
+    a, b = _chroma(output), _chroma(content)
+    dot = (a * b).sum(1)
+    return (a.norm(dim=1) * b.norm(dim=1) - dot).mean()
 
 
 def total_variation(image: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,7 @@ def run_cli(*args):
 def test_styles_and_backends(capsys):
     assert main(["styles"]) == 0
     out = capsys.readouterr().out
-    assert [line.split()[1] for line in out.strip().splitlines()] == ["glow", "cartoon", "sketch"]
+    assert [line.split()[1] for line in out.strip().splitlines()] == ["glow", "vintage", "sketch"]
     assert main(["backends"]) == 0
     assert "onnxruntime  available" in capsys.readouterr().out
 
@@ -24,7 +24,7 @@ def test_styles_and_backends(capsys):
 def test_stylize_image(tmp_path, frame_bgr, capsys):
     src, dst = tmp_path / "in.png", tmp_path / "out.png"
     cv2.imwrite(str(src), frame_bgr)
-    assert main(["stylize", str(src), "-o", str(dst), "--style", "cartoon", "--backend", "onnxruntime"]) == 0
+    assert main(["stylize", str(src), "-o", str(dst), "--style", "vintage", "--backend", "onnxruntime"]) == 0
     out = cv2.imread(str(dst))
     assert out.shape == frame_bgr.shape
     assert "infer" in capsys.readouterr().out

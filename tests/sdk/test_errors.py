@@ -49,7 +49,7 @@ def test_bad_frame_raises_invalid_frame_error_naming_given_and_expected(stylizer
 
 
 def test_unknown_style_suggests_the_closest(stylizer, frame_bgr):
-    with pytest.raises(UnknownStyleError, match=r"Unknown style 'glwo'\. Did you mean 'glow'\? Available: glow, cartoon, sketch"):
+    with pytest.raises(UnknownStyleError, match=r"Unknown style 'glwo'\. Did you mean 'glow'\? Available: glow, vintage, sketch"):
         stylizer(frame_bgr, style="glwo")
     with pytest.raises(UnknownStyleError, match="index 7 is out of range"):
         stylizer(frame_bgr, style=7)

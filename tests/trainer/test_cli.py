@@ -17,4 +17,4 @@ def test_evaluate_prints_the_look_table(capsys):
     assert main(["evaluate"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("| style | PSNR model -> look")
-    assert [line.split("|")[1].strip() for line in lines[2:]] == ["glow", "cartoon", "sketch"]
+    assert [line.split("|")[1].strip() for line in lines[2:]] == ["glow", "vintage", "sketch"]
