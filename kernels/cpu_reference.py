@@ -15,20 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
+from sdk.cache import cache_root
+from sdk.cuda.kernels import ORDERS
+
 HERE = Path(__file__).resolve().parent
-ORDERS = {"bgr": 0, "rgb": 1, "bgra": 2, "rgba": 3}
-
-
-def _cache_dir() -> Path:
-    root = os.environ.get("STYLIZER_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"),
-                                                            "stylizer")
-    return Path(root) / "kernels"
 
 
 def build() -> Path:
     sources = [(HERE / n).read_bytes() for n in ("cpu_reference.cpp", "pixel_math.cuh")]
     key = hashlib.sha256(b"\0".join(sources)).hexdigest()[:16]
-    lib = _cache_dir() / f"cpu_reference-{key}.so"
+    lib = cache_root() / "kernels" / f"cpu_reference-{key}.so"
     if lib.is_file():
         return lib
     compiler = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")

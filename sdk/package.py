@@ -17,10 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from sdk.cache import write_atomic
 from sdk.errors import ModelLoadError
 
 FORMAT = "stylizer-model-package"
@@ -206,21 +206,8 @@ def write_package(folder: str | os.PathLike, onnx_files: dict[str, bytes], manif
     folder.mkdir(parents=True, exist_ok=True)
     files = {}
     for name, blob in onnx_files.items():
-        _write_atomic(folder / name, blob)
+        write_atomic(folder / name, blob)
         files[name] = {"sha256": hashlib.sha256(blob).hexdigest(), "bytes": len(blob)}
     full = {"format": FORMAT, "format_version": FORMAT_VERSION, **manifest, "files": files}
-    _write_atomic(folder / MANIFEST, (json.dumps(full, indent=2) + "\n").encode())
+    write_atomic(folder / MANIFEST, (json.dumps(full, indent=2) + "\n").encode())
     return load_package(folder)
-
-
-def _write_atomic(path: Path, blob: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; packages are read by other users too
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -163,11 +163,11 @@ class Stylizer:
     # -- implementation -----------------------------------------------------------------
     def _stylize(self, frame: np.ndarray, info: frames.FrameInfo, style_vec: np.ndarray,
                  strength: float) -> np.ndarray:
+        if strength == 0.0:
+            return frame.copy()
         color = frames.as_color(frame, info)
         # Gray frames are replicated to 3 equal channels: channel order is irrelevant there.
         order = "bgr" if info.kind == "gray" else self.color_order
-        if strength == 0.0:
-            return frame.copy()
         t0 = time.perf_counter()
         size = frames.working_size(info.height, info.width, self.package.stride, self.max_side, self.package.min_side)
         fused = getattr(self._backend, "stylize_frame", None)

@@ -25,8 +25,9 @@ class ExportMismatchError(RuntimeError):
     pass
 
 
-def generator_from_checkpoint(path: str | Path) -> tuple[Generator, list[str], dict]:
-    ckpt = load_checkpoint(Path(path))
+def generator_from_checkpoint(path: str | Path, ckpt: dict | None = None) -> tuple[Generator, list[str], dict]:
+    """The checkpoint's averaged generator (eval mode), its style names and its config."""
+    ckpt = ckpt if ckpt is not None else load_checkpoint(Path(path))
     raw = json.loads(ckpt["config"])
     styles = json.loads(ckpt["styles"])
     model_cfg = {k: v for k, v in raw["model"].items() if k != "styles"}
@@ -75,7 +76,8 @@ def check_against_onnxruntime(model: Generator, onnx_bytes: bytes, styles: list[
 
 def export_package(checkpoint: str | Path, out: str | Path, name: str = "default",
                    command: str | None = None, measure_quality: bool = True) -> ModelPackage:
-    model, styles, raw = generator_from_checkpoint(checkpoint)
+    ckpt = load_checkpoint(Path(checkpoint))
+    model, styles, raw = generator_from_checkpoint(checkpoint, ckpt)
     deploy = model.deploy()
     onnx_bytes = to_onnx(deploy)
     max_diff = check_against_onnxruntime(deploy, onnx_bytes, styles)
@@ -97,7 +99,7 @@ def export_package(checkpoint: str | Path, out: str | Path, name: str = "default
                   "macs_1280x720": count_macs(deploy, 720, 1280), "onnx_opset": OPSET,
                   "onnxruntime_max_abs_diff": max_diff},
         "trainer": {"version": trainer.__version__, "command": command or " ".join(sys.argv),
-                    "config": raw, "checkpoint_iteration": int(load_checkpoint(Path(checkpoint))["iteration"])},
+                    "config": raw, "checkpoint_iteration": int(ckpt["iteration"])},
     }
     if measure_quality:
         manifest["quality"] = {"look_psnr_held_out": _quality(deploy, styles), "photos": list(photos.HELD_OUT)}

@@ -53,7 +53,6 @@ class TrtEngineRunner:
         self.names = (input_name, style_name, output_name)
         self.dtype = dtype
         self._local = threading.local()
-        self._outputs: dict = {}
 
     def _context(self):
         ctx = getattr(self._local, "context", None)
@@ -108,13 +107,12 @@ class TensorRTBackend(Backend):
             key = self._builder.EngineKey(self.package.sha256(self.precision), self._flavour, self._trt.__version__,
                                           torch.cuda.get_device_name(0),
                                           "sm_%d%d" % torch.cuda.get_device_capability(0), self.precision, (size_hw,))
+            m = self.package.manifest
             engine = self._builder.load_cached(key)
             if engine is None:
-                m = self.package.manifest
                 engine = self._builder.build_engine(self.package.file(self.precision).read_bytes(), m["input"]["name"],
                                                     len(self.package.styles), [size_hw], self._flavour, progress=True)
                 self._builder.store(key, engine)
-            m = self.package.manifest
             self._runners[size_hw] = TrtEngineRunner(engine, self._trt, m["input"]["name"], m["style_input"]["name"],
                                                      m["output"]["name"], self._dtype)
         return self._runners[size_hw]

@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from sdk.cache import cache_root, write_atomic
 from sdk.errors import BackendUnavailableError, EngineBuildError
 
 # The repository's kernels/ folder (installed as the `kernels` package in a wheel).
@@ -23,9 +24,7 @@ INSTALL_HINT = ("install cuda-python's NVRTC with `pip install cuda-bindings nvi
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("STYLIZER_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"),
-                                                            "stylizer")
-    return Path(root) / "kernels"
+    return cache_root() / "kernels"
 
 
 def _nvrtc():
@@ -74,7 +73,7 @@ def compile_cubin(arch: str, use_cache: bool = True) -> bytes:
     headers = [(KERNEL_DIR / h).read_bytes() for h in HEADERS]
     includes = fp16_include_dirs()
     if not includes:
-        raise BackendUnavailableError(f"cuda_fp16.h was not found (NVRTC needs it to compile the kernels); "
+        raise BackendUnavailableError("cuda_fp16.h was not found (NVRTC needs it to compile the kernels); "
                                       "install it with `pip install nvidia-cuda-runtime` or set CUDA_HOME")
     key = hashlib.sha256(b"\0".join([source, *headers, arch.encode(), nvrtc_version().encode()])).hexdigest()[:24]
     cached = cache_dir() / f"stylize_kernels-{arch}-{key}.cubin"
@@ -93,8 +92,5 @@ def compile_cubin(arch: str, use_cache: bool = True) -> bytes:
     finally:
         nvrtc.nvrtcDestroyProgram(program)
     if use_cache:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(cubin)
-        os.replace(tmp, cached)
+        write_atomic(cached, cubin)
     return cubin

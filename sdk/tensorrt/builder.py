@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from sdk.cache import cache_root, write_atomic
 from sdk.errors import BackendUnavailableError, EngineBuildError
 
 INSTALL_HINT = ("install TensorRT (`pip install tensorrt`, or JetPack's python3-libnvinfer on a Jetson) or "
@@ -139,9 +139,7 @@ def _CollectingLogger(trt):
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("STYLIZER_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"),
-                                                            "stylizer")
-    return Path(root) / "engines"
+    return cache_root() / "engines"
 
 
 def load_cached(key: EngineKey) -> bytes | None:
@@ -158,12 +156,8 @@ def load_cached(key: EngineKey) -> bytes | None:
 
 
 def store(key: EngineKey, engine: bytes) -> Path:
-    folder = cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    base = folder / key.digest()
-    for suffix, blob in ((".engine", engine), (".json", json.dumps(
-            {"key": asdict(key), "engine_sha256": hashlib.sha256(engine).hexdigest()}, indent=2).encode())):
-        tmp = base.with_suffix(f"{suffix}.{os.getpid()}.tmp")
-        tmp.write_bytes(blob)
-        os.replace(tmp, base.with_suffix(suffix))
+    base = cache_dir() / key.digest()
+    write_atomic(base.with_suffix(".engine"), engine)
+    write_atomic(base.with_suffix(".json"), json.dumps(
+        {"key": asdict(key), "engine_sha256": hashlib.sha256(engine).hexdigest()}, indent=2).encode())
     return base.with_suffix(".engine")

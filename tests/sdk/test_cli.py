@@ -2,8 +2,6 @@ import subprocess
 import sys
 
 import cv2
-import numpy as np
-import pytest
 
 from sdk.cli import main
 from sdk.media import camera_motion_frames, write_clip
