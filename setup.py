@@ -4,7 +4,7 @@ from setuptools import find_packages, setup
 # torch is left unpinned here; the Makefile pins the CPU build it installs (see README).
 TORCH = ["torch>=2.6", "onnx>=1.16"]
 TRAIN = TORCH + ["onnxscript>=0.3", "scikit-image>=0.22", "tqdm>=4.60"]
-TEST = ["pytest>=8", "pytest-benchmark>=4", "scikit-image>=0.22"]
+TEST = ["pytest>=8", "pytest-benchmark>=4", "hypothesis>=6.100", "scikit-image>=0.22"]
 # NVRTC compiles the kernels on any machine (no GPU needed); cuda_fp16.h comes from the runtime wheel.
 # JetPack 6 (CUDA 12.6) needs cuda-bindings<13: install `cuda-bindings<13 nvidia-cuda-nvrtc-cu12` there.
 CUDA = ["cuda-bindings>=13", "nvidia-cuda-nvrtc>=13", "nvidia-cuda-runtime>=13"]

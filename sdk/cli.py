@@ -118,6 +118,9 @@ def cmd_stylize(args) -> int:
         result = sdk.stylize_video(src, args.output, stylizer=stylizer, max_frames=args.max_frames, progress=True)
         if result.interrupted:
             print(f"interrupted: {args.output} holds the {result.frames} frames written so far", file=sys.stderr)
+        if result.ended_early:
+            print(f"warning: {src} ended after {result.frames + result.dropped} of the {result.expected} frames "
+                  "it announced (truncated or corrupt)", file=sys.stderr)
         print(f"wrote {args.output}" + (f" ({result.dropped} frames dropped)" if result.dropped else ""), file=sys.stderr)
         _print_stages(result.stages, result.frames, result.seconds)
         return 130 if result.interrupted else 0

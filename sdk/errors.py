@@ -10,6 +10,14 @@ class InvalidFrameError(StylizerError, ValueError):
     """A frame the SDK cannot stylize: wrong type, dtype, rank, channels, size or values."""
 
 
+class InvalidArgumentError(StylizerError, ValueError):
+    """An argument other than the frame that is out of range or of the wrong type (strength, color_order, ...)."""
+
+
+class StylizerClosedError(StylizerError, RuntimeError):
+    """A call on a Stylizer after ``close()``."""
+
+
 class UnknownStyleError(StylizerError, ValueError):
     """A style name, index or mix that the model does not have."""
 

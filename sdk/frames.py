@@ -18,7 +18,9 @@ multiples of the model's stride (4) and the long side is at most ``max_side``
 (1280 by default: 640x360 and 1280x720 run as they are). Otherwise the frame is
 resized (bilinear, aspect ratio kept, each side rounded to a multiple of the stride,
 at least ``min_side``) for the generator, and the result is resized back to the frame
-size. Nothing is cropped or padded.
+size. Nothing is cropped or padded. Strips thinner than ``min_side``/``max_side`` (e.g.
+1x7680) cannot keep their aspect ratio within both bounds: they are stretched to at most
+``max_side`` by ``min_side``.
 """
 from __future__ import annotations
 
@@ -46,6 +48,8 @@ def check_frame(frame: object, max_frame: tuple[int, int] = DEFAULT_MAX_FRAME) -
         hint = ""
         if hasattr(frame, "__cuda_array_interface__"):
             hint = " Device arrays need a CUDA backend; copy it to the host (e.g. .cpu().numpy()) for this one."
+        elif hasattr(frame, "numpy") and hasattr(frame, "dtype"):
+            hint = " Convert a tensor with .cpu().numpy() (uint8, HxWxC)."
         elif type(frame).__module__.startswith("PIL"):
             hint = " Convert a PIL image with np.asarray(image) and pass color_order='rgb'."
         elif frame is None:
@@ -81,7 +85,8 @@ def working_size(height: int, width: int, stride: int, max_side: int, min_side: 
     h, w = height * scale, width * scale
     if min(h, w) < min_side:
         up = min_side / min(h, w)
-        h, w = h * up, w * up
+        # Capped at max_side: a 1x7680 strip is stretched rather than run at 16x122880.
+        h, w = min(h * up, max_side), min(w * up, max_side)
 
     def snap(v: float) -> int:
         return max(stride, int(round(v / stride)) * stride)

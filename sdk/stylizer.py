@@ -10,11 +10,12 @@ from typing import Mapping, Union
 import numpy as np
 
 from sdk import frames
-from sdk.errors import InvalidFrameError, UnknownStyleError
+from sdk.errors import InvalidArgumentError, InvalidFrameError, StylizerClosedError, UnknownStyleError
 from sdk.package import ModelPackage, load_package
 
 StyleSpec = Union[None, str, int, Mapping[str, float]]
 STAGES = ("pre", "infer", "post")
+PRECISIONS = ("auto", "fp32", "fp16", "int8")
 
 
 class StageTimer:
@@ -22,28 +23,35 @@ class StageTimer:
 
     def __init__(self, window: int = 10_000):
         self._samples = {s: deque(maxlen=window) for s in STAGES + ("total",)}
+        # Frames finish on several threads; summary() must not iterate a deque another thread appends to.
+        self._lock = threading.Lock()
 
     def add(self, pre: float, infer: float, post: float) -> None:
-        for name, value in zip(STAGES + ("total",), (pre, infer, post, pre + infer + post)):
-            self._samples[name].append(value)
+        with self._lock:
+            for name, value in zip(STAGES + ("total",), (pre, infer, post, pre + infer + post)):
+                self._samples[name].append(value)
 
     def add_total(self, total: float) -> None:
         """A frame whose stages ran fused on a device (no separate pre/infer/post times)."""
-        self._samples["total"].append(total)
+        with self._lock:
+            self._samples["total"].append(total)
 
     def summary(self) -> dict[str, dict[str, float]]:
         """{stage: {"p50_ms", "p95_ms", "count"}}; empty stages are left out."""
+        with self._lock:
+            snapshot = {name: list(values) for name, values in self._samples.items()}
         out = {}
-        for name, values in self._samples.items():
+        for name, values in snapshot.items():
             if values:
-                arr = np.fromiter(values, float) * 1e3
+                arr = np.asarray(values, float) * 1e3
                 out[name] = {"p50_ms": float(np.percentile(arr, 50)), "p95_ms": float(np.percentile(arr, 95)),
                              "count": len(arr)}
         return out
 
     def clear(self) -> None:
-        for v in self._samples.values():
-            v.clear()
+        with self._lock:
+            for v in self._samples.values():
+                v.clear()
 
 
 class Stylizer:
@@ -76,10 +84,10 @@ class Stylizer:
         self.package: ModelPackage = load_package(model)
         self.color_order = _check_color_order(color_order)
         self.strength = _check_strength(strength)
-        self.max_side = int(max_side) if max_side is not None else self.package.max_side
-        if self.max_side < self.package.stride:
-            raise ValueError(f"max_side={max_side} is below the model stride {self.package.stride}")
-        self.max_frame = tuple(max_frame)
+        self.max_side = _check_max_side(max_side, self.package)
+        self.max_frame = _check_max_frame(max_frame)
+        if precision not in PRECISIONS:
+            raise InvalidArgumentError(f"precision is {precision!r}; expected one of {PRECISIONS}.")
         self._default_style = self.style_vector(style)
         self.timer = StageTimer()
         self._backend = load_backend(backend, self.package, precision)
@@ -101,7 +109,7 @@ class Stylizer:
         Returns a new array of the frame's shape and dtype, or ``out`` filled in.
         """
         if self._backend is None:
-            raise RuntimeError("this Stylizer is closed; create a new one")
+            raise StylizerClosedError("this Stylizer is closed; create a new one (or use it inside its `with` block).")
         info = frames.check_frame(frame, self.max_frame)
         strength = self.strength if strength is None else _check_strength(strength)
         style_vec = self._default_style if style is None else self.style_vector(style)
@@ -132,7 +140,7 @@ class Stylizer:
             if not style:
                 raise UnknownStyleError("style mix is empty; give weights such as {'glow': 0.7, 'vintage': 0.3}.")
             for name, weight in style.items():
-                w = float(weight)
+                w = float(weight) if isinstance(weight, (int, float, np.number)) else float("nan")
                 if not np.isfinite(w) or w < 0:
                     raise UnknownStyleError(f"style mix weight for {name!r} is {weight!r}; expected a finite number >= 0.")
                 vec[0, _style_index(name, names)] += w
@@ -196,19 +204,40 @@ def _style_index(name: str, names: tuple[str, ...]) -> int:
 
 
 def _check_strength(strength: float) -> float:
-    try:
-        value = float(strength)
-    except (TypeError, ValueError):
-        raise ValueError(f"strength is {strength!r}; expected a number from 0 to 1.") from None
+    if isinstance(strength, (str, bytes)) or not isinstance(strength, (int, float, np.number)):
+        raise InvalidArgumentError(f"strength is {type(strength).__name__} {strength!r}; expected a number from 0 to 1.")
+    value = float(strength)
     if not 0.0 <= value <= 1.0:
-        raise ValueError(f"strength is {strength!r}; expected a number from 0 to 1 (0 = original, 1 = fully stylized).")
+        raise InvalidArgumentError(f"strength is {strength!r}; expected a number from 0 to 1 "
+                                   "(0 = original, 1 = fully stylized).")
     return value
 
 
 def _check_color_order(order: str) -> str:
     if order not in frames.COLOR_ORDERS:
-        raise ValueError(f"color_order is {order!r}; expected one of {frames.COLOR_ORDERS}.")
+        raise InvalidArgumentError(f"color_order is {order!r}; expected one of {frames.COLOR_ORDERS}.")
     return order
+
+
+def _check_max_side(max_side: object, package: ModelPackage) -> int:
+    if max_side is None:
+        return package.max_side
+    if isinstance(max_side, bool) or not isinstance(max_side, (int, np.integer)) or max_side < package.min_side:
+        raise InvalidArgumentError(f"max_side is {max_side!r}; expected an int of at least {package.min_side} "
+                                   f"(the model's smallest side), e.g. {package.max_side}.")
+    return int(max_side)
+
+
+def _check_max_frame(max_frame: object) -> tuple[int, int]:
+    try:
+        width, height = max_frame
+        ok = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in (width, height))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise InvalidArgumentError(f"max_frame is {max_frame!r}; expected (width, height) positive ints, "
+                                   "e.g. (7680, 4320).")
+    return int(width), int(height)
 
 
 def _check_out(out: object, frame: np.ndarray) -> None:

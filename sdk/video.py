@@ -1,8 +1,11 @@
 """Video files and cameras through a Stylizer.
 
-File to file never drops a frame. A live camera drops the *oldest* waiting frame when
-the stylizer falls behind (the newest frame wins, so latency stays bounded) and
-counts the drops. The output is always closed properly, also on Ctrl-C.
+File to file never drops a readable frame. A live camera drops the *oldest* waiting frame
+when the stylizer falls behind (the newest frame wins, so latency stays bounded) and
+counts the drops. Empty frames from a faulty source are dropped and counted; a source
+that fails to read, or gives MAX_BAD_READS empty frames in a row, ends the run cleanly
+(``VideoResult.ended_early`` says whether a file stopped short of its announced length).
+The output is always closed properly, also on Ctrl-C or an error.
 """
 from __future__ import annotations
 
@@ -19,6 +22,9 @@ import cv2
 
 from sdk.errors import VideoIOError
 
+# Empty frames in a row after which a source counts as ended (a camera that stopped delivering).
+MAX_BAD_READS = 30
+
 
 @dataclass
 class VideoResult:
@@ -27,6 +33,12 @@ class VideoResult:
     seconds: float
     stages: dict = field(default_factory=dict)
     interrupted: bool = False
+    expected: int | None = None  # frames the source announced (files), None for cameras
+
+    @property
+    def ended_early(self) -> bool:
+        """The source stopped before the frames it announced (truncated or corrupt file)."""
+        return not self.interrupted and self.expected is not None and self.frames + self.dropped < self.expected
 
     @property
     def fps(self) -> float:
@@ -108,7 +120,7 @@ def stylize_video(src: str | int | os.PathLike, dst: str | os.PathLike, style=No
         fps = 30.0
     bar = Progress(total) if progress is True else None
     report = progress if callable(progress) else (bar.update if bar else None)
-    writer = None
+    writer, size_wh = None, None
     done = dropped = 0
     interrupted = False
     stylizer.timer.clear()
@@ -117,9 +129,15 @@ def stylize_video(src: str | int | os.PathLike, dst: str | os.PathLike, style=No
     try:
         for frame, newly_dropped in frames:
             dropped += newly_dropped
+            if frame is None:
+                continue
             out = stylizer(frame, style=style, strength=strength)
             if writer is None:
                 writer = open_writer(dst, fps, (out.shape[1], out.shape[0]))
+                size_wh = (out.shape[1], out.shape[0])
+            elif (out.shape[1], out.shape[0]) != size_wh:
+                # A stream that changes resolution midway: a video file has one frame size.
+                out = cv2.resize(out, size_wh, interpolation=cv2.INTER_AREA)
             writer.write(out if out.ndim == 3 and out.shape[2] == 3 else cv2.cvtColor(out, cv2.COLOR_GRAY2BGR))
             done += 1
             if report:
@@ -136,32 +154,54 @@ def stylize_video(src: str | int | os.PathLike, dst: str | os.PathLike, style=No
         if own:
             stylizer.close()
     if done == 0 and not interrupted:
-        raise VideoIOError(f"video {src} yielded no frames; it is empty or unreadable.")
-    return VideoResult(done, dropped, time.perf_counter() - start, stylizer.timer.summary(), interrupted)
+        raise VideoIOError(f"video {src} yielded no frames ({dropped} empty reads); it is empty or unreadable.")
+    return VideoResult(done, dropped, time.perf_counter() - start, stylizer.timer.summary(), interrupted, total)
+
+
+def _usable(frame) -> bool:
+    return frame is not None and getattr(frame, "size", 0) > 0
 
 
 def _file_frames(cap: cv2.VideoCapture, max_frames: int | None):
-    count = 0
+    """Every frame in order. A read that fails ends the file; an empty frame is dropped and counted."""
+    count = bad_in_a_row = 0
     while max_frames is None or count < max_frames:
         ok, frame = cap.read()
-        if not ok or frame is None or frame.size == 0:
+        if not ok:
             return
+        if not _usable(frame):
+            bad_in_a_row += 1
+            yield None, 1
+            if bad_in_a_row >= MAX_BAD_READS:
+                return
+            continue
+        bad_in_a_row = 0
         count += 1
         yield frame, 0
 
 
 def _camera_frames(cap: cv2.VideoCapture, max_frames: int | None):
-    """A reader thread keeps only the newest frame; a frame replaced before it was taken is a drop."""
+    """A reader thread keeps only the newest frame; a frame replaced before it was taken is a drop.
+
+    An empty frame is a drop too; a failed read, or MAX_BAD_READS empty frames in a row, ends the stream.
+    """
     slot: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()
     drops = [0]
 
     def reader():
+        bad_in_a_row = 0
         while not stop.is_set():
             ok, frame = cap.read()
-            if not ok or frame is None:
+            if ok and not _usable(frame):
+                drops[0] += 1
+                bad_in_a_row += 1
+                if bad_in_a_row < MAX_BAD_READS:
+                    continue
+            if not ok or not _usable(frame):
                 slot.put(None)
                 return
+            bad_in_a_row = 0
             try:
                 slot.put_nowait(frame)
             except queue.Full:
@@ -178,10 +218,12 @@ def _camera_frames(cap: cv2.VideoCapture, max_frames: int | None):
     try:
         while max_frames is None or count < max_frames:
             frame = slot.get()
+            new, reported = drops[0] - reported, drops[0]
             if frame is None:
+                if new:
+                    yield None, new
                 return
             count += 1
-            new, reported = drops[0] - reported, drops[0]
             yield frame, new
     finally:
         stop.set()

@@ -1,5 +1,8 @@
-"""Bad input gets a typed error that says what was given and what was expected; the process keeps working."""
+"""Model packages that are missing, corrupt, tampered or of another format give ModelLoadError naming the file;
+bad frames and arguments are in test_bad_input.py."""
+import hashlib
 import json
+import pickle
 import shutil
 
 import numpy as np
@@ -9,65 +12,6 @@ import sdk
 from sdk.errors import (BackendUnavailableError, InvalidFrameError, ModelLoadError, StylizerError,
                         UnknownStyleError)
 from sdk.package import DEFAULT_PACKAGE
-
-
-class FakeDeviceArray:
-    __cuda_array_interface__ = {"shape": (4, 4, 3), "typestr": "|u1", "data": (0, False), "version": 3}
-
-
-BAD_FRAMES = [
-    (None, "NoneType", "numpy.ndarray"),
-    ([[1, 2, 3]], "list", "numpy.ndarray"),
-    ("frame.png", "str", "numpy.ndarray"),
-    (FakeDeviceArray(), "FakeDeviceArray", "CUDA backend"),
-    (np.zeros((8, 8, 3), np.float32), "float32", "uint8"),
-    (np.full((8, 8, 3), np.nan, np.float64), "float64", "uint8"),
-    (np.zeros((8, 8, 3), np.uint16), "uint16", "uint8"),
-    (np.zeros((8, 8, 3), np.int32), "int32", "uint8"),
-    (np.zeros((8, 8, 3), bool), "bool", "uint8"),
-    (np.zeros(8, np.uint8), "(8,)", "HxWx3"),
-    (np.zeros((2, 8, 8, 3), np.uint8), "(2, 8, 8, 3)", "HxWx3"),
-    (np.zeros((8, 8, 2), np.uint8), "(8, 8, 2)", "HxWx3"),
-    (np.zeros((8, 8, 5), np.uint8), "(8, 8, 5)", "HxWx3"),
-    (np.zeros((0, 8, 3), np.uint8), "(0, 8, 3)", "empty"),
-    (np.zeros((8, 0, 3), np.uint8), "(8, 0, 3)", "empty"),
-    (np.zeros((0, 0), np.uint8), "(0, 0)", "empty"),
-    (np.zeros((7681, 10, 3), np.uint8), "10x7681", "7680x4320"),
-    (np.zeros((4321, 4330, 3), np.uint8), "4330x4321", "7680x4320"),
-    (np.zeros((10, 7681, 3), np.uint8), "7681x10", "7680x4320"),
-]
-
-
-@pytest.mark.parametrize("frame,given,expected", BAD_FRAMES, ids=[str(i) for i in range(len(BAD_FRAMES))])
-def test_bad_frame_raises_invalid_frame_error_naming_given_and_expected(stylizer, frame_bgr, frame, given, expected):
-    with pytest.raises(InvalidFrameError) as info:
-        stylizer(frame)
-    assert isinstance(info.value, ValueError)
-    assert given in str(info.value) and expected in str(info.value)
-    # The process keeps working: the same stylizer handles a valid frame right after.
-    assert stylizer(frame_bgr).shape == frame_bgr.shape
-
-
-def test_unknown_style_suggests_the_closest(stylizer, frame_bgr):
-    with pytest.raises(UnknownStyleError, match=r"Unknown style 'glwo'\. Did you mean 'glow'\? Available: glow, vintage, sketch"):
-        stylizer(frame_bgr, style="glwo")
-    with pytest.raises(UnknownStyleError, match="index 7 is out of range"):
-        stylizer(frame_bgr, style=7)
-    with pytest.raises(UnknownStyleError, match="sums to 0"):
-        stylizer(frame_bgr, style={"glow": 0.0})
-    with pytest.raises(UnknownStyleError, match="expected a style name"):
-        stylizer(frame_bgr, style=1.5)
-
-
-@pytest.mark.parametrize("strength", [-0.1, 1.5, float("nan"), "strong"])
-def test_bad_strength(stylizer, frame_bgr, strength):
-    with pytest.raises(ValueError, match="strength is .*expected a number from 0 to 1"):
-        stylizer(frame_bgr, strength=strength)
-
-
-def test_bad_out_buffer(stylizer, frame_bgr):
-    with pytest.raises(InvalidFrameError, match="out is ndarray \\(10, 10, 3\\) uint8; expected a uint8 array"):
-        stylizer(frame_bgr, out=np.zeros((10, 10, 3), np.uint8))
 
 
 def test_missing_package_folder(tmp_path):
@@ -118,6 +62,63 @@ def test_manifest_validation(package_copy, edit, message):
     edit(manifest)
     path.write_text(json.dumps(manifest))
     with pytest.raises(ModelLoadError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        sdk.load_package(package_copy)
+
+
+def replace_with_matching_checksum(package, name, blob):
+    """Tamper with a file *and* its manifest entry, so loading gets past the checksum to the parser."""
+    (package / name).write_bytes(blob)
+    manifest_path = package / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["files"][name]["sha256"] = hashlib.sha256(blob).hexdigest()
+    manifest_path.write_text(json.dumps(manifest))
+
+
+class Payload:
+    """Unpickling this creates a marker file: proof that a loader ran code from a model file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "torch"])
+@pytest.mark.parametrize("content", ["pickle", "truncated", "empty", "garbage"])
+def test_unparseable_model_file_is_a_model_load_error_naming_it(package_copy, tmp_path, backend, content):
+    marker = tmp_path / "code_ran"
+    original = (package_copy / "generator.onnx").read_bytes()
+    blob = {"pickle": pickle.dumps(Payload(marker)), "truncated": original[: len(original) // 3], "empty": b"",
+            "garbage": np.random.default_rng(0).bytes(4096)}[content]
+    replace_with_matching_checksum(package_copy, "generator.onnx", blob)
+    with pytest.raises(ModelLoadError, match=r"generator\.onnx"):
+        sdk.Stylizer(package_copy, backend=backend)
+    assert not marker.exists(), "the model file was unpickled"
+
+
+def test_pickle_listed_in_the_manifest_is_refused_unread(package_copy, tmp_path):
+    marker = tmp_path / "code_ran"
+    (package_copy / "weights.pt").write_bytes(pickle.dumps(Payload(marker)))
+    manifest = json.loads((package_copy / "manifest.json").read_text())
+    manifest["files"]["weights.pt"] = {"sha256": hashlib.sha256((package_copy / "weights.pt").read_bytes()).hexdigest()}
+    manifest["precisions"]["fp16"] = "weights.pt"
+    (package_copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelLoadError, match=r"file 'weights\.pt' is not an ONNX file.*no pickles"):
+        sdk.load_package(package_copy)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("location", ["../../outside.bin", "/etc/passwd", "weights.bin"])
+def test_onnx_with_external_data_is_refused(package_copy, location):
+    import onnx
+    model = onnx.load(str(package_copy / "generator.onnx"))
+    tensor = max(model.graph.initializer, key=lambda t: len(t.raw_data))
+    tensor.ClearField("raw_data")
+    tensor.data_location = onnx.TensorProto.EXTERNAL
+    tensor.external_data.add(key="location", value=location)
+    replace_with_matching_checksum(package_copy, "generator.onnx", model.SerializeToString())
+    with pytest.raises(ModelLoadError, match=r"generator\.onnx stores weights in external data files"):
         sdk.load_package(package_copy)
 
 

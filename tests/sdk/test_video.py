@@ -71,3 +71,84 @@ def test_ctrl_c_leaves_a_valid_closed_file(clip, tmp_path, stylizer):
     result = sdk.stylize_video(clip[0], tmp_path / "out.avi", stylizer=stylizer, progress=interrupt)
     assert result.interrupted and result.frames == 4
     assert len(read_all(tmp_path / "out.avi")[0]) == 4
+
+
+def test_camera_that_fails_to_open(tmp_path, stylizer):
+    with pytest.raises(VideoIOError, match="camera 97 could not be opened; check that it is connected"):
+        sdk.stylize_video(97, tmp_path / "o.mp4", stylizer=stylizer)
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_truncated_file_stops_cleanly_and_says_it_ended_early(clip, tmp_path, stylizer):
+    data = clip[0].read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) // 2])  # MJPG AVI: the first half of the frames stay decodable
+    result = sdk.stylize_video(cut, tmp_path / "out.avi", stylizer=stylizer)
+    written, _ = read_all(tmp_path / "out.avi")
+    assert 0 < result.frames < 12 and len(written) == result.frames
+    if result.expected is not None:  # the index at the end of the AVI is lost with the cut, the header may say 12
+        assert result.ended_early == (result.expected > result.frames)
+
+
+class FlakySource:
+    """A cv2.VideoCapture stand-in: frames, with None/empty entries for faulty reads, then a failed read."""
+
+    def __init__(self, frames, fps=25.0):
+        self.frames, self.fps, self.released = list(frames), fps, False
+
+    def isOpened(self):
+        return True
+
+    def get(self, prop):
+        return {cv2.CAP_PROP_FRAME_COUNT: len(self.frames), cv2.CAP_PROP_FPS: self.fps}.get(prop, 0)
+
+    def read(self):
+        if not self.frames:
+            return False, None
+        return True, self.frames.pop(0)
+
+    def release(self):
+        self.released = True
+
+
+@pytest.mark.parametrize("live", [False, True], ids=["file", "camera"])
+def test_empty_frames_midway_are_dropped_and_counted(monkeypatch, tmp_path, stylizer, live):
+    good = [np.full((48, 64, 3), 40 * i, np.uint8) for i in range(6)]
+    faulty = [good[0], good[1], None, np.zeros((0, 0, 3), np.uint8), good[2], good[3], None, good[4], good[5]]
+    source = FlakySource(faulty)
+    monkeypatch.setattr("sdk.video.open_source", lambda src: source)
+    result = sdk.stylize_video(0 if live else "clip.avi", tmp_path / "out.avi", stylizer=stylizer)
+    assert source.released
+    written, _ = read_all(tmp_path / "out.avi")
+    if live:  # newest-frame-wins may also drop good frames; every frame is either written or counted
+        assert result.frames + result.dropped == 9 and result.dropped >= 3 and result.frames >= 1
+    else:
+        assert (result.frames, result.dropped, result.ended_early) == (6, 3, False)
+    assert len(written) == result.frames
+
+
+def test_a_source_that_gives_only_empty_frames_is_an_error(monkeypatch, tmp_path, stylizer):
+    from sdk.video import MAX_BAD_READS
+    source = FlakySource([None] * (MAX_BAD_READS + 5))
+    monkeypatch.setattr("sdk.video.open_source", lambda src: source)
+    with pytest.raises(VideoIOError, match=f"yielded no frames \\({MAX_BAD_READS} empty reads\\)"):
+        sdk.stylize_video("clip.avi", tmp_path / "out.avi", stylizer=stylizer)
+    assert source.frames == [None] * 5  # it gave up after MAX_BAD_READS, not at the end of the stream
+
+
+def test_resolution_change_midway_keeps_the_first_size(monkeypatch, tmp_path, stylizer):
+    frames = [np.full((48, 64, 3), 100, np.uint8)] * 3 + [np.full((96, 128, 3), 100, np.uint8)] * 3
+    monkeypatch.setattr("sdk.video.open_source", lambda src: FlakySource(frames))
+    result = sdk.stylize_video("clip.avi", tmp_path / "out.avi", stylizer=stylizer)
+    written, _ = read_all(tmp_path / "out.avi")
+    assert result.frames == 6 and len(written) == 6 and {w.shape for w in written} == {(48, 64, 3)}
+
+
+def test_an_error_midway_still_closes_a_valid_file(clip, tmp_path, stylizer):
+    def fail(done, _dropped):
+        if done == 3:
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        sdk.stylize_video(clip[0], tmp_path / "out.avi", stylizer=stylizer, progress=fail)
+    assert len(read_all(tmp_path / "out.avi")[0]) == 3
