@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # The CPU build of torch; other versions download several GB of CUDA libraries.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo test bench model info clean
+.PHONY: demo test bench soak model info clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +32,15 @@ test: $(VENV)/.dev
 ## pytest-benchmark table: stylize_frame end to end and per stage, with baselines.
 bench: $(VENV)/.dev
 	mkdir -p .benchmarks
-	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-columns=median,mean,min,max,rounds \
+	$(BIN)/python -m pytest benchmarks -q -m "not soak" --benchmark-only --benchmark-columns=median,mean,min,max,rounds \
 		--benchmark-sort=name --benchmark-json=.benchmarks/latest.json -p no:cacheprovider
 	$(BIN)/python -m benchmarks.report .benchmarks/latest.json
+
+## 20,000 frames at 640x360 through stylize_frame; resident memory every 1,000 frames (about 8 minutes).
+soak: $(VENV)/.dev
+	mkdir -p .benchmarks
+	$(BIN)/python -m pytest benchmarks/test_soak.py -q -s --benchmark-only --benchmark-columns=median,rounds \
+		--benchmark-json=.benchmarks/soak.json -p no:cacheprovider
 
 ## Reproduce the shipped default package: train (about 4 minutes on this 2-core machine), then export.
 ## One thread: the shipped package was trained so, and a CPU run repeats bit for bit only at the same thread count.

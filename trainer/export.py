@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 import trainer
+from sdk.frames import working_size
 from sdk.package import ModelPackage, write_package
 from trainer import evaluate, looks, photos
 from trainer.models.generator import Generator, GeneratorConfig, count_macs, count_parameters, style_vector
@@ -112,7 +113,7 @@ def _quality(model: Generator, styles: list[str]) -> dict:
     def run(rgb: np.ndarray, style: str) -> np.ndarray:
         import cv2
         h, w = rgb.shape[:2]
-        hs, ws = max(4, round(h / 4) * 4), max(4, round(w / 4) * 4)
+        hs, ws = working_size(h, w, model.config.stride, DEFAULT_MAX_SIDE, DEFAULT_MIN_SIDE)  # as the SDK runs it
         x = torch.from_numpy(cv2.resize(rgb, (ws, hs)).astype(np.float32) / 127.5 - 1).permute(2, 0, 1)[None]
         with torch.no_grad():
             y = model(x, style_vector(styles.index(style), len(styles)))[0].permute(1, 2, 0).numpy()

@@ -147,6 +147,8 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, vgg_we
 
     start, history = 0, []
     ckpt_path = run_dir / "checkpoint.pt"
+    for stale in run_dir.glob(ckpt_path.name + "*.tmp"):
+        stale.unlink()  # a temp file left by a process killed mid-save; checkpoint.pt itself is whole
     if resume:
         if not ckpt_path.exists():
             raise FileNotFoundError(f"--resume: no checkpoint at {ckpt_path}; start without --resume")

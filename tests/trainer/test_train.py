@@ -1,12 +1,17 @@
 """Tiny training runs: losses finite, checkpoints atomic, --resume continues the same curve, export works."""
 import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from trainer.data import UnpairedCrops
-from trainer.train import TrainConfig, load_checkpoint, train
+from trainer.train import DivergenceError, TrainConfig, load_checkpoint, train
 
 TINY = {"model": {"styles": ["glow", "sketch"], "stem_channels": 8, "body_channels": 8, "num_blocks": 1},
         "train": {"iterations": 6, "batch": 2, "crop": 32, "sample_every": 3, "checkpoint_every": 2}}
@@ -40,6 +45,60 @@ def test_kill_and_resume_follows_the_same_loss_curve(tmp_path):
     b = np.array([[r[k] for k in ("d", "adv", "struct", "g")] for r in resumed["losses"]])
     assert a.shape == b.shape == (6, 4)
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+KILL_DURING_SAVE = """
+import os, signal, sys
+import torch
+import trainer.train as t
+from tests.trainer.test_train import TINY, tiny_dataset
+
+real_save = torch.save
+def save_then_die(obj, f, *args, **kwargs):
+    if obj["iteration"] == 4:  # half of the second checkpoint reaches the disk, then SIGKILL
+        f.write(b"partial checkpoint bytes")
+        f.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+    real_save(obj, f, *args, **kwargs)
+t.torch.save = save_then_die
+t.train(t.TrainConfig.from_dict(TINY), sys.argv[1], progress=False, device="cpu", dataset=tiny_dataset())
+"""
+
+
+def test_sigkill_while_saving_keeps_the_last_whole_checkpoint_and_resume_repeats_the_curve(tmp_path):
+    repo = Path(__file__).resolve().parents[2]
+    run = tmp_path / "killed"
+    proc = subprocess.run([sys.executable, "-c", KILL_DURING_SAVE, str(run)], cwd=repo, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert list(run.glob("checkpoint.pt*.tmp")), "the kill should have left a half-written temp file"
+    assert load_checkpoint(run / "checkpoint.pt")["iteration"] == 2  # the previous checkpoint, whole
+    cfg = TrainConfig.from_dict(TINY)
+    resumed = train(cfg, run, resume=True, progress=False, device="cpu", dataset=tiny_dataset())
+    assert not list(run.glob("*.tmp"))
+    straight = train(cfg, tmp_path / "straight", progress=False, device="cpu", dataset=tiny_dataset())
+    keys = ("d", "adv", "struct", "g")
+    np.testing.assert_allclose([[r[k] for k in keys] for r in resumed["losses"]],
+                               [[r[k] for k in keys] for r in straight["losses"]], rtol=1e-5, atol=1e-6)
+
+
+def test_nan_loss_stops_with_the_last_good_checkpoint_kept(tmp_path, monkeypatch):
+    import trainer.losses as losses
+    real = losses.structure_loss
+    calls = []
+
+    def poisoned(fake, content):
+        calls.append(1)
+        value = real(fake, content)
+        return value * float("nan") if len(calls) == 5 else value
+
+    monkeypatch.setattr(losses, "structure_loss", poisoned)
+    with pytest.raises(DivergenceError, match=r"non-finite loss at iteration 5.*last good checkpoint is kept at "
+                                              r".*checkpoint\.pt.*--resume"):
+        train(TrainConfig.from_dict(TINY), tmp_path, progress=False, device="cpu", dataset=tiny_dataset())
+    ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert ckpt["iteration"] == 4
+    assert all(torch.isfinite(v).all() for v in ckpt["generator"].values() if v.is_floating_point())
 
 
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
