@@ -9,6 +9,7 @@ ROWS = [("test_end_to_end_onnxruntime", "stylize_frame, ONNX Runtime CPU (end to
         ("test_stage_pre", "  stage pre (resize, normalize, NCHW)"),
         ("test_stage_infer_onnxruntime", "  stage infer (ONNX Runtime)"),
         ("test_stage_post", "  stage post (denormalize, HWC, blend)"),
+        ("test_baseline_generic_session", "baseline: ONNX Runtime, style as an input"),
         ("test_baseline_torch_eager", "baseline: same model, PyTorch eager CPU"),
         ("test_baseline_cv2_stylization", "baseline: cv2.stylization")]
 

@@ -1,4 +1,5 @@
-"""stylize_frame on the CPU, end to end and per stage, with two baselines a user might pick instead.
+"""stylize_frame on the CPU, end to end and per stage, with baselines: a user's alternatives and our
+own generic (not style-specialized) session.
 
 Groups are per frame size; within one group every row ran in the same session, so the
 ratios printed by ``benchmarks/report.py`` compare like with like.
@@ -53,6 +54,15 @@ def test_stage_post(benchmark, frame, ort_stylizer):
     hw = frames.working_size(*image.shape[:2], 4, ort_stylizer.max_side, 16)
     styled = ort_stylizer._backend.run(frames.preprocess(image, hw, "bgr"), ort_stylizer.style_vector("glow"))
     run(benchmark, lambda: frames.postprocess(styled, image, 1.0, "bgr"), rounds=100)
+
+
+def test_baseline_generic_session(benchmark, frame):
+    """Our own earlier path: one ONNX Runtime session with the style vector as an input."""
+    size, image = frame
+    benchmark.group = size
+    with sdk.Stylizer(backend="onnxruntime", style="glow") as generic:
+        generic._backend.max_specialized = 0
+        run(benchmark, lambda: generic(image))
 
 
 def test_baseline_torch_eager(benchmark, frame, torch_stylizer):
