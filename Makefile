@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # The CPU build of torch; other versions download several GB of CUDA libraries.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo test bench soak model info clean
+.PHONY: demo test bench soak model compress compress-report info clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,17 @@ soak: $(VENV)/.dev
 model: $(VENV)/.dev
 	OMP_NUM_THREADS=1 $(BIN)/python -m trainer train --config trainer/configs/default.toml --run runs/default
 	$(BIN)/python -m trainer export --checkpoint runs/default/checkpoint.pt --out sdk/models/default
+
+## Add pruned (50% and 25% of the MACs, distilled) and FP16/INT8 variants to the shipped package, then
+## the trade-off table (about 5 minutes on this 2-core machine).
+compress: $(VENV)/.dev
+	OMP_NUM_THREADS=2 $(BIN)/python -m trainer prune --package sdk/models/default --macs 0.5 --macs 0.25
+	OMP_NUM_THREADS=2 $(BIN)/python -m trainer quantize --package sdk/models/default
+	$(MAKE) compress-report
+
+## Size, MACs, CPU latency (one run) and fidelity of every variant: benchmarks/results/compress.{md,png,json}.
+compress-report: $(VENV)/.dev
+	$(BIN)/python -m trainer compress-report --package sdk/models/default --out benchmarks/results
 
 info: $(VENV)/.dev
 	$(BIN)/python -m trainer info

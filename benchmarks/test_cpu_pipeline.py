@@ -56,11 +56,20 @@ def test_stage_post(benchmark, frame, ort_stylizer):
     run(benchmark, lambda: frames.postprocess(styled, image, 1.0, "bgr"), rounds=100)
 
 
-def test_baseline_generic_session(benchmark, frame):
-    """Our own earlier path: one ONNX Runtime session with the style vector as an input."""
+@pytest.mark.parametrize("variant", sorted(sdk.load_package().variants) or ["fp32"])
+def test_variant(benchmark, frame, variant):
+    """Every package variant end to end, in the same run: the compression trade-off in speed."""
     size, image = frame
     benchmark.group = size
-    with sdk.Stylizer(backend="onnxruntime", style="glow") as generic:
+    with sdk.Stylizer(backend="onnxruntime", style="glow", variant=variant) as s:
+        run(benchmark, lambda: s(image))
+
+
+def test_baseline_generic_session(benchmark, frame):
+    """Our own earlier path: the FP32 model in one session with the style vector as an input."""
+    size, image = frame
+    benchmark.group = size
+    with sdk.Stylizer(backend="onnxruntime", style="glow", precision="fp32") as generic:
         generic._backend.max_specialized = 0
         run(benchmark, lambda: generic(image))
 

@@ -19,7 +19,7 @@ MODEL_GRAPH = 7
 GRAPH_INITIALIZER, GRAPH_INPUT = 5, 11
 VALUE_INFO_NAME = 1
 TENSOR_DIMS, TENSOR_DATA_TYPE, TENSOR_NAME, TENSOR_RAW_DATA = 1, 2, 8, 9
-TENSOR_FLOAT = 1
+TENSOR_FLOAT, TENSOR_FLOAT16 = 1, 10
 WIRE_VARINT, WIRE_64BIT, WIRE_LEN, WIRE_32BIT = 0, 1, 2, 5
 
 
@@ -91,10 +91,11 @@ def _name_of(value_info: bytes) -> str | None:
 
 
 def float_tensor(name: str, array: np.ndarray) -> bytes:
-    """A serialized TensorProto (float32, raw little-endian data)."""
-    array = np.ascontiguousarray(array, dtype="<f4")
+    """A serialized TensorProto (float32, or float16 for an FP16 graph; raw little-endian data)."""
+    half = np.asarray(array).dtype == np.float16
+    array = np.ascontiguousarray(array, dtype="<f2" if half else "<f4")
     body = b"".join(_varint_field(TENSOR_DIMS, d) for d in array.shape)
-    body += _varint_field(TENSOR_DATA_TYPE, TENSOR_FLOAT)
+    body += _varint_field(TENSOR_DATA_TYPE, TENSOR_FLOAT16 if half else TENSOR_FLOAT)
     body += _len_field(TENSOR_NAME, name.encode())
     body += _len_field(TENSOR_RAW_DATA, array.tobytes())
     return body

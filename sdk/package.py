@@ -79,6 +79,40 @@ class ModelPackage:
                 f"package {self.path} has no {precision!r} model; it has "
                 f"{sorted(self.manifest['precisions'])}. Ask for one of those precisions.") from None
 
+    @property
+    def variants(self) -> dict[str, dict]:
+        """Compressed variants recorded by ``python -m trainer prune/quantize`` (empty for older packages)."""
+        return self.manifest.get("variants", {})
+
+    def choose_variant(self, precision: str = "auto", variant: str | None = None,
+                       runnable: tuple[str, ...] = ("fp32", "fp16", "int8")) -> tuple[str, str, Path]:
+        """(variant name, precision, file) for a backend that runs the ``runnable`` precisions.
+
+        ``variant`` names one; otherwise an explicit ``precision`` means the unpruned file of that
+        precision, and ``"auto"`` the variant with the lowest recorded CPU latency among those
+        that pass their fidelity floor (the FP32 file where the package records no variants).
+        """
+        variants = self.variants
+        if variant is not None:
+            if variant not in variants:
+                raise ModelLoadError(f"package {self.path} has no variant {variant!r}; it has "
+                                     f"{sorted(variants) or ['fp32']}. Run `python -m trainer prune/quantize` "
+                                     "to add variants, or leave variant=None.")
+            entry = variants[variant]
+            if precision not in ("auto", entry["precision"]):
+                raise ModelLoadError(f"variant {variant!r} is {entry['precision']}, but precision={precision!r} "
+                                     "was asked for; drop one of the two.")
+            return variant, entry["precision"], self.path / entry["file"]
+        if precision != "auto" or not variants:
+            precision = "fp32" if precision == "auto" else precision
+            return precision, precision, self.file(precision)
+        candidates = [(v["cpu_ms_640x360"], name) for name, v in variants.items()
+                      if v.get("passes_floor") and v["precision"] in runnable and "cpu_ms_640x360" in v]
+        if not candidates:
+            return "fp32", "fp32", self.file("fp32")
+        name = min(candidates)[1]
+        return name, variants[name]["precision"], self.path / variants[name]["file"]
+
     def sha256(self, precision: str = "fp32") -> str:
         return self.manifest["files"][self.manifest["precisions"][precision]]["sha256"]
 

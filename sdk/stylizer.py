@@ -68,7 +68,11 @@ class Stylizer:
         color_order: ``"bgr"`` (OpenCV, default) or ``"rgb"``.
         max_side: long side the generator runs at, at most (see :mod:`sdk.frames`); default from the package.
         max_frame: largest accepted frame (width, height), default 7680x4320.
-        precision: ``"auto"`` (FP16 on torch-cuda, FP32 elsewhere), ``"fp32"`` or ``"fp16"`` (torch-cuda).
+        precision: ``"auto"``, ``"fp32"``, ``"fp16"`` or ``"int8"``. ``"auto"`` is FP16 on torch-cuda and
+            TensorRT; on ONNX Runtime (CPU) it is the package variant (pruned and/or quantized) with the
+            lowest recorded CPU latency among those that pass their fidelity floor against the FP32 model.
+        variant: a package variant by name (e.g. ``"pruned50"``, ``"int8"``; see
+            ``Stylizer.package.variants``) instead of the automatic choice.
 
     Example::
 
@@ -78,7 +82,8 @@ class Stylizer:
 
     def __init__(self, model: str | None = None, style: StyleSpec = None, backend: str = "auto",
                  strength: float = 1.0, color_order: str = "bgr", max_side: int | None = None,
-                 max_frame: tuple[int, int] = frames.DEFAULT_MAX_FRAME, precision: str = "auto"):
+                 max_frame: tuple[int, int] = frames.DEFAULT_MAX_FRAME, precision: str = "auto",
+                 variant: str | None = None):
         from sdk.backends import load_backend
 
         self.package: ModelPackage = load_package(model)
@@ -90,7 +95,7 @@ class Stylizer:
             raise InvalidArgumentError(f"precision is {precision!r}; expected one of {PRECISIONS}.")
         self._default_style = self.style_vector(style)
         self.timer = StageTimer()
-        self._backend = load_backend(backend, self.package, precision)
+        self._backend = load_backend(backend, self.package, precision, variant)
 
     # -- public API -------------------------------------------------------------------
     @property

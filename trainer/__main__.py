@@ -4,6 +4,9 @@
   train    GAN training from a TOML config (see trainer/configs/default.toml)
   export   checkpoint -> model package (ONNX + manifest), verified against ONNX Runtime
   evaluate distance to each look on held-out photos, for a package
+  prune    structured channel pruning to a MACs target + distillation -> pruned variants in a package
+  quantize FP16 and INT8 (static, QDQ) variants of every FP32 variant in a package
+  compress-report  every variant's size, MACs, CPU latency and fidelity (Markdown + PNG)
 """
 from __future__ import annotations
 
@@ -38,6 +41,20 @@ def _parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="PSNR toward each look on held-out photos", formatter_class=fmt)
     ev.add_argument("--package", default=None, help="package folder (default: the shipped one)")
     ev.add_argument("--backend", default="onnxruntime")
+    prune = sub.add_parser("prune", help="pruned + distilled variants", formatter_class=fmt)
+    prune.add_argument("--package", default=None, help="package folder (default: the shipped one)")
+    prune.add_argument("--out", default=None, help="package folder to write (default: --package, in place)")
+    prune.add_argument("--macs", type=float, action="append", required=True,
+                       help="target fraction of the MACs at 1280x720; repeat for several (e.g. --macs 0.5 --macs 0.25)")
+    prune.add_argument("--iterations", type=int, default=600, help="distillation iterations per target")
+
+    quantize = sub.add_parser("quantize", help="FP16 and INT8 variants", formatter_class=fmt)
+    quantize.add_argument("--package", default=None)
+    quantize.add_argument("--out", default=None, help="package folder to write (default: --package, in place)")
+
+    report = sub.add_parser("compress-report", help="table + plot of every variant", formatter_class=fmt)
+    report.add_argument("--package", default=None)
+    report.add_argument("--out", default="benchmarks/results", help="folder for compress.md/.png/.json")
     return p
 
 
@@ -84,6 +101,27 @@ def main(argv: list[str] | None = None) -> int:
             styles = [s for s in stylizer.styles if s in looks.LOOKS]
             table = evaluate.look_table(lambda rgb, style: stylizer(rgb, style=style), styles)
         print(evaluate.markdown(table))
+        return 0
+    if args.command in ("prune", "quantize"):
+        from sdk.package import DEFAULT_PACKAGE
+        from trainer import compress
+
+        out = args.out or args.package or DEFAULT_PACKAGE
+        if args.command == "prune":
+            package = compress.prune_package(args.package, out, args.macs, args.iterations, command=command_line)
+        else:
+            package = compress.quantize_package(args.package, out, command=command_line)
+        for name, v in package.manifest["variants"].items():
+            fid = v.get("fidelity", {})
+            print(f"{name:16s} {v['file']:28s} CPU 640x360 {v.get('cpu_ms_640x360', float('nan')):6.2f} ms  "
+                  f"PSNR vs FP32 {fid.get('psnr_db', float('nan')):6.2f} dB  passes floor: {v.get('passes_floor')}")
+        print(f"wrote {package.path}")
+        return 0
+    if args.command == "compress-report":
+        from trainer import compress
+
+        print(compress.report(args.package, args.out))
+        print(f"wrote {args.out}/compress.md, compress.png, compress.json")
         return 0
     return 2
 

@@ -46,7 +46,7 @@ def list_backends() -> list[BackendStatus]:
     return [probe(name) for name in _BACKEND_MODULES]
 
 
-def load_backend(name: str, package, precision: str = "auto"):
+def load_backend(name: str, package, precision: str = "auto", variant: str | None = None):
     """Load backend ``name`` ("auto" picks the first available of AUTO_ORDER) for ``package``."""
     if name == "auto":
         reasons = []
@@ -55,11 +55,11 @@ def load_backend(name: str, package, precision: str = "auto"):
             if status.available:
                 log.info("backend auto: chose %s (%s); skipped: %s", candidate, status.reason,
                          "; ".join(reasons) or "none")
-                return _module(candidate).create(candidate, package, precision)
+                return _module(candidate).create(candidate, package, precision, variant)
             reasons.append(f"{candidate}: {status.reason}")
         raise BackendUnavailableError("no backend can run here: " + "; ".join(reasons) +
                                       ". Install onnxruntime (`pip install onnxruntime`).")
     status = probe(name)
     if not status.available:
         raise BackendUnavailableError(f"backend {name!r} is unavailable: {status.reason}")
-    return _module(name).create(name, package, precision)
+    return _module(name).create(name, package, precision, variant)

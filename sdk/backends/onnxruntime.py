@@ -1,6 +1,9 @@
 """ONNX Runtime backend (CPU): the default wherever there is no GPU."""
 from __future__ import annotations
 
+import ctypes
+import os
+import sys
 import threading
 
 import numpy as np
@@ -43,6 +46,31 @@ def _share_cpu_arena(ort) -> None:
                 pass
 
 
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
+_malloc_tuned = False
+
+
+def _keep_frame_buffers_on_the_heap() -> None:
+    """Serve frame-sized buffers (a 640x360 float blob is 2.7 MB) from the heap, not fresh mmaps.
+
+    glibc maps each allocation above its mmap threshold anew and returns it on free, so every frame
+    paid about 700 page faults per buffer: 2 ms of a 6 ms pruned50 frame at 640x360 went to
+    cv2.dnn.blobFromImage alone on this project's CPU. Raising the thresholds lets freed frame
+    buffers be reused. It is process-wide (glibc only) and what the host app would tune anyway;
+    set STYLIZER_KEEP_MALLOC=1 to leave malloc as it is.
+    """
+    global _malloc_tuned
+    if _malloc_tuned or os.environ.get("STYLIZER_KEEP_MALLOC") == "1" or not sys.platform.startswith("linux"):
+        return
+    _malloc_tuned = True
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, 64 << 20)
+        libc.mallopt(M_TRIM_THRESHOLD, 256 << 20)
+    except (OSError, AttributeError):  # not glibc (musl, ...): nothing to tune
+        pass
+
+
 class OnnxRuntimeBackend(Backend):
     """One generic session (style vector as an input) plus sessions specialized per style vector.
 
@@ -55,17 +83,18 @@ class OnnxRuntimeBackend(Backend):
     """
 
     def __init__(self, package, precision: str = "auto", threads: int | None = None,
-                 max_specialized: int = 8):
+                 max_specialized: int = 8, variant: str | None = None):
         import onnxruntime as ort
 
-        precision = "fp32" if precision == "auto" else precision
+        # "auto": the fastest recorded variant that passes its fidelity floor (see ModelPackage.choose_variant).
+        self.variant, precision, self._path = package.choose_variant(precision, variant)
         self.name, self.device, self.precision = "onnxruntime", "cpu", precision
-        self._path = package.file(precision)
         self._options = ort.SessionOptions()
         self._options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # Every session (generic and specialized) draws from one arena instead of one each:
         # 6 sessions at 1280x720 hold 446 MB instead of 1,347 MB, at the same speed.
         _share_cpu_arena(ort)
+        _keep_frame_buffers_on_the_heap()
         self._options.add_session_config_entry("session.use_env_allocators", "1")
         if threads:
             self._options.intra_op_num_threads = threads
@@ -75,6 +104,8 @@ class OnnxRuntimeBackend(Backend):
         self._image_name = package.manifest["input"]["name"]
         self._style_name = package.manifest["style_input"]["name"]
         self._output_name = package.manifest["output"]["name"]
+        # An FP16 file takes FP16 inputs: feeds are cast to what the graph declares.
+        self._input_dtype = np.float16 if self._session.get_inputs()[0].type == "tensor(float16)" else np.float32
         self.max_specialized = max_specialized
         self._specialized: dict[bytes, object] = {}
         self._lock = threading.Lock()
@@ -101,15 +132,22 @@ class OnnxRuntimeBackend(Backend):
 
     def run(self, image: np.ndarray, style: np.ndarray) -> np.ndarray:
         # InferenceSession.run is thread-safe: every session is shared by all threads.
+        image, style = image.astype(self._input_dtype, copy=False), style.astype(self._input_dtype, copy=False)
         session = self._session_for(style)
         if session is not None:
-            return session.run([self._output_name], {self._image_name: image})[0]
-        return self._session.run([self._output_name], {self._image_name: image, self._style_name: style})[0]
+            out = session.run([self._output_name], {self._image_name: image})[0]
+        else:
+            out = self._session.run([self._output_name], {self._image_name: image, self._style_name: style})[0]
+        return out.astype(np.float32, copy=False)
+
+    def describe(self) -> str:
+        shown = self.precision if self.variant == self.precision else f"{self.variant}, {self.precision}"
+        return f"{self.name} on {self.device} ({shown})"
 
     def close(self) -> None:
         self._session = None
         self._specialized = {}
 
 
-def create(_name: str, package, precision: str) -> OnnxRuntimeBackend:
-    return OnnxRuntimeBackend(package, precision)
+def create(_name: str, package, precision: str, variant: str | None = None) -> OnnxRuntimeBackend:
+    return OnnxRuntimeBackend(package, precision, variant=variant)

@@ -138,5 +138,8 @@ class TensorRTBackend(Backend):
         self._pipeline = None
 
 
-def create(_name: str, package, precision: str) -> TensorRTBackend:
+def create(_name: str, package, precision: str, variant: str | None = None) -> TensorRTBackend:
+    if variant is not None:
+        raise ModelLoadError("the tensorrt backend builds from the package's unpruned precisions "
+                             f"({sorted(package.manifest['precisions'])}); variant={variant!r} is not supported there yet.")
     return TensorRTBackend(package, precision)

@@ -146,7 +146,7 @@ class OnnxGraphModule:
 
 
 class TorchBackend(Backend):
-    def __init__(self, name: str, package, precision: str = "auto"):
+    def __init__(self, name: str, package, precision: str = "auto", variant: str | None = None):
         import torch
 
         cuda = name == "torch-cuda"
@@ -159,7 +159,13 @@ class TorchBackend(Backend):
         self._torch = torch
         self._device = torch.device("cuda" if cuda else "cpu")
         self.device = f"cuda ({torch.cuda.get_device_name(0)})" if cuda else "cpu"
+        # The graph is interpreted in FP32 (and cast to FP16 on the GPU): FP32 files only, pruned ones included.
         path = package.file("fp32")
+        if variant is not None:
+            self.variant, file_precision, path = package.choose_variant("auto", variant)
+            if file_precision != "fp32":
+                raise ModelLoadError(f"the {name} backend runs FP32 graphs (cast to FP16 on the GPU); variant "
+                                     f"{variant!r} is {file_precision}. Pick an FP32 variant or another backend.")
         dtype = torch.float16 if precision == "fp16" else None
         self._graph = OnnxGraphModule(path.read_bytes(), self._device, str(path), dtype=dtype, channels_last=cuda)
         self._order = [package.manifest["input"]["name"], package.manifest["style_input"]["name"]]
@@ -199,5 +205,5 @@ class TorchBackend(Backend):
         self.pipeline = None
 
 
-def create(name: str, package, precision: str) -> TorchBackend:
-    return TorchBackend(name, package, precision)
+def create(name: str, package, precision: str, variant: str | None = None) -> TorchBackend:
+    return TorchBackend(name, package, precision, variant)

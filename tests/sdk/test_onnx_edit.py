@@ -77,7 +77,7 @@ def test_missing_input_and_garbage_are_model_load_errors(package):
 
 
 def test_backend_specializes_a_bounded_number_of_style_vectors(package, image):
-    backend = OnnxRuntimeBackend(package, max_specialized=2)
+    backend = OnnxRuntimeBackend(package, "fp32", max_specialized=2)
     generic = ort.InferenceSession(package.file().read_bytes(), providers=["CPUExecutionProvider"])
     for mix in MIXES:
         style = np.asarray(mix, np.float32).reshape(1, 3, 1, 1)

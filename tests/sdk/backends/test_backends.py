@@ -18,7 +18,11 @@ def test_auto_picks_onnxruntime_without_a_gpu():
     statuses = {b.name: b for b in sdk.list_backends()}
     if statuses["torch-cuda"].available:
         pytest.skip("a CUDA GPU is present: auto picks torch-cuda")
+    variant, precision, _ = sdk.load_package().choose_variant("auto")
+    shown = precision if variant == precision else f"{variant}, {precision}"
     with sdk.Stylizer() as s:
+        assert s.backend == f"onnxruntime on cpu ({shown})"
+    with sdk.Stylizer(precision="fp32") as s:
         assert s.backend == "onnxruntime on cpu (fp32)"
 
 
@@ -27,7 +31,7 @@ def test_onnxruntime_matches_torch_within_1e3(photos_rgb, style):
     pytest.importorskip("torch")
     import cv2
     package = sdk.load_package()
-    ort_backend = load_backend("onnxruntime", package)
+    ort_backend = load_backend("onnxruntime", package, "fp32")
     torch_backend = load_backend("torch", package)
     image = cv2.resize(photos_rgb["astronaut"], (320, 180))
     x = (image.astype(np.float32) / 127.5 - 1).transpose(2, 0, 1)[None].copy()
@@ -41,7 +45,7 @@ def test_onnxruntime_matches_torch_within_1e3(photos_rgb, style):
 
 def test_torch_backend_end_to_end_matches_onnxruntime(frame_bgr):
     pytest.importorskip("torch")
-    with sdk.Stylizer(backend="torch") as t, sdk.Stylizer(backend="onnxruntime") as o:
+    with sdk.Stylizer(backend="torch") as t, sdk.Stylizer(backend="onnxruntime", precision="fp32") as o:
         assert t.backend == "torch on cpu (fp32)"
         diff = np.abs(t(frame_bgr).astype(int) - o(frame_bgr).astype(int)).max()
     assert diff <= TOLERANCE["uint8_lsb"]

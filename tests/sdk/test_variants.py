@@ -1,0 +1,44 @@
+"""The shipped package's compressed variants: present, checksummed, within their targets, their
+recorded fidelity reproducible, and the CPU default is the fastest one that passes its floor."""
+import pytest
+
+import sdk
+from trainer import compress
+
+PACKAGE = sdk.load_package()
+VARIANTS = PACKAGE.variants
+
+
+def test_the_package_ships_pruned_and_quantized_variants():
+    assert {"fp32", "fp16", "int8", "pruned50", "pruned25", "pruned50-int8", "pruned25-int8"} <= set(VARIANTS)
+    for name, v in VARIANTS.items():
+        assert v["file"] in PACKAGE.manifest["files"], name  # so its sha256 is checked at load
+    assert PACKAGE.manifest["precisions"] == {"fp32": "generator.onnx", "fp16": "generator.fp16.onnx",
+                                              "int8": "generator.int8.onnx"}
+
+
+@pytest.mark.parametrize("name,target", [("pruned50", 0.5), ("pruned25", 0.25)])
+def test_pruned_variants_meet_their_macs_target_and_floors(name, target):
+    v = VARIANTS[name]
+    assert v["macs_fraction"] <= target and v["macs_1280x720"] <= target * VARIANTS["fp32"]["macs_1280x720"]
+    assert all(c % 8 == 0 for layer, c in v["channels"].items() if layer != "to_rgb")
+    assert v["fidelity"]["psnr_db"] >= compress.FLOORS["pruned_psnr_db"]
+    assert min(v["look_gain_db"].values()) >= compress.FLOORS["look_gain_db"]
+
+
+@pytest.mark.parametrize("name", ["pruned50", "int8"])
+def test_recorded_fidelity_is_reproducible(name):
+    blob = (PACKAGE.path / VARIANTS[name]["file"]).read_bytes()
+    fresh = compress.fidelity(blob, PACKAGE.file("fp32").read_bytes(), list(PACKAGE.style_names))
+    assert fresh["psnr_db"] == pytest.approx(VARIANTS[name]["fidelity"]["psnr_db"], abs=0.05)
+    assert fresh["ssim"] == pytest.approx(VARIANTS[name]["fidelity"]["ssim"], abs=1e-3)
+
+
+def test_cpu_default_is_the_fastest_variant_that_passes_its_floor():
+    passing = {n: v["cpu_ms_640x360"] for n, v in VARIANTS.items() if v["passes_floor"]}
+    fastest = min(passing, key=passing.get)
+    with sdk.Stylizer(backend="onnxruntime") as s:
+        assert s._backend.variant == fastest
+    if not any(b.available for b in sdk.list_backends() if b.name in ("tensorrt", "torch-cuda")):
+        from sdk.stylizer import default_stylizer
+        assert default_stylizer()._backend.variant == fastest  # what sdk.stylize_frame runs
