@@ -28,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     common(st)
     st.add_argument("--strength", type=float, default=1.0, help="0 = original, 1 = fully stylized")
     st.add_argument("--max-frames", type=int, default=None, help="stop after this many frames (video/camera)")
+    st.add_argument("--preserve-color", action="store_true", help="keep the input's colours (stylized luminance only)")
+    st.add_argument("--temporal", type=float, default=0.0,
+                    help="video smoothing, 0 (off) to 0.95: blend toward the previous output where the input is still")
 
     sty = sub.add_parser("styles", help="list the styles of a model package", formatter_class=fmt)
     sty.add_argument("--model", default=None, help="model package folder (default: the shipped one)")
@@ -95,7 +98,8 @@ def cmd_stylize(args) -> int:
     import sdk
     from sdk.errors import InvalidFrameError, VideoIOError
 
-    with sdk.Stylizer(args.model, style=args.style, backend=args.backend, strength=args.strength) as stylizer:
+    with sdk.Stylizer(args.model, style=args.style, backend=args.backend, strength=args.strength,
+                      preserve_color=args.preserve_color, temporal=args.temporal) as stylizer:
         print(f"backend: {stylizer.backend}", file=sys.stderr)
         src: str | int = int(args.input) if args.input.isdigit() else args.input
         if isinstance(src, str) and Path(src).suffix.lower() in IMAGE_SUFFIXES:

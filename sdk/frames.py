@@ -127,6 +127,33 @@ def postprocess(nchw: np.ndarray, color: np.ndarray, strength: float, color_orde
     return styled
 
 
+def keep_colors(styled: np.ndarray, original: np.ndarray, color_order: str) -> np.ndarray:
+    """The stylized luminance with the original's chrominance (YCrCb), both HxWx3 uint8."""
+    to, back = ((cv2.COLOR_BGR2YCrCb, cv2.COLOR_YCrCb2BGR) if color_order == "bgr"
+                else (cv2.COLOR_RGB2YCrCb, cv2.COLOR_YCrCb2RGB))
+    mixed = cv2.cvtColor(np.ascontiguousarray(original), to)
+    mixed[:, :, 0] = cv2.cvtColor(styled, to)[:, :, 0]
+    return cv2.cvtColor(mixed, back)
+
+
+# Input change (max over channels, uint8 steps) at which temporal smoothing fades out completely.
+TEMPORAL_FADE = 24.0
+
+
+def temporal_blend(styled: np.ndarray, previous_out: np.ndarray, color: np.ndarray, previous_in: np.ndarray,
+                   temporal: float) -> np.ndarray:
+    """Blend toward the previous output where the input did not change.
+
+    ``out = styled + (previous_out - styled) * temporal * max(0, 1 - |input change| / TEMPORAL_FADE)``:
+    static regions keep what they showed (no flicker from the generator's frame-to-frame noise),
+    moving regions follow the new frame (no ghost trails).
+    """
+    change = cv2.absdiff(np.ascontiguousarray(color), previous_in).max(axis=2).astype(np.float32)
+    weight = np.clip(1.0 - change / TEMPORAL_FADE, 0.0, 1.0) * temporal
+    out = styled + (previous_out.astype(np.float32) - styled) * weight[:, :, None]
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
 def restore_layout(styled: np.ndarray, frame: np.ndarray, info: FrameInfo) -> np.ndarray:
     """Give the stylized 3-channel result the input's layout (gray shape, alpha channel)."""
     if info.kind == "gray":

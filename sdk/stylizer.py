@@ -7,6 +7,7 @@ import time
 from collections import deque
 from typing import Mapping, Union
 
+import cv2
 import numpy as np
 
 from sdk import frames
@@ -71,6 +72,12 @@ class Stylizer:
         precision: ``"auto"``, ``"fp32"``, ``"fp16"`` or ``"int8"``. ``"auto"`` is FP16 on torch-cuda and
             TensorRT; on ONNX Runtime (CPU) it is the package variant (pruned and/or quantized) with the
             lowest recorded CPU latency among those that pass their fidelity floor against the FP32 model.
+        preserve_color: keep the input's colours: the stylized luminance with the original
+            chrominance (YCrCb), e.g. a sketch or grade that should not recolour skin.
+        temporal: 0 (off) to 0.95, run-time smoothing for video: each pixel is blended toward the
+            previous output by this much where the input pixel did not change (fading out by
+            an input change of 24 levels), which steadies static regions without ghosting
+            moving ones. Stateful: one Stylizer per video stream; ``reset()`` at a cut.
         variant: a package variant by name (e.g. ``"pruned50"``, ``"int8"``; see
             ``Stylizer.package.variants``) instead of the automatic choice.
 
@@ -83,7 +90,7 @@ class Stylizer:
     def __init__(self, model: str | None = None, style: StyleSpec = None, backend: str = "auto",
                  strength: float = 1.0, color_order: str = "bgr", max_side: int | None = None,
                  max_frame: tuple[int, int] = frames.DEFAULT_MAX_FRAME, precision: str = "auto",
-                 variant: str | None = None):
+                 variant: str | None = None, preserve_color: bool = False, temporal: float = 0.0):
         from sdk.backends import load_backend
 
         self.package: ModelPackage = load_package(model)
@@ -94,6 +101,10 @@ class Stylizer:
         if precision not in PRECISIONS:
             raise InvalidArgumentError(f"precision is {precision!r}; expected one of {PRECISIONS}.")
         self._default_style = self.style_vector(style)
+        self.preserve_color = bool(preserve_color)
+        self.temporal = _check_temporal(temporal)
+        self._previous: tuple[np.ndarray, np.ndarray] | None = None  # (input, output) of the last frame
+        self._previous_lock = threading.Lock()
         self.timer = StageTimer()
         self._backend = load_backend(backend, self.package, precision, variant)
 
@@ -127,6 +138,11 @@ class Stylizer:
         return result
 
     stylize = __call__
+
+    def reset(self) -> None:
+        """Forget the previous frame (temporal smoothing starts afresh, e.g. at a scene cut)."""
+        with self._previous_lock:
+            self._previous = None
 
     def style_vector(self, style: StyleSpec) -> np.ndarray:
         """(1, N, 1, 1) float32 style weights for a name, index or {name: weight} mix."""
@@ -179,6 +195,36 @@ class Stylizer:
         if strength == 0.0:
             return frame.copy()
         color = frames.as_color(frame, info)
+        result = self._stylize_color(frame, info, color, style_vec, strength)
+        if self.preserve_color and info.kind != "gray":
+            result = self._with_color(result, frames.keep_colors(result[:, :, :3], color, self.color_order), info)
+        if self.temporal > 0.0:
+            result = self._smooth(result, color, info)
+        return result
+
+    @staticmethod
+    def _with_color(result: np.ndarray, rgb: np.ndarray, info: frames.FrameInfo) -> np.ndarray:
+        if info.kind == "alpha":
+            result = result.copy()
+            result[:, :, :3] = rgb
+            return result
+        return rgb
+
+    def _smooth(self, result: np.ndarray, color: np.ndarray, info: frames.FrameInfo) -> np.ndarray:
+        styled = result if info.kind != "alpha" else result[:, :, :3]
+        styled3 = styled if styled.ndim == 3 and styled.shape[2] == 3 else cv2.cvtColor(
+            styled.reshape(info.height, info.width), cv2.COLOR_GRAY2BGR)
+        with self._previous_lock:
+            previous = self._previous
+            if previous is not None and previous[0].shape == color.shape:
+                styled3 = frames.temporal_blend(styled3, previous[1], color, previous[0], self.temporal)
+            self._previous = (np.array(color, copy=True), styled3)
+        if info.kind == "gray":
+            return cv2.cvtColor(styled3, cv2.COLOR_BGR2GRAY).reshape(result.shape)
+        return self._with_color(result, styled3, info)
+
+    def _stylize_color(self, frame: np.ndarray, info: frames.FrameInfo, color: np.ndarray, style_vec: np.ndarray,
+                       strength: float) -> np.ndarray:
         # Gray frames are replicated to 3 equal channels: channel order is irrelevant there.
         order = "bgr" if info.kind == "gray" else self.color_order
         t0 = time.perf_counter()
@@ -216,6 +262,13 @@ def _check_strength(strength: float) -> float:
         raise InvalidArgumentError(f"strength is {strength!r}; expected a number from 0 to 1 "
                                    "(0 = original, 1 = fully stylized).")
     return value
+
+
+def _check_temporal(temporal: object) -> float:
+    if isinstance(temporal, bool) or not isinstance(temporal, (int, float, np.number)) or not 0 <= temporal <= 0.95:
+        raise InvalidArgumentError(f"temporal is {temporal!r}; expected a number from 0 (off) to 0.95 "
+                                   "(the share of the previous output kept where the input is still).")
+    return float(temporal)
 
 
 def _check_color_order(order: str) -> str:

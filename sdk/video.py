@@ -98,10 +98,13 @@ def open_writer(dst: str | os.PathLike, fps: float, size_wh: tuple[int, int]) ->
 
 def stylize_video(src: str | int | os.PathLike, dst: str | os.PathLike, style=None, strength: float | None = None,
                   stylizer=None, backend: str = "auto", max_frames: int | None = None,
-                  progress: bool | Callable[[int, int], None] = False) -> VideoResult:
+                  progress: bool | Callable[[int, int], None] = False, temporal: float | None = None,
+                  preserve_color: bool | None = None) -> VideoResult:
     """Stylize a video file (or camera index ``src``) into ``dst`` (.mp4 or .avi).
 
     Keeps the source's size and frame rate (30 FPS for cameras that report none).
+    ``temporal`` / ``preserve_color`` set those options of the stylizer (see :class:`~sdk.Stylizer`);
+    temporal smoothing starts afresh for each video.
     Returns counts, wall time and per-stage latencies. Raises
     :class:`~sdk.errors.VideoIOError` if the source cannot be opened, has no frames,
     or the output cannot be written.
@@ -110,6 +113,12 @@ def stylize_video(src: str | int | os.PathLike, dst: str | os.PathLike, style=No
 
     own = stylizer is None
     stylizer = stylizer or Stylizer(style=style, backend=backend)
+    if temporal is not None:
+        from sdk.stylizer import _check_temporal
+        stylizer.temporal = _check_temporal(temporal)
+    if preserve_color is not None:
+        stylizer.preserve_color = bool(preserve_color)
+    stylizer.reset()
     cap = open_source(src)
     live = isinstance(src, int)
     total = None if live else int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None

@@ -122,6 +122,7 @@ CONSTRUCTOR_CASES = {
     "max_frame_zero": ({"max_frame": (0, 100)}, "(0, 100)", "positive ints"),
     "max_frame_scalar": ({"max_frame": 4096}, "4096", "(width, height)"),
     "precision": ({"precision": "int4"}, "'int4'", "'fp16'"),
+    "temporal": ({"temporal": 1.0}, "temporal is 1.0", "0 (off) to 0.95"),
 }
 
 
