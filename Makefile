@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # The CPU build of torch; other versions download several GB of CUDA libraries.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo test bench soak model compress compress-report info clean
+.PHONY: demo test bench soak model compress compress-report temporal-study evaluate info clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,21 @@ compress: $(VENV)/.dev
 ## Size, MACs, CPU latency (one run) and fidelity of every variant: benchmarks/results/compress.{md,png,json}.
 compress-report: $(VENV)/.dev
 	$(BIN)/python -m trainer compress-report --package sdk/models/default --out benchmarks/results
+
+## The shipped recipe with and without the temporal-consistency term, trained side by side (one thread
+## each, about 6 minutes), exported, and evaluated together: runs/temporal_study/report.md.
+temporal-study: $(VENV)/.dev
+	OMP_NUM_THREADS=1 $(BIN)/python -m trainer train --config trainer/configs/default.toml --run runs/temporal_off & \
+	OMP_NUM_THREADS=1 $(BIN)/python -m trainer train --config trainer/configs/temporal.toml --run runs/temporal_on; \
+	wait
+	$(BIN)/python -m trainer export --checkpoint runs/temporal_off/checkpoint.pt --out runs/temporal_off/package
+	$(BIN)/python -m trainer export --checkpoint runs/temporal_on/checkpoint.pt --out runs/temporal_on/package
+	$(BIN)/python -m trainer evaluate --package runs/temporal_off/package --package runs/temporal_on/package \
+		--label "without temporal term" --label "with temporal term" --out runs/temporal_study
+
+## The evaluation report of the shipped package: benchmarks/results/evaluate/report.md (+ PNG grids).
+evaluate: $(VENV)/.dev
+	$(BIN)/python -m trainer evaluate --package sdk/models/default --label "shipped (auto variant)" --out benchmarks/results/evaluate
 
 info: $(VENV)/.dev
 	$(BIN)/python -m trainer info

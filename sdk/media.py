@@ -9,24 +9,64 @@ import cv2
 import numpy as np
 
 
-def camera_motion_frames(image: np.ndarray, count: int, size_wh: tuple[int, int]) -> list[np.ndarray]:
-    """``count`` frames of ``size_wh`` looking at ``image`` through a slowly moving camera."""
+MOTIONS = ("mixed", "pan", "zoom", "rotate")
+
+
+def camera_motion(image: np.ndarray, count: int, size_wh: tuple[int, int],
+                  motion: str = "mixed") -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``count`` frames of ``size_wh`` looking at ``image`` through a slowly moving camera, and the
+    2x3 affine matrix (photo -> frame) of each, from which frame-to-frame motion is known exactly.
+
+    ``motion``: "pan" (sideways drift), "zoom" (in by 25%), "rotate" (+-3 degrees) or "mixed" (all three).
+    """
+    if motion not in MOTIONS:
+        raise ValueError(f"motion is {motion!r}; expected one of {MOTIONS}")
     h, w = image.shape[:2]
     out_w, out_h = size_wh
-    frames = []
+    frames, matrices = [], []
     for i in range(count):
         t = i / max(count - 1, 1)
-        zoom = 1.0 + 0.25 * t
-        angle = 3.0 * math.sin(2 * math.pi * t)
-        cx = w / 2 + 0.08 * w * math.sin(math.pi * t)
-        cy = h / 2 + 0.04 * h * math.cos(math.pi * t)
+        zoom = 1.0 + 0.25 * t if motion in ("mixed", "zoom") else 1.0
+        angle = 3.0 * math.sin(2 * math.pi * t) if motion in ("mixed", "rotate") else 0.0
+        pan = motion in ("mixed", "pan")
+        cx = w / 2 + (0.08 * w * math.sin(math.pi * t) if pan else 0.0)
+        cy = h / 2 + (0.04 * h * math.cos(math.pi * t) if pan else 0.0)
         # Scale so the output frame is covered by the photo (no black borders), then move.
         cover = max(out_w / w, out_h / h) * zoom * 1.1
         m = cv2.getRotationMatrix2D((cx, cy), angle, cover)
         m[0, 2] += out_w / 2 - cx
         m[1, 2] += out_h / 2 - cy
         frames.append(cv2.warpAffine(image, m, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
-    return frames
+        matrices.append(m)
+    return frames, matrices
+
+
+def camera_motion_frames(image: np.ndarray, count: int, size_wh: tuple[int, int]) -> list[np.ndarray]:
+    """``count`` frames of ``size_wh`` looking at ``image`` through a slowly moving camera."""
+    return camera_motion(image, count, size_wh)[0]
+
+
+def frame_to_frame(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """2x3 affine mapping frame t-1 onto frame t, from their photo -> frame matrices."""
+    a = np.vstack([previous, [0, 0, 1]])
+    b = np.vstack([current, [0, 0, 1]])
+    return (b @ np.linalg.inv(a))[:2]
+
+
+def warping_error(outputs: list[np.ndarray], matrices: list[np.ndarray]) -> float:
+    """Mean absolute difference (uint8 steps) between each output and the previous output warped
+    by the known camera motion, over pixels whose source lies inside the previous frame."""
+    errors = []
+    h, w = outputs[0].shape[:2]
+    ones = np.ones((h, w), np.uint8)
+    for t in range(1, len(outputs)):
+        m = frame_to_frame(matrices[t - 1], matrices[t])
+        warped = cv2.warpAffine(outputs[t - 1], m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        # a 2-pixel margin inside the valid area: bilinear taps there still read real pixels
+        valid = cv2.erode(cv2.warpAffine(ones, m, (w, h), flags=cv2.INTER_NEAREST), np.ones((5, 5), np.uint8)) > 0
+        diff = np.abs(outputs[t].astype(np.float32) - warped.astype(np.float32))
+        errors.append(float(diff[valid].mean()))
+    return float(np.mean(errors))
 
 
 def write_clip(path: str | os.PathLike, frames: list[np.ndarray], fps: float = 30.0) -> Path:

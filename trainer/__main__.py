@@ -38,9 +38,16 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", default="sdk/models/default", help="package folder to write")
     export.add_argument("--name", default="default")
 
-    ev = sub.add_parser("evaluate", help="PSNR toward each look on held-out photos", formatter_class=fmt)
-    ev.add_argument("--package", default=None, help="package folder (default: the shipped one)")
-    ev.add_argument("--backend", default="onnxruntime")
+    ev = sub.add_parser("evaluate", help="report: look distance, content, temporal stability, speed",
+                        formatter_class=fmt)
+    ev.add_argument("--package", action="append", default=None,
+                    help="package folder (default: the shipped one); repeat to compare several in one report")
+    ev.add_argument("--label", action="append", default=None, help="a name per --package, in order")
+    ev.add_argument("--photos", default=None, help="folder of test photos (default: the held-out bundled photos)")
+    ev.add_argument("--look-photos", default=None,
+                    help="folder of photos in a look without a reference filter (feature-statistics distance)")
+    ev.add_argument("--temporal", type=float, default=0.0, help="run-time temporal smoothing while evaluating")
+    ev.add_argument("--out", default="runs/evaluate", help="folder for report.md, report.json and PNG grids")
     prune = sub.add_parser("prune", help="pruned + distilled variants", formatter_class=fmt)
     prune.add_argument("--package", default=None, help="package folder (default: the shipped one)")
     prune.add_argument("--out", default=None, help="package folder to write (default: --package, in place)")
@@ -51,6 +58,17 @@ def _parser() -> argparse.ArgumentParser:
     quantize = sub.add_parser("quantize", help="FP16 and INT8 variants", formatter_class=fmt)
     quantize.add_argument("--package", default=None)
     quantize.add_argument("--out", default=None, help="package folder to write (default: --package, in place)")
+
+    add = sub.add_parser("add-style", help="learn a new style into an existing package", formatter_class=fmt)
+    add.add_argument("--package", default=None, help="package folder (default: the shipped one)")
+    add.add_argument("--name", required=True, help="name of the new style")
+    add.add_argument("--photos", required=True, help="folder of 20-50 photos in the new look")
+    add.add_argument("--content", default=None, help="folder of ordinary photos (default: the bundled content photos)")
+    add.add_argument("--out", required=True, help="package folder to write (N+1 styles)")
+    add.add_argument("--iterations", type=int, default=600)
+    add.add_argument("--demo-photos", default=None, metavar="DIR",
+                     help="first write 30 bundled photos restyled by a warm film grade with grain into DIR "
+                          "(a look the shipped model never saw) and use them as --photos")
 
     report = sub.add_parser("compress-report", help="table + plot of every variant", formatter_class=fmt)
     report.add_argument("--package", default=None)
@@ -94,13 +112,21 @@ def main(argv: list[str] | None = None) -> int:
             print(evaluate.markdown(package.manifest["quality"]["look_psnr_held_out"]))
         return 0
     if args.command == "evaluate":
-        import sdk
-        from trainer import evaluate, looks
+        from trainer import evaluate, photos
 
-        with sdk.Stylizer(args.package, backend=args.backend, color_order="rgb") as stylizer:
-            styles = [s for s in stylizer.styles if s in looks.LOOKS]
-            table = evaluate.look_table(lambda rgb, style: stylizer(rgb, style=style), styles)
-        print(evaluate.markdown(table))
+        packages = args.package or [None]
+        labels = args.label or [str(p or "shipped") for p in packages]
+        if len(labels) != len(packages):
+            raise SystemExit(f"give one --label per --package ({len(packages)} packages, {len(labels)} labels)")
+        images = (evaluate.load_folder(args.photos) if args.photos
+                  else {n: photos.load_photo(n) for n in photos.HELD_OUT})
+        look_photos = list(evaluate.load_folder(args.look_photos).values()) if args.look_photos else None
+        results = [(label, package or "sdk/models/default",
+                    evaluate.evaluate_package(package, images, look_photos, temporal=args.temporal))
+                   for label, package in zip(labels, packages)]
+        report = evaluate.write_report(results, images, args.out, command=command_line)
+        print(report.read_text().split("\n\n## ")[0])
+        print(f"wrote {report}")
         return 0
     if args.command in ("prune", "quantize"):
         from sdk.package import DEFAULT_PACKAGE
@@ -116,6 +142,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:16s} {v['file']:28s} CPU 640x360 {v.get('cpu_ms_640x360', float('nan')):6.2f} ms  "
                   f"PSNR vs FP32 {fid.get('psnr_db', float('nan')):6.2f} dB  passes floor: {v.get('passes_floor')}")
         print(f"wrote {package.path}")
+        return 0
+    if args.command == "add-style":
+        from trainer import add_style
+
+        if args.demo_photos:
+            add_style.demo_look_photos(args.demo_photos)
+        package, seconds = add_style.add_style(args.package, args.name, args.photos, args.out, args.content,
+                                               args.iterations, command=command_line)
+        print(f"wrote {package.path}: styles {', '.join(package.style_names)} ({seconds:.0f} s of training)")
         return 0
     if args.command == "compress-report":
         from trainer import compress

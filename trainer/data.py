@@ -66,6 +66,13 @@ class UnpairedCrops:
             out.append(np.stack([features.mean(0), features.std(0)]))
         return torch.tensor(np.stack(out), dtype=torch.float32)
 
+    @staticmethod
+    def moments_of(images: torch.Tensor) -> torch.Tensor:
+        """(2, 4) mean and std of R, G, B and saturation of a (B, 3, H, W) batch in [-1, 1]."""
+        pixels = images.permute(0, 2, 3, 1).reshape(-1, 3).double()
+        features = torch.cat([pixels, (pixels.max(1).values - pixels.min(1).values)[:, None]], dim=1)
+        return torch.stack([features.mean(0), features.std(0)]).float()
+
     def state(self) -> dict:
         return self.rng.bit_generator.state
 

@@ -7,6 +7,8 @@ as content nor as look targets during training.
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -45,3 +47,181 @@ def markdown(table: dict[str, dict[str, float]]) -> str:
     for style, row in table.items():
         lines.append(f"| {style} | {row['model_psnr']:.2f} | {row['identity_psnr']:.2f} | {row['gain_db']:+.2f} |")
     return "\n".join(lines)
+
+
+# -- the evaluation report (python -m trainer evaluate) ------------------------------------------
+
+MOTION_CLIPS = ("pan", "zoom", "rotate")
+CLIP_FRAMES, CLIP_SIZE = 10, (320, 240)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def load_folder(folder: str | Path) -> dict[str, np.ndarray]:
+    """Every image in a folder as HxWx3 uint8 RGB, by file name."""
+    import cv2
+    paths = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+    out = {}
+    for p in paths:
+        image = cv2.imread(str(p), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError(f"{p} could not be decoded as an image")
+        out[p.name] = np.ascontiguousarray(image[:, :, ::-1])
+    return out
+
+
+class FixedFeatures:
+    """A fixed random conv net (seeded; no download) whose channel mean/std statistics describe a
+    look where no reference filter exists: the distance between the statistics of a model's outputs
+    and those of the look photos. Random conv features capture colour and texture statistics well
+    enough to rank images by look (Ulyanov et al. 2017 use them for texture synthesis)."""
+
+    def __init__(self, seed: int = 1234):
+        import torch
+        g = torch.Generator().manual_seed(seed)
+        self.weights = []
+        for cin, cout in ((3, 16), (16, 32), (32, 64)):
+            w = torch.randn(cout, cin, 3, 3, generator=g) * (2.0 / (cin * 9)) ** 0.5
+            self.weights.append(w)
+
+    def stats(self, images: list[np.ndarray]) -> np.ndarray:
+        import torch
+        import torch.nn.functional as F
+        rows = []
+        for image in images:
+            x = torch.from_numpy(image.astype(np.float32) / 127.5 - 1).permute(2, 0, 1)[None]
+            feats = [x.mean((2, 3)).flatten(), x.std((2, 3)).flatten()]
+            for w in self.weights:
+                x = F.relu(F.conv2d(x, w, stride=2, padding=1))
+                feats += [x.mean((2, 3)).flatten(), x.std((2, 3)).flatten()]
+            rows.append(torch.cat(feats).numpy())
+        return np.mean(rows, axis=0)
+
+    def distance(self, a: list[np.ndarray], b: list[np.ndarray]) -> float:
+        return float(np.linalg.norm(self.stats(a) - self.stats(b)))
+
+
+def luma_ssim(a: np.ndarray, b: np.ndarray) -> float:
+    import cv2
+    from skimage.metrics import structural_similarity
+    ya, yb = (cv2.cvtColor(x, cv2.COLOR_RGB2GRAY) for x in (a, b))
+    return float(structural_similarity(ya, yb, data_range=255))
+
+
+def _throughput_ms(stylizer, style, size_wh, frames: int = 20) -> float:
+    import time
+    frame = np.random.default_rng(0).integers(0, 256, (size_wh[1], size_wh[0], 3), dtype=np.uint8)
+    for _ in range(3):
+        stylizer(frame, style=style)
+    times = []
+    for _ in range(frames):
+        start = time.perf_counter()
+        stylizer(frame, style=style)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times) * 1e3)
+
+
+def evaluate_package(package, images: dict[str, np.ndarray], look_photos: list[np.ndarray] | None = None,
+                     temporal: float = 0.0) -> dict:
+    """Every number of the report for one package: per style, and throughput."""
+    import sdk
+    from sdk.media import camera_motion, warping_error
+
+    features = FixedFeatures()
+    result = {"styles": {}, "backend": None}
+    clips = [camera_motion(image, CLIP_FRAMES, CLIP_SIZE, motion) for image in images.values()
+             for motion in MOTION_CLIPS]
+    input_warp = float(np.mean([warping_error(frames, ms) for frames, ms in clips]))
+    with sdk.Stylizer(package, backend="onnxruntime", color_order="rgb", temporal=temporal) as stylizer:
+        result["backend"] = stylizer.backend
+        for style in stylizer.styles:
+            outputs = {name: stylizer(image, style=style) for name, image in images.items()}
+            stylizer.reset()
+            row = {"content_ssim": round(float(np.mean([luma_ssim(outputs[n], images[n]) for n in images])), 4)}
+            if style in looks.LOOKS:
+                look = looks.get_look(style)
+                targets = {n: look(images[n]) for n in images}
+                model_psnr = np.mean([psnr(outputs[n], targets[n]) for n in images])
+                identity_psnr = np.mean([psnr(images[n], targets[n]) for n in images])
+                row.update(look_psnr=round(float(model_psnr), 2), identity_psnr=round(float(identity_psnr), 2),
+                           gain_db=round(float(model_psnr - identity_psnr), 2),
+                           look_ssim=round(float(np.mean([luma_ssim(outputs[n], targets[n]) for n in images])), 4))
+                reference = list(targets.values())
+            else:
+                reference = look_photos or []
+            if reference:
+                row["feature_distance"] = round(features.distance(list(outputs.values()), reference), 4)
+                row["feature_distance_untouched"] = round(features.distance(list(images.values()), reference), 4)
+            warps = []
+            for frames, ms in clips:
+                stylizer.reset()
+                warps.append(warping_error([stylizer(f, style=style) for f in frames], ms))
+            stylizer.reset()
+            row.update(warping_error=round(float(np.mean(warps)), 3), warping_error_input=round(input_warp, 3),
+                       warping_error_added=round(float(np.mean(warps)) - input_warp, 3))
+            row["ms_640x360"] = round(_throughput_ms(stylizer, style, (640, 360)), 2)
+            row["ms_1280x720"] = round(_throughput_ms(stylizer, style, (1280, 720), frames=10), 2)
+            row["_outputs"] = outputs
+            result["styles"][style] = row
+    return result
+
+
+def _grid(images: dict[str, np.ndarray], outputs: dict[str, np.ndarray], style: str, height: int = 128) -> np.ndarray:
+    """Rows: photos; columns: input, output, and the look's reference filter output where one exists."""
+    import cv2
+    rows = []
+    look = looks.get_look(style) if style in looks.LOOKS else None
+    for name, image in images.items():
+        cells = [image, outputs[name]] + ([look(image)] if look else [])
+        w = int(round(image.shape[1] * height / image.shape[0]))
+        rows.append(np.hstack([cv2.resize(c, (w, height), interpolation=cv2.INTER_AREA) for c in cells]))
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    return np.vstack(rows)
+
+
+def write_report(results: list[tuple[str, str, dict]], images: dict[str, np.ndarray], out_dir: str | Path,
+                 command: str = "") -> Path:
+    """report.md (+ one PNG grid per package and style) for ``[(label, package path, evaluate_package(...))]``."""
+    import cv2
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lines = ["# Evaluation report", "",
+             f"Photos: {', '.join(images)} (never seen in training when they are the default held-out set). "
+             f"Temporal: warping error (mean |O_t - warp(O_t-1)|, uint8 steps, valid pixels) on "
+             f"{len(images) * len(MOTION_CLIPS)} synthetic {CLIP_SIZE[0]}x{CLIP_SIZE[1]} camera-motion clips "
+             f"({', '.join(MOTION_CLIPS)}; {CLIP_FRAMES} frames each) made from the photos; 'added' subtracts the "
+             "input clips' own warping error (the interpolation floor). Throughput: ONNX Runtime CPU, "
+             "median ms per frame through Stylizer.", ""]
+    if command:
+        lines += [f"Command: `{command}`", ""]
+    lines += ["| model | style | PSNR to look (dB) | untouched (dB) | gain (dB) | SSIM to look | feature distance "
+              "(model / untouched) | content SSIM | warping error | added | ms 360p | ms 720p |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for label, _path, result in results:
+        for style, r in result["styles"].items():
+            fd = (f"{r['feature_distance']:.3f} / {r['feature_distance_untouched']:.3f}"
+                  if "feature_distance" in r else "n/a")
+            lines.append(f"| {label} | {style} | {r.get('look_psnr', 'n/a')} | {r.get('identity_psnr', 'n/a')} | "
+                         f"{r.get('gain_db', 'n/a')} | {r.get('look_ssim', 'n/a')} | {fd} | {r['content_ssim']} | "
+                         f"{r['warping_error']:.3f} | {r['warping_error_added']:+.3f} | {r['ms_640x360']} | "
+                         f"{r['ms_1280x720']} |")
+    lines.append("")
+    lines.append(f"Input clips' own warping error: {results[0][2]['styles'][next(iter(results[0][2]['styles']))]['warping_error_input']:.3f}.")
+    lines.append("")
+    for index, (label, path, result) in enumerate(results):
+        lines += [f"## {label}", "", f"Package `{path}`, backend: {result['backend']}.", ""]
+        for style, r in result["styles"].items():
+            name = f"grid_{index}_{style}.png"
+            cv2.imwrite(str(out_dir / name), _grid(images, r["_outputs"], style)[:, :, ::-1],
+                        [cv2.IMWRITE_PNG_COMPRESSION, 9])
+            cols = "input, output" + (", the look's reference filter" if style in looks.LOOKS else "")
+            lines += [f"**{style}** (columns: {cols})", "", f"![{label} {style}]({name})", ""]
+    path = out_dir / "report.md"
+    path.write_text("\n".join(lines))
+    clean = [{"label": label, "package": str(p), "backend": r["backend"],
+              "styles": {s: {k: v for k, v in row.items() if k != "_outputs"} for s, row in r["styles"].items()}}
+             for label, p, r in results]
+    (out_dir / "report.json").write_text(json.dumps(clean, indent=2))
+    return path

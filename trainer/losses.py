@@ -18,6 +18,9 @@
   sliced Wasserstein distance (Heitz et al., CVPR 2021, on raw patches instead of VGG
   features so nothing is downloaded). Unpaired like the GAN, but a direct, low-variance
   signal for tone, grain and edge darkness, which a short CPU run needs.
+* ``temporal_consistency``: the generator should follow small camera motions: for a small random
+  affine warp W, G(W(x)) should equal W(G(x)) on pixels that stay inside the frame
+  (Lai et al. 2018's warping error, with a known warp instead of optical flow).
 * ``hue_loss``: the output's chroma (opponent colour axes, blurred) should point the same way
   as the input's: saturation may grow or vanish (a vivid cartoon, a grey sketch) and a grade may
   tint, but a red cat must not turn blue. Zero when aligned or when the output is grey.
@@ -169,3 +172,31 @@ class Perceptual(torch.nn.Module):
                 a, b = x.chunk(2)
                 loss = loss + F.l1_loss(a, b)
         return loss
+
+
+def random_small_affine(batch: int, generator: torch.Generator | None = None, max_shift_px: float = 3.0,
+                        size: int = 128, max_degrees: float = 2.0, max_zoom: float = 0.03) -> torch.Tensor:
+    """(B, 2, 3) affine_grid matrices for a small camera motion: shift, rotation, zoom."""
+    u = torch.rand(batch, 4, generator=generator) * 2 - 1
+    angle = u[:, 0] * max_degrees * torch.pi / 180
+    scale = 1 + u[:, 1] * max_zoom
+    shift = u[:, 2:] * (2 * max_shift_px / size)  # affine_grid works in [-1, 1] coordinates
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    return torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+
+
+def warp(images: torch.Tensor, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images resampled by ``theta`` (bilinear), and the mask of pixels whose source is inside."""
+    grid = F.affine_grid(theta.to(images), list(images.shape), align_corners=False)
+    warped = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    ones = torch.ones_like(images[:, :1])
+    valid = F.grid_sample(ones, grid, mode="bilinear", padding_mode="zeros", align_corners=False) > 0.999
+    return warped, valid.to(images.dtype)
+
+
+def temporal_consistency(generator_fn, content: torch.Tensor, fake: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """Mean |G(W(x)) - W(G(x))| over valid pixels; ``generator_fn(x)`` runs G with the batch's styles."""
+    warped_content, valid = warp(content, theta)
+    warped_fake, _ = warp(fake, theta)
+    diff = (generator_fn(warped_content) - warped_fake).abs() * valid
+    return diff.sum() / (valid.sum() * fake.shape[1]).clamp(min=1)

@@ -44,6 +44,7 @@ class TrainConfig:
     swd_weight: float = 0.0
     colour_copies: int = 6
     perceptual_weight: float = 1.0
+    temporal_weight: float = 0.0
     ema_decay: float = 0.995
     hue_weight: float = 5.0
     ema_warmup: bool = True
@@ -207,6 +208,10 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, vgg_we
                 g_loss = g_loss + config.tv_weight * losses.total_variation(fake)
             if perceptual is not None:
                 g_loss = g_loss + config.perceptual_weight * perceptual(fake, content)
+            if config.temporal_weight:
+                theta = losses.random_small_affine(content.shape[0], size=content.shape[-1])
+                temporal = losses.temporal_consistency(lambda x: generator(x, style), content, fake, theta)
+                g_loss = g_loss + config.temporal_weight * temporal
         opt_g.zero_grad(set_to_none=True)
         scaler.scale(g_loss).backward()
         scaler.step(opt_g)
@@ -221,6 +226,8 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, vgg_we
             for e, b in zip(ema.buffers(), generator.buffers()):
                 e.copy_(b)  # BatchNorm statistics follow the live generator
         record = {"d": d_loss.item(), "adv": adv.item(), "struct": structure.item(), "g": g_loss.item()}
+        if config.temporal_weight:
+            record["temporal"] = temporal.item()
         if not all(math.isfinite(v) for v in record.values()):
             raise DivergenceError(
                 f"non-finite loss at iteration {it + 1}: {record}. The last good checkpoint is kept at "

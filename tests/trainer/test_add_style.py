@@ -1,0 +1,62 @@
+"""add-style: a new style trains only its own parameters; the old styles' outputs stay bit-identical."""
+import numpy as np
+import pytest
+
+import sdk
+from trainer import add_style, photos
+
+
+@pytest.fixture(scope="module")
+def look_dir(tmp_path_factory):
+    return add_style.demo_look_photos(tmp_path_factory.mktemp("look"), count=8)
+
+
+@pytest.fixture(scope="module")
+def added(tmp_path_factory, look_dir):
+    out = tmp_path_factory.mktemp("pkg")
+    package, _ = add_style.add_style(None, "warm_film", look_dir, out, iterations=6, progress=False)
+    return package
+
+
+def test_new_package_has_one_more_style_and_only_its_column_changed(added):
+    assert added.style_names == ("glow", "vintage", "sketch", "warm_film")
+    assert added.manifest["style_input"]["shape"] == [1, 4, 1, 1]
+    assert added.manifest["added_styles"][0]["name"] == "warm_film"
+    from trainer.compress import generator_from_package
+    old = generator_from_package(sdk.load_package()).state_dict()
+    new = generator_from_package(added).state_dict()
+    changed = []
+    for key, value in new.items():
+        if value.shape != old[key].shape:
+            assert ".affine.to_" in key and key.endswith("weight")
+            assert np.array_equal(value[:, :3].numpy(), old[key].numpy()), key  # old columns untouched
+            changed.append(key)
+        else:
+            assert np.array_equal(value.numpy(), old[key].numpy()), key  # shared weights frozen
+    assert len(changed) == 2 * 20  # gamma and beta of each of the 20 convs with a style affine (not to_rgb)
+
+
+def test_old_styles_outputs_are_bit_identical_through_the_sdk(added, photos_rgb):
+    with sdk.Stylizer(added.path, backend="onnxruntime", color_order="rgb") as new, \
+            sdk.Stylizer(backend="onnxruntime", precision="fp32", color_order="rgb") as old:
+        for image in photos_rgb.values():
+            for style in old.styles:
+                np.testing.assert_array_equal(new(image, style=style), old(image, style=style))
+        assert not np.array_equal(new(photos_rgb["chelsea"], style="warm_film"),
+                                  old(photos_rgb["chelsea"], style="glow"))
+
+
+def test_add_style_refuses_a_duplicate_name_and_too_few_photos(tmp_path, look_dir):
+    with pytest.raises(ValueError, match="style 'glow' is already in"):
+        add_style.add_style(None, "glow", look_dir, tmp_path / "x", iterations=1, progress=False)
+    few = tmp_path / "few"
+    few.mkdir()
+    for p in sorted(look_dir.iterdir())[:2]:
+        (few / p.name).write_bytes(p.read_bytes())
+    with pytest.raises(ValueError, match="holds 2 photos; a look needs at least 5"):
+        add_style.add_style(None, "new", few, tmp_path / "y", iterations=1, progress=False)
+
+
+def test_demo_look_photos_never_use_content_or_held_out_photos():
+    # warm_film's inputs are crops of photos.STYLE only; the test photos are photos.HELD_OUT
+    assert not set(photos.STYLE) & (set(photos.CONTENT) | set(photos.HELD_OUT))

@@ -1,0 +1,196 @@
+"""Add a style to an existing multi-style package from a folder of photos in the new look.
+
+Only the new style's parameters train: in every per-style affine (``gamma(s)``, ``beta(s)``, 1x1
+convs from the style vector), one new input column. Every shared weight, bias and the existing
+styles' columns stay frozen, so with a one-hot vector for an old style the network computes
+exactly what it did before (the new column is multiplied by 0): the old styles' outputs are
+bit-identical, which tests/trainer/test_add_style.py checks through the SDK.
+
+Training is unpaired, like the main trainer: content crops from ``--content`` (default: the
+bundled content photos with colour variants) go through the generator; a fresh one-style
+discriminator compares them with crops of the look photos; structure (SSIM) keeps the content,
+colour moments pull the global tone toward the look photos'.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sdk.package import load_package, write_package
+from trainer import losses, photos
+from trainer.compress import generator_from_package
+from trainer.data import UnpairedCrops, colour_variants
+from trainer.evaluate import load_folder
+from trainer.models.discriminator import PatchDiscriminator
+from trainer.models.generator import Generator, GeneratorConfig, StyleAffine
+
+MIN_LOOK_PHOTOS = 5
+
+
+def widen(base: Generator, start_from: int = 0) -> Generator:
+    """A deploy generator with one more style, whose column starts as a copy of style ``start_from``'s."""
+    config = GeneratorConfig(**{**base.config.to_dict(), "num_styles": base.config.num_styles + 1})
+    model = Generator(config).deploy()
+    state = base.state_dict()
+    for key, shape in ((k, v.shape) for k, v in model.state_dict().items()):
+        if state[key].shape != shape:  # a style -> gamma/beta weight: (C, N, 1, 1) -> (C, N + 1, 1, 1)
+            state[key] = torch.cat([state[key], state[key][:, start_from:start_from + 1]], dim=1)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def closest_style(base: Generator, look: list[np.ndarray], content: list[np.ndarray], seed: int = 0) -> int:
+    """The existing style whose outputs' colour moments are nearest the look photos': the starting point."""
+    data = UnpairedCrops(content, [look], 128, seed)
+    x, _, _ = data.sample(8)
+    target = data.style_moments()[0]
+    n = base.config.num_styles
+    with torch.no_grad():
+        gaps = [float((UnpairedCrops.moments_of(base(x, torch.eye(n)[k].view(1, n, 1, 1).expand(8, -1, -1, -1)))
+                       - target).abs().sum()) for k in range(n)]
+    return int(np.argmin(gaps))
+
+
+def new_style_parameters(model: Generator) -> list[torch.nn.Parameter]:
+    """Freeze everything but the new style's column; returns the affine weights that hold it."""
+    model.requires_grad_(False)
+    new = model.config.num_styles - 1
+    params = []
+    for module in model.modules():
+        if isinstance(module, StyleAffine):
+            for conv in (module.to_gamma, module.to_beta):
+                conv.weight.requires_grad_(True)
+                mask = torch.zeros_like(conv.weight)
+                mask[:, new] = 1.0
+                # Old styles' columns get exactly zero gradient, so Adam leaves them bit-for-bit as they were.
+                conv.weight.register_hook(lambda grad, mask=mask: grad * mask)
+                params.append(conv.weight)
+    return params
+
+
+def train_new_style(model: Generator, look_photos: list[np.ndarray], content: list[np.ndarray],
+                    iterations: int = 600, batch: int = 8, crop: int = 128, lr: float = 5e-3, seed: int = 0,
+                    progress: bool = True) -> list[dict]:
+    torch.manual_seed(seed)
+    new = model.config.num_styles - 1
+    data = UnpairedCrops(content, [look_photos], crop, seed)
+    moments = data.style_moments()
+    params = new_style_parameters(model)
+    discriminator = PatchDiscriminator(1)
+    opt_g = torch.optim.Adam(params, lr=lr, betas=(0.5, 0.99))
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=1e-3, betas=(0.5, 0.99))
+    style = torch.zeros(batch, model.config.num_styles, 1, 1)
+    style[:, new] = 1.0
+    judge_index = torch.zeros(batch, dtype=torch.long)
+
+    def judge(images):
+        return discriminator(torch.nn.functional.avg_pool2d(images, 2), judge_index)
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=iterations, desc="add-style", unit="it", dynamic_ncols=True, mininterval=2.0)
+    model.train()
+    history = []
+    for it in range(iterations):
+        x, reals, _ = data.sample(batch)
+        fake = model(x, style)
+        d_loss = losses.lsgan_d(judge(reals), judge(fake.detach()))
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+        adv = losses.lsgan_g(judge(fake))
+        structure = losses.structure_loss(fake, x)
+        moment = losses.colour_moment_loss(fake, torch.zeros(batch, dtype=torch.long), moments)
+        g_loss = 0.5 * adv + 4.0 * structure + 2.0 * moment
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        record = {"d": d_loss.item(), "adv": adv.item(), "struct": structure.item(), "moment": moment.item()}
+        if not all(math.isfinite(v) for v in record.values()):
+            raise FloatingPointError(f"non-finite loss at iteration {it + 1}: {record}; lower --lr")
+        history.append(record)
+        if bar is not None:
+            bar.set_postfix(adv=f"{record['adv']:.3f}", moment=f"{record['moment']:.3f}")
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return history
+
+
+def add_style(package_path, name: str, photos_dir, out, content_dir=None, iterations: int = 600,
+              seed: int = 0, command: str = "", progress: bool = True):
+    """Write a package at ``out`` with the styles of ``package_path`` plus ``name``."""
+    from trainer.export import check_against_onnxruntime, to_onnx
+
+    package = load_package(package_path)
+    if name in package.style_names:
+        raise ValueError(f"style {name!r} is already in {package.path} ({', '.join(package.style_names)}); "
+                         "pick another --name")
+    look = list(load_folder(photos_dir).values())
+    if len(look) < MIN_LOOK_PHOTOS:
+        raise ValueError(f"{photos_dir} holds {len(look)} photos; a look needs at least {MIN_LOOK_PHOTOS} "
+                         "(20-50 work well)")
+    if content_dir is not None:
+        content = list(load_folder(content_dir).values())
+    else:
+        rng = np.random.default_rng(seed + 1)
+        content = [v for im in photos.load_set(photos.CONTENT) for v in colour_variants(im, 6, rng)]
+    base = generator_from_package(package)
+    start_from = closest_style(base, look, content, seed)
+    model = widen(base, start_from)
+    start = time.time()
+    history = train_new_style(model, look, content, iterations=iterations, seed=seed, progress=progress)
+    seconds = time.time() - start
+    model.eval().requires_grad_(False)
+    styles = list(package.style_names) + [name]
+    blob = to_onnx(model)
+    max_diff = check_against_onnxruntime(model, blob, styles)
+    manifest = {k: copy.deepcopy(v) for k, v in package.manifest.items()
+                if k not in ("format", "format_version", "files", "variants", "compression")}
+    manifest["styles"] = [*manifest["styles"], {"name": name, "index": len(styles) - 1,
+                                                "description": f"added from {len(look)} photos in {photos_dir}"}]
+    manifest["style_input"]["shape"] = [1, len(styles), 1, 1]
+    manifest["model"]["config"] = model.config.to_dict()
+    manifest["model"]["onnxruntime_max_abs_diff"] = max_diff
+    manifest["precisions"] = {"fp32": "generator.onnx"}
+    manifest.setdefault("added_styles", []).append(
+        {"name": name, "photos": len(look), "iterations": iterations, "seconds": round(seconds, 1),
+         "started_from": package.style_names[start_from],
+         "last_losses": history[-1], "command": command})
+    return write_package(out, {"generator.onnx": blob}, manifest), seconds
+
+
+# -- a look the shipped model has never seen, for the add-style demonstration -------------------
+
+def warm_film(rgb: np.ndarray, seed: int = 0) -> np.ndarray:
+    """A warm grade with film grain: warm white balance, gentle S-curve, faded blacks, grain."""
+    x = rgb.astype(np.float32) / 255.0
+    x = x * np.array([1.08, 1.0, 0.82], np.float32) + np.array([0.03, 0.01, 0.0], np.float32)
+    x = np.clip(x, 0, 1)
+    x = x + 0.35 * x * (1 - x) * (x - 0.5) * 2  # S-curve
+    x = 0.05 + 0.92 * x  # faded blacks
+    grain = np.random.default_rng(seed).normal(0, 0.02, x.shape[:2]).astype(np.float32)[..., None]
+    return (np.clip(x + grain, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def demo_look_photos(out_dir, count: int = 30, seed: int = 0) -> Path:
+    """``count`` crops of the bundled look-side photos (never content, never held out), restyled by warm_film."""
+    import cv2
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    sources = photos.load_set(photos.STYLE)
+    for i in range(count):
+        image = sources[i % len(sources)]
+        h, w = image.shape[:2]
+        side = int(min(h, w) * rng.uniform(0.6, 1.0))
+        y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
+        crop = cv2.resize(image[y:y + side, x:x + side], (256, 256), interpolation=cv2.INTER_AREA)
+        cv2.imwrite(str(out_dir / f"look_{i:02d}.png"), warm_film(crop, seed + i)[:, :, ::-1])
+    return out_dir
