@@ -75,7 +75,9 @@ def new_style_parameters(model: Generator) -> list[torch.nn.Parameter]:
 
 def train_new_style(model: Generator, look_photos: list[np.ndarray], content: list[np.ndarray],
                     iterations: int = 600, batch: int = 8, crop: int = 128, lr: float = 5e-3, seed: int = 0,
-                    progress: bool = True) -> list[dict]:
+                    progress: bool = True, adv_weight: float = 0.5, moment_weight: float = 2.0,
+                    structure_weight: float = 4.0) -> list[dict]:
+    """Train the new style's column in place (learning rate decayed to 5% over the run)."""
     torch.manual_seed(seed)
     new = model.config.num_styles - 1
     data = UnpairedCrops(content, [look_photos], crop, seed)
@@ -83,6 +85,7 @@ def train_new_style(model: Generator, look_photos: list[np.ndarray], content: li
     params = new_style_parameters(model)
     discriminator = PatchDiscriminator(1)
     opt_g = torch.optim.Adam(params, lr=lr, betas=(0.5, 0.99))
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt_g, iterations, eta_min=lr * 0.05)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=1e-3, betas=(0.5, 0.99))
     style = torch.zeros(batch, model.config.num_styles, 1, 1)
     style[:, new] = 1.0
@@ -107,10 +110,11 @@ def train_new_style(model: Generator, look_photos: list[np.ndarray], content: li
         adv = losses.lsgan_g(judge(fake))
         structure = losses.structure_loss(fake, x)
         moment = losses.colour_moment_loss(fake, torch.zeros(batch, dtype=torch.long), moments)
-        g_loss = 0.5 * adv + 4.0 * structure + 2.0 * moment
+        g_loss = adv_weight * adv + structure_weight * structure + moment_weight * moment
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
+        schedule.step()
         record = {"d": d_loss.item(), "adv": adv.item(), "struct": structure.item(), "moment": moment.item()}
         if not all(math.isfinite(v) for v in record.values()):
             raise FloatingPointError(f"non-finite loss at iteration {it + 1}: {record}; lower --lr")

@@ -213,9 +213,9 @@ def write_report(results: list[tuple[str, str, dict]], images: dict[str, np.ndar
     for index, (label, path, result) in enumerate(results):
         lines += [f"## {label}", "", f"Package `{path}`, backend: {result['backend']}.", ""]
         for style, r in result["styles"].items():
-            name = f"grid_{index}_{style}.png"
+            name = f"grid_{index}_{style}.jpg"  # JPEG: the grids are committed next to the report
             cv2.imwrite(str(out_dir / name), _grid(images, r["_outputs"], style)[:, :, ::-1],
-                        [cv2.IMWRITE_PNG_COMPRESSION, 9])
+                        [cv2.IMWRITE_JPEG_QUALITY, 85])
             cols = "input, output" + (", the look's reference filter" if style in looks.LOOKS else "")
             lines += [f"**{style}** (columns: {cols})", "", f"![{label} {style}]({name})", ""]
     path = out_dir / "report.md"
