@@ -25,7 +25,9 @@ def _parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train a multi-style generator", formatter_class=fmt)
     train.add_argument("--config", required=True, help="TOML config file")
-    train.add_argument("--run", default="runs/default", help="run folder: checkpoints, samples, config")
+    train.add_argument("--run", "--run-dir", dest="run", default="runs/default",
+                       help="run folder: checkpoints, samples, config (spell it --run-dir under torchrun, "
+                            "whose own --run-path option would take --run)")
     train.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
     train.add_argument("--iterations", type=int, default=None, help="override [train] iterations")
     train.add_argument("--vgg-weights", default=None,
@@ -98,8 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         cfg = TrainConfig.from_toml(args.config, overrides)
         result = train(cfg, args.run, resume=args.resume, vgg_weights=args.vgg_weights, device=args.device)
         last = result["losses"][-1] if result["losses"] else {}
-        print(f"trained to iteration {result['iteration']} in {result['seconds']:.0f} s; last losses {last}; "
-              f"checkpoint {args.run}/checkpoint.pt")
+        if result["rank"] == 0:
+            print(f"trained to iteration {result['iteration']} in {result['seconds']:.0f} s; last losses {last}; "
+                  f"checkpoint {args.run}/checkpoint.pt")
         return 0
     if args.command == "export":
         from trainer import evaluate

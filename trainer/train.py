@@ -108,6 +108,74 @@ def _sample_grid(generator: Generator, content: torch.Tensor, num_styles: int) -
     return ((grid.permute(1, 2, 0).float().cpu().numpy() + 1) * 127.5).clip(0, 255).astype(np.uint8)
 
 
+class Distributed:
+    """Data parallelism under ``torchrun`` (WORLD_SIZE > 1): the same command line on 1 or N processes.
+
+    Every rank builds the same networks from the same seed, samples its own crops (seed + rank),
+    and averages gradients with an all-reduce after each backward pass, so the weights stay equal
+    on every rank (what DistributedDataParallel does, without its hooks: the generator and the
+    discriminator are each called several times per step here, which DDP's reducer does not allow
+    without extra flags). The effective batch is ``batch * world_size``. Rank 0 alone writes
+    checkpoints, samples and the progress bar. NCCL on CUDA, Gloo on the CPU.
+    """
+
+    def __init__(self, device: str):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.enabled = self.world > 1
+        self.device = device
+        if self.enabled:
+            import torch.distributed as dist
+            if device.startswith("cuda"):
+                self.device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+                torch.cuda.set_device(self.device)
+            if not dist.is_initialized():
+                dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def average_gradients(self, module: torch.nn.Module) -> None:
+        if not self.enabled:
+            return
+        import torch.distributed as dist
+        grads = [p.grad for p in module.parameters() if p.grad is not None]
+        if grads:
+            flat = torch.cat([g.reshape(-1) for g in grads])
+            dist.all_reduce(flat)
+            flat /= self.world
+            offset = 0
+            for g in grads:
+                g.copy_(flat[offset:offset + g.numel()].view_as(g))
+                offset += g.numel()
+
+    def average_buffers(self, module: torch.nn.Module) -> None:
+        """BatchNorm running statistics differ per rank (own crops): average them before they are saved."""
+        if not self.enabled:
+            return
+        import torch.distributed as dist
+        for buffer in module.buffers():
+            if buffer.is_floating_point():
+                dist.all_reduce(buffer)
+                buffer /= self.world
+
+    def all_finite(self, values) -> bool:
+        """True only if every rank's values are finite: ranks stop together, none waits on a dead peer."""
+        ok = all(math.isfinite(v) for v in values)
+        if not self.enabled:
+            return ok
+        import torch.distributed as dist
+        flag = torch.tensor([0.0 if ok else 1.0], device=self.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return flag.item() == 0.0
+
+    def barrier(self) -> None:
+        if self.enabled:
+            import torch.distributed as dist
+            dist.barrier()
+
+
 def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, vgg_weights: str | None = None,
           device: str | None = None, progress: bool = True, dataset: UnpairedCrops | None = None,
           stop_after: int | None = None) -> dict:
@@ -118,11 +186,13 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, vgg_we
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    torch.manual_seed(config.seed)
+    dist = Distributed(device)
+    device = dist.device
+    torch.manual_seed(config.seed)  # the same on every rank: identical initial weights
     np.random.seed(config.seed)
     torch.use_deterministic_algorithms(device == "cpu", warn_only=True)
 
-    data = dataset or build_dataset(config.styles, config.crop, config.seed, config.colour_copies)
+    data = dataset or build_dataset(config.styles, config.crop, config.seed + dist.rank, config.colour_copies)
     generator = Generator(config.model).to(device)
     discriminator = PatchDiscriminator(config.model.num_styles).to(device)
     # An exponential moving average of the generator's weights: GAN training oscillates, the
@@ -159,18 +229,20 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, vgg_we
         discriminator.load_state_dict(ckpt["discriminator"])
         opt_g.load_state_dict(ckpt["opt_g"])
         opt_d.load_state_dict(ckpt["opt_d"])
-        data.load_state(json.loads(ckpt["data_rng"]))
-        torch.set_rng_state(ckpt["torch_rng"])
+        if dist.main:  # other ranks keep their own crop streams (a multi-process resume is not bit-exact)
+            data.load_state(json.loads(ckpt["data_rng"]))
+            torch.set_rng_state(ckpt["torch_rng"])
         start, history = ckpt["iteration"], json.loads(ckpt["history"])
 
     fixed_content = data.sample(4)[0].to(device) if start == 0 else torch.from_numpy(
         np.load(run_dir / "fixed_content.npy")).to(device)
-    if start == 0:
+    if start == 0 and dist.main:
         np.save(run_dir / "fixed_content.npy", fixed_content.cpu().numpy())
-    (run_dir / "config.json").write_text(json.dumps(config.raw, indent=2))
+    if dist.main:
+        (run_dir / "config.json").write_text(json.dumps(config.raw, indent=2))
 
     bar = None
-    if progress:
+    if progress and dist.main:
         from tqdm import tqdm
         bar = tqdm(total=config.iterations, initial=start, desc="train", unit="it", dynamic_ncols=True)
     end = config.iterations if stop_after is None else min(stop_after, config.iterations)
@@ -185,6 +257,7 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, vgg_we
             d_loss = losses.lsgan_d(judge(reals, idx), judge(fake.detach(), idx))
         opt_d.zero_grad(set_to_none=True)
         scaler.scale(d_loss).backward()
+        dist.average_gradients(discriminator)
         scaler.step(opt_d)
 
         with torch.autocast("cuda", enabled=use_amp):
@@ -214,6 +287,7 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, vgg_we
                 g_loss = g_loss + config.temporal_weight * temporal
         opt_g.zero_grad(set_to_none=True)
         scaler.scale(g_loss).backward()
+        dist.average_gradients(generator)
         scaler.step(opt_g)
         scaler.update()
 
@@ -228,7 +302,7 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, vgg_we
         record = {"d": d_loss.item(), "adv": adv.item(), "struct": structure.item(), "g": g_loss.item()}
         if config.temporal_weight:
             record["temporal"] = temporal.item()
-        if not all(math.isfinite(v) for v in record.values()):
+        if not dist.all_finite(record.values()):
             raise DivergenceError(
                 f"non-finite loss at iteration {it + 1}: {record}. The last good checkpoint is kept at "
                 f"{ckpt_path}; lower the learning rates in the config and run again with --resume.")
@@ -237,18 +311,27 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, vgg_we
             bar.set_postfix(d=f"{record['d']:.3f}", adv=f"{record['adv']:.3f}", struct=f"{record['struct']:.3f}")
             bar.update(1)
         done = it + 1
-        if done % config.sample_every == 0 or done == config.iterations:
+        if done % config.checkpoint_every == 0 or done == end or done % config.sample_every == 0:
+            dist.average_buffers(generator)  # collective: every rank, before rank 0 samples or saves
+            dist.average_buffers(ema)
+        if dist.main and (done % config.sample_every == 0 or done == config.iterations):
             import cv2
             grid = _sample_grid(ema.eval(), fixed_content, config.model.num_styles)
             cv2.imwrite(str(run_dir / f"samples_{done:06d}.png"), grid[:, :, ::-1])
-        if done % config.checkpoint_every == 0 or done == end:
+        if dist.main and (done % config.checkpoint_every == 0 or done == end):
             save_atomic({
                 "generator": generator.state_dict(), "generator_ema": ema.state_dict(), "discriminator": discriminator.state_dict(),
                 "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "iteration": done,
                 "data_rng": json.dumps(data.state()), "torch_rng": torch.get_rng_state(),
                 "history": json.dumps(history), "config": json.dumps(config.raw),
-                "styles": json.dumps(config.styles),
+                "styles": json.dumps(config.styles), "world_size": dist.world,
             }, ckpt_path)
     if bar is not None:
         bar.close()
-    return {"iteration": end, "losses": history, "seconds": time.time() - t0}
+    if dist.enabled and os.environ.get("STYLIZER_DUMP_RANK_WEIGHTS") == "1":
+        # For the test that checks every rank ends with the same weights.
+        torch.save({k: v.cpu() for k, v in generator.state_dict().items()}, run_dir / f"weights_rank{dist.rank}.pt")
+        (run_dir / f"losses_rank{dist.rank}.json").write_text(json.dumps(history))
+    dist.barrier()  # no rank leaves before the checkpoint is on disk
+    return {"iteration": end, "losses": history, "seconds": time.time() - t0, "world_size": dist.world,
+            "rank": dist.rank}

@@ -82,6 +82,43 @@ def test_sigkill_while_saving_keeps_the_last_whole_checkpoint_and_resume_repeats
                                [[r[k] for k in keys] for r in straight["losses"]], rtol=1e-5, atol=1e-6)
 
 
+def test_torchrun_two_processes_keep_identical_weights_on_their_own_crops(tmp_path):
+    """The same train() under torchrun: gradients averaged, so both ranks end with the same weights."""
+    repo = Path(__file__).resolve().parents[2]
+    run = tmp_path / "ddp"
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           "-m", "trainer", "train", "--config", str(write_tiny_toml(tmp_path)), "--run-dir", str(run),
+                           "--device", "cpu"], cwd=repo, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1", "STYLIZER_DUMP_RANK_WEIGHTS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("trained to iteration 4") == 1  # rank 0 reports, once
+    ckpt = load_checkpoint(run / "checkpoint.pt")
+    assert ckpt["iteration"] == 4 and ckpt["world_size"] == 2
+    weights = [torch.load(run / f"weights_rank{r}.pt", weights_only=True) for r in (0, 1)]
+    for key in weights[0]:
+        assert torch.equal(weights[0][key], weights[1][key]), key
+    losses = [json.loads((run / f"losses_rank{r}.json").read_text()) for r in (0, 1)]
+    assert losses[0] != losses[1]  # each rank trained on its own crops
+
+
+def write_tiny_toml(folder):
+    path = folder / "tiny.toml"
+    path.write_text("""[model]
+styles = ["glow", "sketch"]
+stem_channels = 8
+body_channels = 8
+num_blocks = 1
+[train]
+iterations = 4
+batch = 2
+crop = 64
+colour_copies = 1
+sample_every = 4
+checkpoint_every = 2
+""")
+    return path
+
+
 def test_nan_loss_stops_with_the_last_good_checkpoint_kept(tmp_path, monkeypatch):
     import trainer.losses as losses
     real = losses.structure_loss
