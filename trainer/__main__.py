@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
                             "whose own --run-path option would take --run)")
     train.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
     train.add_argument("--iterations", type=int, default=None, help="override [train] iterations")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override one [train] value (TOML syntax), e.g. --set temporal_weight=0; repeatable")
     train.add_argument("--vgg-weights", default=None,
                        help="torchvision VGG-16 state dict (.pth) for a perceptual content loss; "
                             "without it the structure (SSIM) loss is used, which needs no download")
@@ -96,7 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train":
         from trainer.train import TrainConfig, train
 
+        import tomllib
+
         overrides = {"iterations": args.iterations} if args.iterations else {}
+        for item in args.set:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise SystemExit(f"--set {item!r}: expected KEY=VALUE, e.g. --set temporal_weight=0")
+            overrides[key.strip()] = tomllib.loads(f"v = {value}")["v"]
         cfg = TrainConfig.from_toml(args.config, overrides)
         result = train(cfg, args.run, resume=args.resume, vgg_weights=args.vgg_weights, device=args.device)
         last = result["losses"][-1] if result["losses"] else {}

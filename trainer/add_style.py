@@ -23,6 +23,7 @@ import torch
 
 from sdk.package import load_package, write_package
 from trainer import losses, photos
+from trainer.looks import warm_film
 from trainer.compress import generator_from_package
 from trainer.data import UnpairedCrops, colour_variants
 from trainer.evaluate import load_folder
@@ -171,17 +172,6 @@ def add_style(package_path, name: str, photos_dir, out, content_dir=None, iterat
 
 
 # -- a look the shipped model has never seen, for the add-style demonstration -------------------
-
-def warm_film(rgb: np.ndarray, seed: int = 0) -> np.ndarray:
-    """A warm grade with film grain: warm white balance, gentle S-curve, faded blacks, grain."""
-    x = rgb.astype(np.float32) / 255.0
-    x = x * np.array([1.08, 1.0, 0.82], np.float32) + np.array([0.03, 0.01, 0.0], np.float32)
-    x = np.clip(x, 0, 1)
-    x = x + 0.35 * x * (1 - x) * (x - 0.5) * 2  # S-curve
-    x = 0.05 + 0.92 * x  # faded blacks
-    grain = np.random.default_rng(seed).normal(0, 0.02, x.shape[:2]).astype(np.float32)[..., None]
-    return (np.clip(x + grain, 0, 1) * 255 + 0.5).astype(np.uint8)
-
 
 def demo_look_photos(out_dir, count: int = 30, seed: int = 0) -> Path:
     """``count`` crops of the bundled look-side photos (never content, never held out), restyled by warm_film."""

@@ -70,8 +70,23 @@ def vintage(rgb: np.ndarray) -> np.ndarray:
     return np.clip(x * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
+def warm_film(rgb: np.ndarray, seed: int = 0) -> np.ndarray:
+    """A warm grade with film grain: warm white balance, gentle S-curve, faded blacks, grain.
+
+    Not in the shipped package: the look `python -m trainer add-style --demo-photos` teaches an
+    existing model, so the model has never seen it. The grain is seeded (reproducible targets).
+    """
+    x = rgb.astype(np.float32) / 255.0
+    x = x * np.array([1.08, 1.0, 0.82], np.float32) + np.array([0.03, 0.01, 0.0], np.float32)
+    x = np.clip(x, 0, 1)
+    x = x + 0.35 * x * (1 - x) * (x - 0.5) * 2  # S-curve
+    x = 0.05 + 0.92 * x  # faded blacks
+    grain = np.random.default_rng(seed).normal(0, 0.02, x.shape[:2]).astype(np.float32)[..., None]
+    return (np.clip(x + grain, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
 LOOKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"glow": glow, "cartoon": cartoon, "sketch": sketch,
-                                                        "vintage": vintage}
+                                                        "vintage": vintage, "warm_film": warm_film}
 
 
 def get_look(name: str) -> Callable[[np.ndarray], np.ndarray]:

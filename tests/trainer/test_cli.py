@@ -13,8 +13,17 @@ def test_info_prints_parameters_and_macs(capsys):
     assert abs(macs_720 - 4 * macs_360) < 0.01 and macs_720 < 4.0
 
 
-def test_evaluate_prints_the_look_table(capsys):
-    assert main(["evaluate"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0].startswith("| style | PSNR model -> look")
-    assert [line.split("|")[1].strip() for line in lines[2:]] == ["glow", "vintage", "sketch"]
+def test_evaluate_writes_the_report(capsys, tmp_path):
+    import json
+    assert main(["evaluate", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "| model | style | PSNR to look (dB)" in out and f"wrote {tmp_path / 'report.md'}" in out
+    report = json.loads((tmp_path / "report.json").read_text())[0]
+    assert list(report["styles"]) == ["glow", "vintage", "sketch"]
+    for style, row in report["styles"].items():
+        assert row["gain_db"] >= 2.0 and 0 < row["content_ssim"] <= 1, (style, row)
+        assert row["warping_error_input"] > 0 and abs(row["warping_error_added"]) < 0.5  # little added flicker
+        assert row["feature_distance"] < row["feature_distance_untouched"]  # closer to the look by features too
+        assert (tmp_path / f"grid_0_{style}.jpg").stat().st_size > 10_000
+
+
