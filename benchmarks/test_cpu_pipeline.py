@@ -56,12 +56,11 @@ def test_stage_post(benchmark, frame, ort_stylizer):
     run(benchmark, lambda: frames.postprocess(styled, image, 1.0, "bgr"), rounds=100)
 
 
-@pytest.mark.parametrize("variant", sorted(sdk.load_package().variants) or ["fp32"])
-def test_variant(benchmark, frame, variant):
-    """Every package variant end to end, in the same run: the compression trade-off in speed."""
+def test_fp32_model(benchmark, frame):
+    """The unpruned FP32 model end to end (what the auto variant is compared with)."""
     size, image = frame
     benchmark.group = size
-    with sdk.Stylizer(backend="onnxruntime", style="glow", variant=variant) as s:
+    with sdk.Stylizer(backend="onnxruntime", style="glow", precision="fp32") as s:
         run(benchmark, lambda: s(image))
 
 

@@ -234,6 +234,7 @@ def _session(onnx_bytes: bytes, style: np.ndarray | None = None):
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3  # FP16 graphs on the CPU warn once per conv that cannot be constant-folded
     dtype = _input_dtype(onnx_bytes)
     model = onnx_bytes if style is None else input_to_constant(onnx_bytes, "style", style.astype(dtype))
     session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
@@ -251,19 +252,37 @@ def _run_rgb(session, rgb: np.ndarray, style: np.ndarray, stride: int = 4) -> np
     return cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR) if (hs, ws) != (h, w) else out
 
 
-def cpu_latency_ms(onnx_bytes: bytes, size_wh: tuple[int, int], num_styles: int, runs: int = 30) -> float:
-    """Median ONNX Runtime CPU time of the style-specialized session, as the SDK runs it."""
+def cpu_latencies_ms(blobs: dict[str, bytes], size_wh: tuple[int, int], num_styles: int,
+                     rounds: int = 30) -> dict[str, float]:
+    """Median latency of every model, as the SDK runs it (one style-specialized session alive at a
+    time). Measured in three passes over all models, so a change in the machine's speed during the
+    measurement (a shared VM's neighbours) spreads over every model alike instead of favouring one."""
     style = np.eye(num_styles, dtype=np.float32)[0].reshape(1, -1, 1, 1)
-    session = _session(onnx_bytes, style)
-    x = np.random.default_rng(0).uniform(-1, 1, (1, 3, size_wh[1], size_wh[0])).astype(session.input_dtype)
-    for _ in range(5):
-        session.run(None, {"image": x})
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        session.run(None, {"image": x})
-        times.append(time.perf_counter() - start)
-    return float(np.median(times) * 1e3)
+    times: dict[str, list[float]] = {name: [] for name in blobs}
+    for _ in range(3):
+        for name, blob in blobs.items():
+            session = _session(blob, style)
+            x = np.random.default_rng(0).uniform(-1, 1, (1, 3, size_wh[1], size_wh[0])).astype(session.input_dtype)
+            for _ in range(3):
+                session.run(None, {"image": x})
+            for _ in range(max(1, rounds // 3)):
+                start = time.perf_counter()
+                session.run(None, {"image": x})
+                times[name].append(time.perf_counter() - start)
+            del session
+    return {name: round(float(np.median(t) * 1e3), 2) for name, t in times.items()}
+
+
+def record_latencies(package_dir: str | Path, variants: dict[str, dict], num_styles: int) -> None:
+    """Re-measure every variant's CPU latency in one round-robin pass (what ``auto`` compares)."""
+    blobs = {name: (Path(package_dir) / v["file"]).read_bytes() for name, v in variants.items()}
+    _record(blobs, variants, num_styles)
+
+
+def _record(blobs: dict[str, bytes], variants: dict[str, dict], num_styles: int) -> None:
+    for size, key, rounds in (((640, 360), "cpu_ms_640x360", 30), ((1280, 720), "cpu_ms_1280x720", 10)):
+        for name, ms in cpu_latencies_ms(blobs, size, num_styles, rounds).items():
+            variants[name][key] = ms
 
 
 def fidelity(onnx_bytes: bytes, reference_bytes: bytes, styles: list[str]) -> dict[str, float]:
@@ -294,12 +313,9 @@ def look_gains(onnx_bytes: bytes, styles: list[str]) -> dict[str, float]:
 
 def measure(onnx_bytes: bytes, reference_bytes: bytes, styles: list[str], kind: str) -> dict:
     """Every number the manifest and the report keep for a variant; ``kind`` picks its fidelity floor."""
-    n = len(styles)
     record = {"bytes": len(onnx_bytes),
               "fidelity": fidelity(onnx_bytes, reference_bytes, styles),
-              "look_gain_db": look_gains(onnx_bytes, styles),
-              "cpu_ms_640x360": round(cpu_latency_ms(onnx_bytes, (640, 360), n), 2),
-              "cpu_ms_1280x720": round(cpu_latency_ms(onnx_bytes, (1280, 720), n, runs=10), 2)}
+              "look_gain_db": look_gains(onnx_bytes, styles)}  # CPU latencies: write_variants, all at once
     floor = FLOORS["pruned_psnr_db"] if "pruned" in kind else FLOORS["quantized_psnr_db"]
     record["floor"] = {"psnr_db": floor if kind != "fp32" else None, "look_gain_db": FLOORS["look_gain_db"]}
     record["passes_floor"] = bool((kind == "fp32" or record["fidelity"]["psnr_db"] >= floor) and
@@ -329,6 +345,8 @@ def write_variants(package: ModelPackage, out: str | Path, new_files: dict[str, 
     files = package_files(package)
     files.update(new_files)
     manifest = {k: v for k, v in package.manifest.items() if k not in ("format", "format_version", "files")}
+    # Latencies measured one variant at a time drift with the machine; the choice needs them comparable.
+    _record({name: files[v["file"]] for name, v in variants.items()}, variants, len(package.style_names))
     manifest["variants"] = variants
     manifest["precisions"] = {v["precision"]: v["file"] for v in variants.values() if v.get("pruned_from") is None}
     manifest.setdefault("compression", []).append(command)
@@ -397,13 +415,9 @@ def report(package_path: str | Path | None, out_dir: str | Path, remeasure: bool
     package = load_package(package_path)
     styles = list(package.style_names)
     variants = variants_of(package)
-    rows = []
-    for name, v in variants.items():
-        blob = (package.path / v["file"]).read_bytes()
-        if remeasure:  # one run for every latency: comparable numbers
-            v = {**v, "cpu_ms_640x360": round(cpu_latency_ms(blob, (640, 360), len(styles)), 2),
-                 "cpu_ms_1280x720": round(cpu_latency_ms(blob, (1280, 720), len(styles), runs=10), 2)}
-        rows.append((name, v))
+    if remeasure:  # one round-robin run for every latency: comparable numbers
+        record_latencies(package.path, variants, len(styles))
+    rows = list(variants.items())
     base_ms = dict(rows)["fp32"]["cpu_ms_640x360"]
     lines = ["| variant | file | params | MACs 720p (G) | size (KB) | CPU 360p (ms) | CPU 720p (ms) | speed-up 360p | "
              "PSNR vs FP32 (dB) | SSIM vs FP32 | min look gain (dB) | passes floor |",
