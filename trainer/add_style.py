@@ -1,10 +1,12 @@
 """Add a style to an existing multi-style package from a folder of photos in the new look.
 
 Only the new style's parameters train: in every per-style affine (``gamma(s)``, ``beta(s)``, 1x1
-convs from the style vector), one new input column. Every shared weight, bias and the existing
-styles' columns stay frozen, so with a one-hot vector for an old style the network computes
-exactly what it did before (the new column is multiplied by 0): the old styles' outputs are
-bit-identical, which tests/trainer/test_add_style.py checks through the SDK.
+convs from the style vector), one new input column, including a per-style scale and shift of the
+output RGB that the widened model gains (zeros for the existing styles: exactly the identity).
+Every shared weight, bias and the existing styles' columns stay frozen, so with a one-hot vector
+for an old style the network computes exactly what it did before (the new column is multiplied
+by 0): the old styles' outputs are bit-identical, which tests/trainer/test_add_style.py checks
+through the SDK.
 
 Training is unpaired, like the main trainer: content crops from ``--content`` (default: the
 bundled content photos with colour variants) go through the generator; a fresh one-style
@@ -34,12 +36,16 @@ MIN_LOOK_PHOTOS = 5
 
 
 def widen(base: Generator, start_from: int = 0) -> Generator:
-    """A deploy generator with one more style, whose column starts as a copy of style ``start_from``'s."""
-    config = GeneratorConfig(**{**base.config.to_dict(), "num_styles": base.config.num_styles + 1})
+    """A deploy generator with one more style, whose column starts as a copy of style ``start_from``'s,
+    and with a per-style output colour scale/shift (all zeros where the base had none: the identity)."""
+    config = GeneratorConfig(**{**base.config.to_dict(), "num_styles": base.config.num_styles + 1,
+                                "output_affine": True})
     model = Generator(config).deploy()
     state = base.state_dict()
-    for key, shape in ((k, v.shape) for k, v in model.state_dict().items()):
-        if state[key].shape != shape:  # a style -> gamma/beta weight: (C, N, 1, 1) -> (C, N + 1, 1, 1)
+    for key, value in model.state_dict().items():
+        if key not in state:  # the output affine of a base without one: zeros, x * (1 + 0) + 0 == x exactly
+            state[key] = torch.zeros_like(value)
+        elif state[key].shape != value.shape:  # a style -> gamma/beta weight: (C, N, 1, 1) -> (C, N + 1, 1, 1)
             state[key] = torch.cat([state[key], state[key][:, start_from:start_from + 1]], dim=1)
     model.load_state_dict(state)
     return model.eval()

@@ -49,6 +49,11 @@ def generator_from_package(package: ModelPackage) -> Generator:
     keys = set(model.state_dict())
     weights = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy())
                for t in onnx.load_from_string(package.file("fp32").read_bytes()).graph.initializer if t.name in keys}
+    for key in keys - set(weights):
+        if not key.endswith(".bias"):
+            raise ValueError(f"{package.file('fp32')}: no initializer {key!r}; the package does not match its config")
+        # The ONNX optimizer drops all-zero conv biases (e.g. a fresh output affine): zero is exact.
+        weights[key] = torch.zeros_like(model.state_dict()[key])
     model.load_state_dict(weights, strict=True)
     return model.eval()
 

@@ -39,6 +39,9 @@ class GeneratorConfig:
     stem_channels: int = 16
     body_channels: int = 48
     num_blocks: int = 4
+    # A per-style scale and shift of the output RGB (white balance, levels). Off in the shipped
+    # model; `trainer add-style` turns it on with zeros for the existing styles (exactly the identity).
+    output_affine: bool = False
 
     @property
     def stride(self) -> int:
@@ -125,6 +128,7 @@ class Generator(nn.Module):
         # Small last layer: the network starts close to the identity (output = input).
         nn.init.normal_(self.to_rgb.weight, std=1e-3)
         nn.init.zeros_(self.to_rgb.bias)
+        self.out_affine = StyleAffine(n, 3) if config.output_affine else None
 
     def forward(self, image: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         half = self.stem(image, style)
@@ -134,7 +138,10 @@ class Generator(nn.Module):
         x = F.interpolate(x, scale_factor=2.0, mode="nearest")
         x = self.up_pw(self.up_dw(x, style), style) + half
         x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-        return torch.clamp(image + self.to_rgb(x), -1.0, 1.0)
+        y = image + self.to_rgb(x)
+        if self.out_affine is not None:
+            y = self.out_affine(y, style)
+        return torch.clamp(y, -1.0, 1.0)
 
     def deploy(self) -> "Generator":
         """An eval-mode copy with every BatchNorm folded into its conv: what is exported."""
