@@ -139,6 +139,37 @@ class Stylizer:
 
     stylize = __call__
 
+    def submit(self, frame: np.ndarray, style: StyleSpec = None, strength: float | None = None) -> "PendingFrame":
+        """Start a frame; :meth:`PendingFrame.result` returns it. For video loops::
+
+            pending = None
+            for frame in frames:
+                current = stylizer.submit(frame)
+                if pending is not None:
+                    write(pending.result())   # frame N-1 downloads while frame N runs
+                pending = current
+
+        On a backend that pipelines (torch-cuda: two slots of pinned buffers and streams), the
+        frame's upload and processing overlap the caller's work until ``result()``; collect results
+        in submission order, at most two outstanding. Elsewhere the frame is stylized here and
+        ``result()`` returns it.
+        """
+        if self._backend is None:
+            raise StylizerClosedError("this Stylizer is closed; create a new one (or use it inside its `with` block).")
+        info = frames.check_frame(frame, self.max_frame)
+        strength = self.strength if strength is None else _check_strength(strength)
+        style_vec = self._default_style if style is None else self.style_vector(style)
+        start = getattr(self._backend, "submit_frame", None)
+        if start is not None and strength > 0.0 and info.kind != "gray":
+            color = frames.as_color(frame, info)
+            order = self.color_order + ("a" if info.kind == "alpha" else "")
+            size = frames.working_size(info.height, info.width, self.package.stride, self.max_side,
+                                       self.package.min_side)
+            handle = start(frame if info.kind == "alpha" else color, order, size, style_vec, strength)
+            if handle is not None:
+                return PendingFrame(self, info, frame, color, handle=handle, started=time.perf_counter())
+        return PendingFrame(self, info, frame, None, done=self._stylize(frame, info, style_vec, strength))
+
     def reset(self) -> None:
         """Forget the previous frame (temporal smoothing starts afresh, e.g. at a scene cut)."""
         with self._previous_lock:
@@ -195,7 +226,10 @@ class Stylizer:
         if strength == 0.0:
             return frame.copy()
         color = frames.as_color(frame, info)
-        result = self._stylize_color(frame, info, color, style_vec, strength)
+        return self._finish(self._stylize_color(frame, info, color, style_vec, strength), color, info)
+
+    def _finish(self, result: np.ndarray, color: np.ndarray, info: frames.FrameInfo) -> np.ndarray:
+        """preserve_color and temporal smoothing: per stream, in frame order."""
         if self.preserve_color and info.kind != "gray":
             result = self._with_color(result, frames.keep_colors(result[:, :, :3], color, self.color_order), info)
         if self.temporal > 0.0:
@@ -244,6 +278,25 @@ class Stylizer:
         t3 = time.perf_counter()
         self.timer.add(t1 - t0, t2 - t1, t3 - t2)
         return result
+
+
+class PendingFrame:
+    """A frame started by :meth:`Stylizer.submit`; :meth:`result` waits for it (once)."""
+
+    def __init__(self, stylizer: Stylizer, info: frames.FrameInfo, frame: np.ndarray, color, handle=None,
+                 done: np.ndarray | None = None, started: float = 0.0):
+        self._stylizer, self._info, self._frame, self._color = stylizer, info, frame, color
+        self._handle, self._done, self._started = handle, done, started
+
+    def result(self) -> np.ndarray:
+        if self._done is None:
+            s = self._stylizer
+            out = s._backend.result_frame(self._handle)
+            s.timer.add_total(time.perf_counter() - self._started)
+            if self._info.kind != "color":
+                out = frames.restore_layout(out[:, :, :3], self._frame, self._info)
+            self._done = s._finish(out, self._color, self._info)
+        return self._done
 
 
 def _style_index(name: str, names: tuple[str, ...]) -> int:

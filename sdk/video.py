@@ -135,22 +135,36 @@ def stylize_video(src: str | int | os.PathLike, dst: str | os.PathLike, style=No
     stylizer.timer.clear()
     start = time.perf_counter()
     frames = _camera_frames(cap, max_frames) if live else _file_frames(cap, max_frames)
+    pending = None
+
+    def write(out):
+        nonlocal writer, size_wh, done
+        if writer is None:
+            writer = open_writer(dst, fps, (out.shape[1], out.shape[0]))
+            size_wh = (out.shape[1], out.shape[0])
+        elif (out.shape[1], out.shape[0]) != size_wh:
+            # A stream that changes resolution midway: a video file has one frame size.
+            out = cv2.resize(out, size_wh, interpolation=cv2.INTER_AREA)
+        writer.write(out if out.ndim == 3 and out.shape[2] == 3 else cv2.cvtColor(out, cv2.COLOR_GRAY2BGR))
+        done += 1
+        if report:
+            report(done, dropped)
+
     try:
+        # Double buffering: frame N is submitted before frame N-1's result is collected, so on a
+        # pipelining backend N uploads and runs while N-1 downloads and is encoded.
         for frame, newly_dropped in frames:
             dropped += newly_dropped
             if frame is None:
                 continue
-            out = stylizer(frame, style=style, strength=strength)
-            if writer is None:
-                writer = open_writer(dst, fps, (out.shape[1], out.shape[0]))
-                size_wh = (out.shape[1], out.shape[0])
-            elif (out.shape[1], out.shape[0]) != size_wh:
-                # A stream that changes resolution midway: a video file has one frame size.
-                out = cv2.resize(out, size_wh, interpolation=cv2.INTER_AREA)
-            writer.write(out if out.ndim == 3 and out.shape[2] == 3 else cv2.cvtColor(out, cv2.COLOR_GRAY2BGR))
-            done += 1
-            if report:
-                report(done, dropped)
+            current = stylizer.submit(frame, style=style, strength=strength)
+            if pending is not None:
+                previous, pending = pending, None
+                write(previous.result())
+            pending = current
+        if pending is not None:
+            previous, pending = pending, None
+            write(previous.result())
     except KeyboardInterrupt:
         interrupted = True  # keep what was written: the writer is released below
     finally:

@@ -200,6 +200,17 @@ class TorchBackend(Backend):
         with self._lock, self._torch.inference_mode():
             return self.pipeline.run(frame, order, size_hw, style, strength)
 
+    def submit_frame(self, frame: np.ndarray, order: str, size_hw, style: np.ndarray, strength: float):
+        """Start a frame on the next pipeline slot (returns a handle), or ``None`` without a GPU pipeline."""
+        if self.pipeline is None:
+            return None
+        with self._lock, self._torch.inference_mode():
+            return self.pipeline.submit(frame, order, size_hw, style, strength)
+
+    def result_frame(self, handle) -> np.ndarray:
+        with self._lock:
+            return self.pipeline.result(handle)
+
     def close(self) -> None:
         self._graph = None
         self.pipeline = None

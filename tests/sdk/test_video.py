@@ -152,3 +152,44 @@ def test_an_error_midway_still_closes_a_valid_file(clip, tmp_path, stylizer):
     with pytest.raises(RuntimeError, match="disk full"):
         sdk.stylize_video(clip[0], tmp_path / "out.avi", stylizer=stylizer, progress=fail)
     assert len(read_all(tmp_path / "out.avi")[0]) == 3
+
+
+class RecordingPipelinedBackend:
+    """Wraps a CPU backend with the submit_frame/result_frame interface of the GPU pipeline, logging the order."""
+
+    def __init__(self, stylizer):
+        self.inner, self.log, self.results, self.stylizer = stylizer._backend, [], {}, stylizer
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def submit_frame(self, frame, order, size_hw, style, strength):
+        from sdk import frames
+        handle = len(self.log)
+        image = frames.preprocess(frame[:, :, :3], size_hw, order[:3])
+        self.results[handle] = frames.postprocess(self.inner.run(image, style), frame[:, :, :3], strength, order[:3])
+        self.log.append(("submit", handle))
+        return handle
+
+    def result_frame(self, handle):
+        self.log.append(("result", handle))
+        return self.results.pop(handle)
+
+
+def test_stylize_video_double_buffers_on_a_pipelining_backend(clip, tmp_path):
+    with sdk.Stylizer(backend="onnxruntime") as plain, sdk.Stylizer(backend="onnxruntime") as piped:
+        sdk.stylize_video(clip[0], tmp_path / "plain.avi", stylizer=plain)
+        backend = RecordingPipelinedBackend(piped)
+        piped._backend = backend
+        result = sdk.stylize_video(clip[0], tmp_path / "piped.avi", stylizer=piped)
+        piped._backend = backend.inner
+    assert result.frames == 12
+    kinds = [k for k, _ in backend.log]
+    # frame N+1 is submitted before frame N's result is collected; results come back in order
+    assert kinds[:3] == ["submit", "submit", "result"]
+    results = [h for k, h in backend.log if k == "result"]
+    submits = [h for k, h in backend.log if k == "submit"]
+    assert results == submits and len(results) == 12
+    assert max(sum(1 if k == "submit" else -1 for k, _ in backend.log[:i + 1]) for i in range(len(kinds))) == 2
+    a, b = read_all(tmp_path / "plain.avi")[0], read_all(tmp_path / "piped.avi")[0]
+    assert len(a) == len(b) == 12 and all(np.array_equal(x, y) for x, y in zip(a, b))
