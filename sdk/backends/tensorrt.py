@@ -109,18 +109,27 @@ class TensorRTBackend(Backend):
                                           "sm_%d%d" % torch.cuda.get_device_capability(0), self.precision, (size_hw,))
             m = self.package.manifest
             engine = self._builder.load_cached(key)
-            if engine is None:
+            fresh = engine is None
+            if fresh:
                 engine = self._builder.build_engine(self.package.file(self.precision).read_bytes(), m["input"]["name"],
                                                     len(self.package.styles), [size_hw], self._flavour, progress=True)
+            runner = TrtEngineRunner(engine, self._trt, m["input"]["name"], m["style_input"]["name"],
+                                     m["output"]["name"], self._dtype)
+            if fresh:
+                if self.precision != "fp32":  # overflow shows as NaN or black frames: check before caching
+                    from sdk.tensorrt.verify import verify_engine
+                    verify_engine(lambda image, style: self._run_runner(runner, image, style), self.package, size_hw,
+                                  self.precision)
                 self._builder.store(key, engine)
-            self._runners[size_hw] = TrtEngineRunner(engine, self._trt, m["input"]["name"], m["style_input"]["name"],
-                                                     m["output"]["name"], self._dtype)
+            self._runners[size_hw] = runner
         return self._runners[size_hw]
 
     def run(self, image: np.ndarray, style: np.ndarray) -> np.ndarray:
+        return self._run_runner(self.engine_for(image.shape[2:]), image, style)
+
+    def _run_runner(self, runner: "TrtEngineRunner", image: np.ndarray, style: np.ndarray) -> np.ndarray:
         import torch
 
-        runner = self.engine_for(image.shape[2:])
         with torch.inference_mode():
             x = torch.from_numpy(image).cuda().to(self._dtype)
             s = torch.from_numpy(style).cuda().to(self._dtype)

@@ -3,6 +3,8 @@ time on the CPU), the engine cache rebuilds stale or corrupt entries, and the ba
 it cannot run here."""
 import json
 
+import numpy as np
+
 import pytest
 
 import sdk
@@ -96,3 +98,31 @@ def test_tensorrt_backend_matches_onnxruntime():
     frame = np.random.default_rng(0).integers(0, 256, (360, 640, 3), dtype=np.uint8)
     with sdk.Stylizer(backend="tensorrt") as trt, sdk.Stylizer(backend="onnxruntime", precision="fp32") as cpu:
         assert np.abs(trt(frame).astype(int) - cpu(frame).astype(int)).max() <= 2
+
+
+def _onnxruntime_runner(package):
+    import onnxruntime as ort
+    session = ort.InferenceSession(package.file("fp32").read_bytes(), providers=["CPUExecutionProvider"])
+    return lambda image, style: session.run(None, {"image": image, "style": style})[0]
+
+
+def test_reduced_precision_engine_check_passes_a_faithful_engine():
+    from sdk.tensorrt.verify import verify_engine
+    package = sdk.load_package()
+    ort_run = _onnxruntime_runner(package)
+    # An "engine" with FP16-sized rounding passes
+    stats = verify_engine(lambda x, s: ort_run(x, s).astype(np.float16).astype(np.float32), package, (64, 96), "fp16")
+    assert stats["mean_abs"] < 1e-3 and stats["outlier_fraction"] == 0.0
+
+
+@pytest.mark.parametrize("fault,message", [
+    (lambda y: np.where(np.arange(y.size).reshape(y.shape) % 97 == 0, np.inf, y), "non-finite values"),
+    (lambda y: np.full_like(y, -1.0), "differs from the FP32 model"),  # a black frame
+    (lambda y: y + 0.05, "mean abs 0.05"),
+])
+def test_reduced_precision_engine_check_refuses_overflow_black_frames_and_drift(fault, message):
+    from sdk.tensorrt.verify import verify_engine
+    package = sdk.load_package()
+    ort_run = _onnxruntime_runner(package)
+    with pytest.raises(EngineBuildError, match=message + ".*not cached"):
+        verify_engine(lambda x, s: fault(ort_run(x, s)), package, (64, 96), "fp16")
