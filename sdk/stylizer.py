@@ -124,11 +124,7 @@ class Stylizer:
 
         Returns a new array of the frame's shape and dtype, or ``out`` filled in.
         """
-        if self._backend is None:
-            raise StylizerClosedError("this Stylizer is closed; create a new one (or use it inside its `with` block).")
-        info = frames.check_frame(frame, self.max_frame)
-        strength = self.strength if strength is None else _check_strength(strength)
-        style_vec = self._default_style if style is None else self.style_vector(style)
+        info, style_vec, strength = self._arguments(frame, style, strength)
         if out is not None:
             _check_out(out, frame)
         result = self._stylize(frame, info, style_vec, strength)
@@ -154,21 +150,24 @@ class Stylizer:
         in submission order, at most two outstanding. Elsewhere the frame is stylized here and
         ``result()`` returns it.
         """
+        info, style_vec, strength = self._arguments(frame, style, strength)
+        start = getattr(self._backend, "submit_frame", None)
+        if start is not None and strength > 0.0 and info.kind != "gray":
+            color = frames.as_color(frame, info)
+            started = time.perf_counter()
+            handle = start(*self._device_input(frame, info, color), self._working_size(info), style_vec, strength)
+            if handle is not None:
+                return PendingFrame(self, info, frame, color, handle=handle, started=started)
+        return PendingFrame(self, info, frame, None, done=self._stylize(frame, info, style_vec, strength))
+
+    def _arguments(self, frame, style: StyleSpec, strength) -> tuple[frames.FrameInfo, np.ndarray, float]:
+        """The one validation of a call's frame, style and strength (typed errors, no pass over pixels)."""
         if self._backend is None:
             raise StylizerClosedError("this Stylizer is closed; create a new one (or use it inside its `with` block).")
         info = frames.check_frame(frame, self.max_frame)
         strength = self.strength if strength is None else _check_strength(strength)
         style_vec = self._default_style if style is None else self.style_vector(style)
-        start = getattr(self._backend, "submit_frame", None)
-        if start is not None and strength > 0.0 and info.kind != "gray":
-            color = frames.as_color(frame, info)
-            order = self.color_order + ("a" if info.kind == "alpha" else "")
-            size = frames.working_size(info.height, info.width, self.package.stride, self.max_side,
-                                       self.package.min_side)
-            handle = start(frame if info.kind == "alpha" else color, order, size, style_vec, strength)
-            if handle is not None:
-                return PendingFrame(self, info, frame, color, handle=handle, started=time.perf_counter())
-        return PendingFrame(self, info, frame, None, done=self._stylize(frame, info, style_vec, strength))
+        return info, style_vec, strength
 
     def reset(self) -> None:
         """Forget the previous frame (temporal smoothing starts afresh, e.g. at a scene cut)."""
@@ -257,19 +256,27 @@ class Stylizer:
             return cv2.cvtColor(styled3, cv2.COLOR_BGR2GRAY).reshape(result.shape)
         return self._with_color(result, styled3, info)
 
+    def _working_size(self, info: frames.FrameInfo) -> tuple[int, int]:
+        return frames.working_size(info.height, info.width, self.package.stride, self.max_side, self.package.min_side)
+
+    def _device_input(self, frame: np.ndarray, info: frames.FrameInfo, color: np.ndarray) -> tuple[np.ndarray, str]:
+        """What a fused GPU path reads and its channel order: BGRA/RGBA frames whole, others as 3 channels."""
+        if info.kind == "alpha":
+            return frame, self.color_order + "a"
+        return color, "bgr" if info.kind == "gray" else self.color_order
+
     def _stylize_color(self, frame: np.ndarray, info: frames.FrameInfo, color: np.ndarray, style_vec: np.ndarray,
                        strength: float) -> np.ndarray:
-        # Gray frames are replicated to 3 equal channels: channel order is irrelevant there.
-        order = "bgr" if info.kind == "gray" else self.color_order
         t0 = time.perf_counter()
-        size = frames.working_size(info.height, info.width, self.package.stride, self.max_side, self.package.min_side)
+        size = self._working_size(info)
         fused = getattr(self._backend, "stylize_frame", None)
         if fused is not None:
-            device_frame = frame if info.kind == "alpha" else color
-            result = fused(device_frame, order + ("a" if info.kind == "alpha" else ""), size, style_vec, strength)
+            result = fused(*self._device_input(frame, info, color), size, style_vec, strength)
             if result is not None:
                 self.timer.add_total(time.perf_counter() - t0)
                 return frames.restore_layout(result[:, :, :3], frame, info) if info.kind != "color" else result
+        # Gray frames are replicated to 3 equal channels: channel order is irrelevant there.
+        order = "bgr" if info.kind == "gray" else self.color_order
         image = frames.preprocess(color, size, order)
         t1 = time.perf_counter()
         styled = self._backend.run(image, style_vec)

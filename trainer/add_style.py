@@ -51,10 +51,11 @@ def widen(base: Generator, start_from: int = 0) -> Generator:
     return model.eval()
 
 
-def closest_style(base: Generator, look: list[np.ndarray], content: list[np.ndarray], seed: int = 0) -> int:
+def closest_style(base: Generator, data: UnpairedCrops) -> int:
     """The existing style whose outputs' colour moments are nearest the look photos': the starting point."""
-    data = UnpairedCrops(content, [look], 128, seed)
+    state = data.state()
     x, _, _ = data.sample(8)
+    data.load_state(state)  # a peek: training then draws the same crops it would have without it
     target = data.style_moments()[0]
     n = base.config.num_styles
     with torch.no_grad():
@@ -80,14 +81,13 @@ def new_style_parameters(model: Generator) -> list[torch.nn.Parameter]:
     return params
 
 
-def train_new_style(model: Generator, look_photos: list[np.ndarray], content: list[np.ndarray],
-                    iterations: int = 600, batch: int = 8, crop: int = 128, lr: float = 5e-3, seed: int = 0,
+def train_new_style(model: Generator, data: UnpairedCrops,
+                    iterations: int = 600, batch: int = 8, lr: float = 5e-3, seed: int = 0,
                     progress: bool = True, adv_weight: float = 0.5, moment_weight: float = 2.0,
                     structure_weight: float = 4.0) -> list[dict]:
     """Train the new style's column in place (learning rate decayed to 5% over the run)."""
     torch.manual_seed(seed)
     new = model.config.num_styles - 1
-    data = UnpairedCrops(content, [look_photos], crop, seed)
     moments = data.style_moments()
     params = new_style_parameters(model)
     discriminator = PatchDiscriminator(1)
@@ -153,10 +153,11 @@ def add_style(package_path, name: str, photos_dir, out, content_dir=None, iterat
         rng = np.random.default_rng(seed + 1)
         content = [v for im in photos.load_set(photos.CONTENT) for v in colour_variants(im, 6, rng)]
     base = generator_from_package(package)
-    start_from = closest_style(base, look, content, seed)
+    data = UnpairedCrops(content, [look], 128, seed)
+    start_from = closest_style(base, data)
     model = widen(base, start_from)
     start = time.time()
-    history = train_new_style(model, look, content, iterations=iterations, seed=seed, progress=progress)
+    history = train_new_style(model, data, iterations=iterations, seed=seed, progress=progress)
     seconds = time.time() - start
     model.eval().requires_grad_(False)
     styles = list(package.style_names) + [name]

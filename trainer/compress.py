@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from sdk import frames
 from sdk.frames import working_size
 from sdk.onnx_edit import input_to_constant
 from sdk.package import ModelPackage, load_package, write_package
@@ -248,13 +249,11 @@ def _session(onnx_bytes: bytes, style: np.ndarray | None = None):
 
 
 def _run_rgb(session, rgb: np.ndarray, style: np.ndarray, stride: int = 4) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    hs, ws = working_size(h, w, stride, 1280, 16)
-    x = cv2.resize(rgb, (ws, hs), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 127.5 - 1
-    feeds = {"image": np.ascontiguousarray(x.transpose(2, 0, 1)[None]), "style": style}
-    y = session.run(None, {k: v.astype(session.input_dtype) for k, v in feeds.items()})[0].astype(np.float32)
-    out = np.clip(y[0].transpose(1, 2, 0) * 127.5 + 127.5 + 0.5, 0, 255).astype(np.uint8)
-    return cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR) if (hs, ws) != (h, w) else out
+    """One RGB photo through a bare session with the SDK's own pre/post-processing and working size."""
+    size = working_size(*rgb.shape[:2], stride, 1280, 16)
+    feeds = {"image": frames.preprocess(rgb, size, "rgb"), "style": style}
+    y = session.run(None, {k: v.astype(session.input_dtype) for k, v in feeds.items()})[0]
+    return frames.postprocess(y.astype(np.float32), rgb, 1.0, "rgb")
 
 
 def cpu_latencies_ms(blobs: dict[str, bytes], size_wh: tuple[int, int], num_styles: int,
