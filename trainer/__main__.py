@@ -69,7 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--photos", required=True, help="folder of 20-50 photos in the new look")
     add.add_argument("--content", default=None, help="folder of ordinary photos (default: the bundled content photos)")
     add.add_argument("--out", required=True, help="package folder to write (N+1 styles)")
-    add.add_argument("--iterations", type=int, default=600)
+    add.add_argument("--iterations", type=int, default=600, help="iterations per run")
+    add.add_argument("--runs", type=int, default=4,
+                     help="independent runs (different seeds) whose new-style parameters are averaged")
     add.add_argument("--demo-photos", default=None, metavar="DIR",
                      help="first write 30 bundled photos restyled by a warm film grade with grain into DIR "
                           "(a look the shipped model never saw) and use them as --photos")
@@ -146,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
 
         out = args.out or args.package or DEFAULT_PACKAGE
         if args.command == "prune":
-            package = compress.prune_package(args.package, out, args.macs, args.iterations, command=command_line)
+            package = compress.prune_package(args.package, out, args.macs, args.iterations, command=command_line, runs=args.runs)
         else:
             package = compress.quantize_package(args.package, out, command=command_line)
         for name, v in package.manifest["variants"].items():
@@ -161,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.demo_photos:
             add_style.demo_look_photos(args.demo_photos)
         package, seconds = add_style.add_style(args.package, args.name, args.photos, args.out, args.content,
-                                               args.iterations, command=command_line)
+                                               args.iterations, command=command_line, runs=args.runs)
         print(f"wrote {package.path}: styles {', '.join(package.style_names)} ({seconds:.0f} s of training)")
         return 0
     if args.command == "compress-report":

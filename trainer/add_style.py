@@ -51,15 +51,16 @@ def widen(base: Generator, start_from: int = 0) -> Generator:
     return model.eval()
 
 
-def closest_style(base: Generator, data: UnpairedCrops) -> int:
-    """The existing style whose outputs' colour moments are nearest the look photos': the starting point."""
+def closest_style(base: Generator, data: UnpairedCrops, samples: int = 64) -> int:
+    """The existing style whose outputs' colour moments are nearest the look photos': the starting point.
+    64 crops: with 8 the pick flipped between styles from one seed to the next."""
     state = data.state()
-    x, _, _ = data.sample(8)
+    x, _, _ = data.sample(samples)
     data.load_state(state)  # a peek: training then draws the same crops it would have without it
     target = data.style_moments()[0]
     n = base.config.num_styles
     with torch.no_grad():
-        gaps = [float((UnpairedCrops.moments_of(base(x, torch.eye(n)[k].view(1, n, 1, 1).expand(8, -1, -1, -1)))
+        gaps = [float((UnpairedCrops.moments_of(base(x, torch.eye(n)[k].view(1, n, 1, 1).expand(samples, -1, -1, -1)))
                        - target).abs().sum()) for k in range(n)]
     return int(np.argmin(gaps))
 
@@ -83,13 +84,18 @@ def new_style_parameters(model: Generator) -> list[torch.nn.Parameter]:
 
 def train_new_style(model: Generator, data: UnpairedCrops,
                     iterations: int = 600, batch: int = 8, lr: float = 5e-3, seed: int = 0,
-                    progress: bool = True, adv_weight: float = 0.5, moment_weight: float = 2.0,
-                    structure_weight: float = 4.0) -> list[dict]:
-    """Train the new style's column in place (learning rate decayed to 5% over the run)."""
+                    progress: bool = True, adv_weight: float = 0.5, moment_weight: float = 0.5,
+                    structure_weight: float = 4.0, ema_decay: float = 0.995) -> list[dict]:
+    """Train the new style's column in place (learning rate decayed to 5% over the run); the column
+    kept is the exponential moving average of its iterates, which damps the adversarial game's swings.
+
+    The colour-moment weight is lower than the main recipe's: a handful of photos from a few scenes
+    carry the scenes' own colours in their moments, and pulling hard toward them over-corrects."""
     torch.manual_seed(seed)
     new = model.config.num_styles - 1
     moments = data.style_moments()
     params = new_style_parameters(model)
+    averages = [p[:, new].detach().clone() for p in params]
     discriminator = PatchDiscriminator(1)
     opt_g = torch.optim.Adam(params, lr=lr, betas=(0.5, 0.99))
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt_g, iterations, eta_min=lr * 0.05)
@@ -122,6 +128,9 @@ def train_new_style(model: Generator, data: UnpairedCrops,
         g_loss.backward()
         opt_g.step()
         schedule.step()
+        with torch.no_grad():
+            for average, p in zip(averages, params):
+                average.mul_(ema_decay).add_(p[:, new], alpha=1 - ema_decay)
         record = {"d": d_loss.item(), "adv": adv.item(), "struct": structure.item(), "moment": moment.item()}
         if not all(math.isfinite(v) for v in record.values()):
             raise FloatingPointError(f"non-finite loss at iteration {it + 1}: {record}; lower --lr")
@@ -131,14 +140,38 @@ def train_new_style(model: Generator, data: UnpairedCrops,
             bar.update(1)
     if bar is not None:
         bar.close()
+    with torch.no_grad():
+        for average, p in zip(averages, params):
+            p[:, new] = average
     return history
 
 
+def train_averaged(base: Generator, start_from: int, content: list[np.ndarray], look: list[np.ndarray],
+                   runs: int, iterations: int, seed: int, progress: bool) -> tuple[Generator, list[dict]]:
+    """``runs`` trainings of the new column from the same start with different seeds (crops,
+    discriminator), averaged. One unpaired run on ~30 photos lands anywhere in a band about 1 dB
+    wide; the average of a few sits near the band's middle."""
+    model = widen(base, start_from)
+    new = model.config.num_styles - 1
+    columns, histories = [], []
+    for run in range(runs):
+        trained = widen(base, start_from)
+        histories.append(train_new_style(trained, UnpairedCrops(content, [look], 128, seed + run),
+                                         iterations=iterations, seed=seed + run, progress=progress))
+        columns.append([p[:, new].clone() for p in new_style_parameters(trained)])
+    with torch.no_grad():
+        for i, p in enumerate(new_style_parameters(model)):
+            p[:, new] = torch.stack([c[i] for c in columns]).mean(0)
+    return model.eval(), histories
+
+
 def add_style(package_path, name: str, photos_dir, out, content_dir=None, iterations: int = 600,
-              seed: int = 0, command: str = "", progress: bool = True):
+              seed: int = 0, command: str = "", progress: bool = True, runs: int = 4):
     """Write a package at ``out`` with the styles of ``package_path`` plus ``name``."""
     from trainer.export import check_against_onnxruntime, to_onnx
 
+    if runs < 1:
+        raise ValueError(f"runs={runs}; need at least 1 training run to average (the default is 4)")
     package = load_package(package_path)
     if name in package.style_names:
         raise ValueError(f"style {name!r} is already in {package.path} ({', '.join(package.style_names)}); "
@@ -153,11 +186,9 @@ def add_style(package_path, name: str, photos_dir, out, content_dir=None, iterat
         rng = np.random.default_rng(seed + 1)
         content = [v for im in photos.load_set(photos.CONTENT) for v in colour_variants(im, 6, rng)]
     base = generator_from_package(package)
-    data = UnpairedCrops(content, [look], 128, seed)
-    start_from = closest_style(base, data)
-    model = widen(base, start_from)
+    start_from = closest_style(base, UnpairedCrops(content, [look], 128, seed))
     start = time.time()
-    history = train_new_style(model, data, iterations=iterations, seed=seed, progress=progress)
+    model, histories = train_averaged(base, start_from, content, look, runs, iterations, seed, progress)
     seconds = time.time() - start
     model.eval().requires_grad_(False)
     styles = list(package.style_names) + [name]
@@ -172,9 +203,9 @@ def add_style(package_path, name: str, photos_dir, out, content_dir=None, iterat
     manifest["model"]["onnxruntime_max_abs_diff"] = max_diff
     manifest["precisions"] = {"fp32": "generator.onnx"}
     manifest.setdefault("added_styles", []).append(
-        {"name": name, "photos": len(look), "iterations": iterations, "seconds": round(seconds, 1),
+        {"name": name, "photos": len(look), "iterations": iterations, "runs": runs, "seconds": round(seconds, 1),
          "started_from": package.style_names[start_from],
-         "last_losses": history[-1], "command": command})
+         "last_losses": [h[-1] for h in histories], "command": command})
     return write_package(out, {"generator.onnx": blob}, manifest), seconds
 
 

@@ -22,6 +22,8 @@ def test_new_package_has_one_more_style_and_only_its_column_changed(added):
     assert added.style_names == ("glow", "vintage", "sketch", "warm_film")
     assert added.manifest["style_input"]["shape"] == [1, 4, 1, 1]
     assert added.manifest["added_styles"][0]["name"] == "warm_film"
+    assert added.manifest["added_styles"][0]["runs"] == 4  # the default: four seeds, averaged
+    assert len(added.manifest["added_styles"][0]["last_losses"]) == 4
     from trainer.compress import generator_from_package
     old = generator_from_package(sdk.load_package()).state_dict()
     new = generator_from_package(added).state_dict()
@@ -59,8 +61,37 @@ def test_add_style_refuses_a_duplicate_name_and_too_few_photos(tmp_path, look_di
         (few / p.name).write_bytes(p.read_bytes())
     with pytest.raises(ValueError, match="holds 2 photos; a look needs at least 5"):
         add_style.add_style(None, "new", few, tmp_path / "y", iterations=1, progress=False)
+    with pytest.raises(ValueError, match="runs=0; need at least 1"):
+        add_style.add_style(None, "new", look_dir, tmp_path / "z", iterations=1, progress=False, runs=0)
+    assert not (tmp_path / "z").exists()
 
 
 def test_demo_look_photos_never_use_content_or_held_out_photos():
     # warm_film's inputs are crops of photos.STYLE only; the test photos are photos.HELD_OUT
     assert not set(photos.STYLE) & (set(photos.CONTENT) | set(photos.HELD_OUT))
+
+
+def test_runs_are_averaged_column_by_column(look_dir):
+    import torch
+
+    from trainer.compress import generator_from_package
+    from trainer.data import UnpairedCrops
+    from trainer.evaluate import load_folder
+    base = generator_from_package(sdk.load_package())
+    look = list(load_folder(look_dir).values())
+    content = photos.load_set(photos.CONTENT[:2])
+    averaged, histories = add_style.train_averaged(base, 1, content, look, runs=2, iterations=2, seed=0, progress=False)
+    assert len(histories) == 2 and all(len(h) == 2 for h in histories)
+    singles = []
+    for seed in (0, 1):
+        model = add_style.widen(base, 1)
+        add_style.train_new_style(model, UnpairedCrops(content, [look], 128, seed), iterations=2, seed=seed,
+                                  progress=False)
+        singles.append(model.state_dict())
+    assert not torch.equal(singles[0]["out_affine.to_beta.weight"], singles[1]["out_affine.to_beta.weight"])
+    for key, value in averaged.state_dict().items():
+        if key.endswith(("to_gamma.weight", "to_beta.weight")):
+            np.testing.assert_allclose(value[:, -1].numpy(), ((singles[0][key][:, -1] + singles[1][key][:, -1]) / 2).numpy(),
+                                       rtol=1e-5, atol=1e-7, err_msg=key)
+            np.testing.assert_array_equal(value[:, :-1].numpy(), base.state_dict()[key].numpy()
+                                          if key in base.state_dict() else np.zeros_like(value[:, :-1].numpy()))
