@@ -25,10 +25,10 @@ import torch
 
 from sdk.package import load_package, write_package
 from trainer import losses, photos
-from trainer.looks import warm_film
 from trainer.compress import generator_from_package
 from trainer.data import UnpairedCrops, colour_variants
 from trainer.evaluate import load_folder
+from trainer.looks import warm_film
 from trainer.models.discriminator import PatchDiscriminator
 from trainer.models.generator import Generator, GeneratorConfig, StyleAffine
 
