@@ -65,20 +65,24 @@ def closest_style(base: Generator, data: UnpairedCrops, samples: int = 64) -> in
     return int(np.argmin(gaps))
 
 
+def style_affine_weights(model: Generator) -> list[torch.nn.Parameter]:
+    """The weights of every per-style scale/shift (1x1 convs from the style vector), in module order:
+    column k of each is style k's."""
+    return [conv.weight for module in model.modules() if isinstance(module, StyleAffine)
+            for conv in (module.to_gamma, module.to_beta)]
+
+
 def new_style_parameters(model: Generator) -> list[torch.nn.Parameter]:
     """Freeze everything but the new style's column; returns the affine weights that hold it."""
     model.requires_grad_(False)
     new = model.config.num_styles - 1
-    params = []
-    for module in model.modules():
-        if isinstance(module, StyleAffine):
-            for conv in (module.to_gamma, module.to_beta):
-                conv.weight.requires_grad_(True)
-                mask = torch.zeros_like(conv.weight)
-                mask[:, new] = 1.0
-                # Old styles' columns get exactly zero gradient, so Adam leaves them bit-for-bit as they were.
-                conv.weight.register_hook(lambda grad, mask=mask: grad * mask)
-                params.append(conv.weight)
+    params = style_affine_weights(model)
+    for weight in params:
+        weight.requires_grad_(True)
+        mask = torch.zeros_like(weight)
+        mask[:, new] = 1.0
+        # Old styles' columns get exactly zero gradient, so Adam leaves them bit-for-bit as they were.
+        weight.register_hook(lambda grad, mask=mask: grad * mask)
     return params
 
 
@@ -158,9 +162,9 @@ def train_averaged(base: Generator, start_from: int, content: list[np.ndarray], 
         trained = widen(base, start_from)
         histories.append(train_new_style(trained, UnpairedCrops(content, [look], 128, seed + run),
                                          iterations=iterations, seed=seed + run, progress=progress))
-        columns.append([p[:, new].clone() for p in new_style_parameters(trained)])
+        columns.append([w[:, new].clone() for w in style_affine_weights(trained)])
     with torch.no_grad():
-        for i, p in enumerate(new_style_parameters(model)):
+        for i, p in enumerate(style_affine_weights(model)):
             p[:, new] = torch.stack([c[i] for c in columns]).mean(0)
     return model.eval(), histories
 
