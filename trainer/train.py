@@ -14,6 +14,7 @@ import os
 import tempfile
 import time
 import tomllib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,6 +171,29 @@ class Distributed:
         dist.all_reduce(flag, op=dist.ReduceOp.MAX)
         return flag.item() == 0.0
 
+    def replica_spread(self, *modules: torch.nn.Module) -> float:
+        """The largest difference of any weight between ranks (0.0 when they are in step, as the
+        averaged gradients keep them). Collective: every rank calls it; cheap for generators this size."""
+        if not self.enabled:
+            return 0.0
+        import torch.distributed as dist
+        flat = torch.cat([t.detach().reshape(-1).float() for m in modules for t in m.state_dict().values()
+                          if t.is_floating_point()])
+        high, low = flat.clone(), flat.clone()
+        dist.all_reduce(high, op=dist.ReduceOp.MAX)
+        dist.all_reduce(low, op=dist.ReduceOp.MIN)
+        return float((high - low).max())
+
+    def gather(self, value: float) -> list[float]:
+        """One number from every rank, in rank order (collective)."""
+        if not self.enabled:
+            return [value]
+        import torch.distributed as dist
+        values = torch.zeros(self.world, dtype=torch.float64, device=self.device)
+        values[self.rank] = value
+        dist.all_reduce(values)
+        return values.tolist()
+
     def barrier(self) -> None:
         if self.enabled:
             import torch.distributed as dist
@@ -314,6 +338,14 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, vgg_we
         if done % config.checkpoint_every == 0 or done == end or done % config.sample_every == 0:
             dist.average_buffers(generator)  # collective: every rank, before rank 0 samples or saves
             dist.average_buffers(ema)
+        replicas = {}
+        if done % config.checkpoint_every == 0 or done == end:  # collectives: every rank takes part
+            # Recorded with each checkpoint: ranks out of step would mean rank 0 saved one replica of several.
+            replicas = {"replica_spread": dist.replica_spread(generator, ema, discriminator),
+                        "rank_losses_g": dist.gather(record["g"])}
+            if replicas["replica_spread"] != 0.0 and dist.main:
+                warnings.warn(f"ranks' weights differ by up to {replicas['replica_spread']:.3g} at iteration {done}; "
+                              "the checkpoint holds rank 0's", RuntimeWarning, stacklevel=1)
         if dist.main and (done % config.sample_every == 0 or done == config.iterations):
             import cv2
             grid = _sample_grid(ema.eval(), fixed_content, config.model.num_styles)
@@ -324,14 +356,10 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, vgg_we
                 "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "iteration": done,
                 "data_rng": json.dumps(data.state()), "torch_rng": torch.get_rng_state(),
                 "history": json.dumps(history), "config": json.dumps(config.raw),
-                "styles": json.dumps(config.styles), "world_size": dist.world,
+                "styles": json.dumps(config.styles), "world_size": dist.world, "replicas": json.dumps(replicas),
             }, ckpt_path)
     if bar is not None:
         bar.close()
-    if dist.enabled and os.environ.get("STYLIZER_DUMP_RANK_WEIGHTS") == "1":
-        # For the test that checks every rank ends with the same weights.
-        torch.save({k: v.cpu() for k, v in generator.state_dict().items()}, run_dir / f"weights_rank{dist.rank}.pt")
-        (run_dir / f"losses_rank{dist.rank}.json").write_text(json.dumps(history))
     dist.barrier()  # no rank leaves before the checkpoint is on disk
     return {"iteration": end, "losses": history, "seconds": time.time() - t0, "world_size": dist.world,
             "rank": dist.rank}
