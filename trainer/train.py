@@ -130,7 +130,8 @@ class Distributed:
             if device.startswith("cuda"):
                 self.device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
                 torch.cuda.set_device(self.device)
-            if not dist.is_initialized():
+            self._owns_group = not dist.is_initialized()
+            if self._owns_group:
                 dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
 
     @property
@@ -199,6 +200,14 @@ class Distributed:
             import torch.distributed as dist
             dist.barrier()
 
+    def close(self) -> None:
+        """Tear down the process group this object created. Left to interpreter exit, Gloo's threads
+        can be destroyed while still joinable: "terminate called without an active exception", SIGABRT."""
+        if self.enabled and self._owns_group:
+            import torch.distributed as dist
+            if dist.is_initialized():
+                dist.destroy_process_group()
+
 
 def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, vgg_weights: str | None = None,
           device: str | None = None, progress: bool = True, dataset: UnpairedCrops | None = None,
@@ -209,8 +218,15 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, vgg_we
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    dist = Distributed(device)
+    dist = Distributed(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    try:
+        return _train(config, run_dir, resume, vgg_weights, dist, progress, dataset, stop_after)
+    finally:
+        dist.close()
+
+
+def _train(config: TrainConfig, run_dir: Path, resume: bool, vgg_weights: str | None, dist: Distributed,
+           progress: bool, dataset: UnpairedCrops | None, stop_after: int | None) -> dict:
     device = dist.device
     torch.manual_seed(config.seed)  # the same on every rank: identical initial weights
     np.random.seed(config.seed)
