@@ -22,7 +22,7 @@ import torch
 from sdk.package import load_package
 from trainer import add_style, photos
 from trainer.compress import generator_from_package
-from trainer.data import UnpairedCrops, colour_variants
+from trainer.data import UnpairedCrops
 from trainer.evaluate import load_folder
 from trainer.looks import warm_film
 
@@ -56,8 +56,7 @@ def main() -> None:
         look = list(load_folder(args.look).values())
     except (FileNotFoundError, ValueError):
         look = list(load_folder(add_style.demo_look_photos(args.look)).values())
-    rng = np.random.default_rng(1)  # add_style's default content set
-    content = [v for im in photos.load_set(photos.CONTENT) for v in colour_variants(im, 6, rng)]
+    content = add_style.default_content()
     base = generator_from_package(load_package())
     data = UnpairedCrops(content, [look], 128, args.seed)
     start = add_style.closest_style(base, data)

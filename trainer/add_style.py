@@ -172,6 +172,12 @@ def train_averaged(base: Generator, start_from: int, content: list[np.ndarray], 
     return model.eval(), histories
 
 
+def default_content(seed: int = 0) -> list[np.ndarray]:
+    """The bundled content photos, six re-coloured copies each: the generator's inputs without --content."""
+    rng = np.random.default_rng(seed + 1)
+    return [v for im in photos.load_set(photos.CONTENT) for v in colour_variants(im, 6, rng)]
+
+
 def add_style(package_path, name: str, photos_dir, out, content_dir=None, iterations: int = 600,
               seed: int = 0, command: str = "", progress: bool = True, runs: int = 4):
     """Write a package at ``out`` with the styles of ``package_path`` plus ``name``."""
@@ -190,8 +196,7 @@ def add_style(package_path, name: str, photos_dir, out, content_dir=None, iterat
     if content_dir is not None:
         content = list(load_folder(content_dir).values())
     else:
-        rng = np.random.default_rng(seed + 1)
-        content = [v for im in photos.load_set(photos.CONTENT) for v in colour_variants(im, 6, rng)]
+        content = default_content(seed)
     base = generator_from_package(package)
     start_from = closest_style(base, UnpairedCrops(content, [look], 128, seed))
     start = time.time()

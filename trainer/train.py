@@ -124,6 +124,7 @@ class Distributed:
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
         self.enabled = self.world > 1
+        self._owns_group = False
         self.device = device
         if self.enabled:
             import torch.distributed as dist
@@ -351,11 +352,12 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, vgg_weights: str | 
             bar.set_postfix(d=f"{record['d']:.3f}", adv=f"{record['adv']:.3f}", struct=f"{record['struct']:.3f}")
             bar.update(1)
         done = it + 1
-        if done % config.checkpoint_every == 0 or done == end or done % config.sample_every == 0:
+        checkpoint_now = done % config.checkpoint_every == 0 or done == end
+        if checkpoint_now or done % config.sample_every == 0:
             dist.average_buffers(generator)  # collective: every rank, before rank 0 samples or saves
             dist.average_buffers(ema)
         replicas = {}
-        if done % config.checkpoint_every == 0 or done == end:  # collectives: every rank takes part
+        if checkpoint_now:  # collectives: every rank takes part
             # Recorded with each checkpoint: ranks out of step would mean rank 0 saved one replica of several.
             replicas = {"replica_spread": dist.replica_spread(generator, ema, discriminator),
                         "rank_losses_g": dist.gather(record["g"])}
@@ -366,7 +368,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, vgg_weights: str | 
             import cv2
             grid = _sample_grid(ema.eval(), fixed_content, config.model.num_styles)
             cv2.imwrite(str(run_dir / f"samples_{done:06d}.png"), grid[:, :, ::-1])
-        if dist.main and (done % config.checkpoint_every == 0 or done == end):
+        if dist.main and checkpoint_now:
             save_atomic({
                 "generator": generator.state_dict(), "generator_ema": ema.state_dict(), "discriminator": discriminator.state_dict(),
                 "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "iteration": done,
