@@ -21,10 +21,11 @@ from sdk.cuda.kernels import ORDERS
 HERE = Path(__file__).resolve().parent
 
 
-def build() -> Path:
-    sources = [(HERE / n).read_bytes() for n in ("cpu_reference.cpp", "pixel_math.cuh")]
-    key = hashlib.sha256(b"\0".join(sources)).hexdigest()[:16]
-    lib = cache_root() / "kernels" / f"cpu_reference-{key}.so"
+def build(source: str = "cpu_reference.cpp", include_dirs: tuple[str, ...] = ()) -> Path:
+    """Shared library of ``source`` (a file in kernels/), rebuilt when any kernel source changes."""
+    inputs = sorted(p for p in HERE.rglob("*") if p.suffix in (".cpp", ".cu", ".cuh", ".h"))
+    key = hashlib.sha256(b"\0".join([source.encode(), *(p.read_bytes() for p in inputs)])).hexdigest()[:16]
+    lib = cache_root() / "kernels" / f"{Path(source).stem}-{key}.so"
     if lib.is_file():
         return lib
     compiler = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
@@ -32,8 +33,11 @@ def build() -> Path:
         raise RuntimeError("no C++ compiler found (g++, c++ or clang++) to build the kernels' CPU reference")
     lib.parent.mkdir(parents=True, exist_ok=True)
     tmp = lib.with_suffix(f".{os.getpid()}.tmp")
-    subprocess.run([compiler, "-O2", "-std=c++17", "-shared", "-fPIC", "-o", str(tmp), str(HERE / "cpu_reference.cpp")],
-                   check=True, capture_output=True, text=True)
+    includes = [f"-I{HERE / d}" for d in include_dirs]
+    result = subprocess.run([compiler, "-O2", "-std=c++17", "-shared", "-fPIC", *includes, "-o", str(tmp),
+                             str(HERE / source)], check=False, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{compiler} could not build kernels/{source}:\n{result.stderr.strip()}")
     os.replace(tmp, lib)
     return lib
 

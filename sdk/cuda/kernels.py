@@ -19,6 +19,15 @@ BLOCK = (32, 8)
 POST_PIXELS_PER_THREAD = 4  # PIXELS in stylize_kernels.cu
 
 
+def launch_shape(name: str, width: int, height: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """Grid and block of a kernel for a ``width`` x ``height`` output; shared with the CPU emulation
+    (kernels/emulator.py) so that it runs the kernels with the geometry the GPU gets."""
+    if name.startswith("postprocess"):
+        width = (width + POST_PIXELS_PER_THREAD - 1) // POST_PIXELS_PER_THREAD
+    grid = ((width + BLOCK[0] - 1) // BLOCK[0], (height + BLOCK[1] - 1) // BLOCK[1], 1)
+    return grid, (BLOCK[0], BLOCK[1], 1)
+
+
 def _driver():
     try:
         from cuda.bindings import driver
@@ -75,8 +84,8 @@ class StylizeKernels:
 
     def _launch(self, name: str, width: int, height: int, stream: int, args: list) -> None:
         params = np.array([ctypes.addressof(a) for a in args], dtype=np.uint64)
-        grid = ((width + BLOCK[0] - 1) // BLOCK[0], (height + BLOCK[1] - 1) // BLOCK[1], 1)
-        check(self._driver.cuLaunchKernel(self._functions[name], *grid, BLOCK[0], BLOCK[1], 1, 0, stream,
+        grid, block = launch_shape(name, width, height)
+        check(self._driver.cuLaunchKernel(self._functions[name], *grid, *block, 0, stream,
                                           params.ctypes.data, 0), f"launch {name}")
 
     def preprocess(self, frame_ptr: int, pitch: int, height: int, width: int, order: str, out_ptr: int,
@@ -94,5 +103,4 @@ class StylizeKernels:
                 ctypes.c_long(pitch), ctypes.c_int(height), ctypes.c_int(width), ctypes.c_int(ORDERS[order]),
                 ctypes.c_float(strength), ctypes.c_void_p(previous_ptr), ctypes.c_long(previous_pitch),
                 ctypes.c_float(temporal), ctypes.c_void_p(out_ptr), ctypes.c_long(out_pitch)]
-        threads_x = (width + POST_PIXELS_PER_THREAD - 1) // POST_PIXELS_PER_THREAD
-        self._launch("postprocess_f16" if half else "postprocess_f32", threads_x, height, stream, args)
+        self._launch("postprocess_f16" if half else "postprocess_f32", width, height, stream, args)

@@ -1,0 +1,11 @@
+// Stand-in for CUDA's cuda_fp16.h in the CPU emulation of the kernels (kernel_emulator.cpp):
+// the two conversions the kernels use, with the GPU's rounding (to nearest, ties to even).
+#pragma once
+
+struct __half {
+    _Float16 value;
+};
+static_assert(sizeof(__half) == 2, "__half must be 2 bytes, like the GPU's and NumPy's float16");
+
+inline __half __float2half_rn(float v) { return __half{static_cast<_Float16>(v)}; }
+inline float __half2float(__half h) { return static_cast<float>(h.value); }

@@ -1,0 +1,40 @@
+"""The CUDA kernels themselves (stylize_kernels.cu) run on the CPU, thread by thread.
+
+:class:`KernelEmulator` has the launch methods of :class:`sdk.cuda.kernels.StylizeKernels`
+and launches with the same grid and block (``launch_shape``), but takes host pointers
+(NumPy arrays' ``.ctypes.data``). The kernel source is compiled by the host C++ compiler
+against a small stand-in for ``cuda_fp16.h`` (kernels/emulation/). Slow (one thread after
+another) and meant for tests on machines without a GPU.
+"""
+from __future__ import annotations
+
+import ctypes
+
+from kernels.cpu_reference import build
+from sdk.cuda.kernels import ORDERS, launch_shape
+
+
+class KernelEmulator:
+    def __init__(self):
+        self.lib = ctypes.CDLL(str(build("kernel_emulator.cpp", include_dirs=("emulation",))))
+        p, l, i, f, u = ctypes.c_void_p, ctypes.c_long, ctypes.c_int, ctypes.c_float, ctypes.c_uint
+        grid = [u, u, u, u]
+        for half in ("f32", "f16"):
+            getattr(self.lib, f"emulate_preprocess_{half}").argtypes = grid + [p, l, i, i, i, p, i, i]
+            getattr(self.lib, f"emulate_postprocess_{half}").argtypes = grid + [p, i, i, p, l, i, i, i, f, p, l, f, p, l]
+
+    def _launch(self, name: str, width: int, height: int, args: list) -> None:
+        grid, block = launch_shape(name, width, height)
+        getattr(self.lib, f"emulate_{name}")(grid[0], grid[1], block[0], block[1], *args)
+
+    def preprocess(self, frame_ptr: int, pitch: int, height: int, width: int, order: str, out_ptr: int,
+                   out_h: int, out_w: int, half: bool) -> None:
+        self._launch("preprocess_f16" if half else "preprocess_f32", out_w, out_h,
+                     [frame_ptr, pitch, height, width, ORDERS[order], out_ptr, out_h, out_w])
+
+    def postprocess(self, styled_ptr: int, h: int, w: int, frame_ptr: int, pitch: int, height: int, width: int,
+                    order: str, strength: float, out_ptr: int, out_pitch: int, half: bool,
+                    previous_ptr: int = 0, previous_pitch: int = 0, temporal: float = 0.0) -> None:
+        self._launch("postprocess_f16" if half else "postprocess_f32", width, height,
+                     [styled_ptr, h, w, frame_ptr, pitch, height, width, ORDERS[order], strength,
+                      previous_ptr or None, previous_pitch, temporal, out_ptr, out_pitch])

@@ -1,0 +1,110 @@
+"""The CUDA kernels' own code, run on the CPU (kernels/emulator.py), against the CPU reference.
+
+test_cpu_reference.py checks the shared per-pixel math; this checks the rest of each kernel:
+thread indexing, the post kernel's row tails and word/byte paths, pitched and misaligned rows,
+and that every output element is written (outputs are poisoned first), with the launch
+geometry the GPU gets. Tolerance: one uint8 step, as benchmarks/gpu_check.py asks of the GPU.
+"""
+import numpy as np
+import pytest
+
+from kernels.cpu_reference import CpuReference
+from kernels.emulator import KernelEmulator
+from tests.conftest import TOLERANCE
+
+ORDERS = ["bgr", "rgb", "bgra", "rgba"]
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    return KernelEmulator()
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return CpuReference()
+
+
+def strided_frame(rng, H, W, channels, pad=0, offset=0):
+    """A random uint8 H x W x C frame whose rows are W*C + pad bytes apart, starting `offset` bytes into
+    its buffer (pad or offset not a multiple of 4 sends the post kernel down its byte path)."""
+    pitch = W * channels + pad
+    buffer = rng.integers(0, 256, H * pitch + offset, dtype=np.uint8)
+    return np.ndarray((H, W, channels), np.uint8, buffer, offset=offset, strides=(pitch, channels, 1))
+
+
+def run_pre(emulator, frame, order, h, w, half):
+    out = np.full((1, 3, h, w), np.nan, np.float16 if half else np.float32)  # unwritten stays NaN
+    emulator.preprocess(frame.ctypes.data, frame.strides[0], frame.shape[0], frame.shape[1], order,
+                        out.ctypes.data, h, w, half)
+    return out
+
+
+def run_post(emulator, styled, frame, order, strength, previous, temporal, out_pad, poison):
+    H, W, C = frame.shape
+    buffer = np.full((H, W * C + out_pad), poison, np.uint8)
+    out = buffer[:, : W * C].reshape(H, W, C) if out_pad == 0 else np.ndarray(
+        (H, W, C), np.uint8, buffer, strides=(W * C + out_pad, C, 1))
+    emulator.postprocess(styled.ctypes.data, styled.shape[2], styled.shape[3], frame.ctypes.data, frame.strides[0],
+                         H, W, order, strength, out.ctypes.data, out.strides[0], styled.dtype == np.float16,
+                         previous.ctypes.data if previous is not None else 0,
+                         previous.strides[0] if previous is not None else 0, temporal)
+    return out
+
+
+def check(emulator, ref, frame_hw, work_hw, order, half, pad=0, offset=0, temporal=0.0, seed=0):
+    rng = np.random.default_rng(seed)
+    (H, W), (h, w) = frame_hw, work_hw
+    channels = 4 if order.endswith("a") else 3
+    frame = strided_frame(rng, H, W, channels, pad, offset)
+    pre = run_pre(emulator, frame, order, h, w, half)
+    assert np.isfinite(pre).all(), "preprocess left output elements unwritten"
+    pre_err = np.abs(pre.astype(np.float32) - ref.preprocess(frame, order, (h, w))).max() * 127.5
+    assert pre_err <= TOLERANCE["uint8_lsb"], f"preprocess off by {pre_err:.3f} uint8 steps"
+
+    styled = rng.uniform(-1.05, 1.05, (1, 3, h, w)).astype(np.float16 if half else np.float32)  # tests the clamp
+    previous = strided_frame(rng, H, W, channels, pad, offset) if temporal else None
+    outs = [run_post(emulator, styled, frame, order, 0.7, previous, temporal, pad, poison) for poison in (0, 255)]
+    np.testing.assert_array_equal(outs[0], outs[1], err_msg="postprocess left output bytes unwritten")
+    want = ref.postprocess(styled.astype(np.float32), frame, order, 0.7, previous, temporal)
+    post_err = int(np.abs(outs[0].astype(int) - want.astype(int)).max())
+    assert post_err <= TOLERANCE["uint8_lsb"], f"postprocess off by {post_err} uint8 steps"
+    if channels == 4:
+        np.testing.assert_array_equal(outs[0][:, :, 3], frame[:, :, 3])  # alpha passes through
+    return pre_err, post_err
+
+
+@pytest.mark.parametrize("half", [False, True], ids=["f32", "f16"])
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("frame_hw,work_hw", [
+    ((129, 237), (128, 236)),  # odd frame: the post kernel's last thread of each row takes the tail path
+    ((1080, 1920), (720, 1280)),  # the 1080p camera case
+    ((50, 31), (100, 64)),  # working size above the frame (downscale in post)
+    ((1, 1), (16, 16)),
+    ((3, 7), (16, 16)),  # every row shorter than one post thread's four pixels plus a tail
+])
+def test_kernels_match_the_cpu_reference(emulator, ref, frame_hw, work_hw, order, half):
+    check(emulator, ref, frame_hw, work_hw, order, half)
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("pad,offset", [(64, 0), (1, 0), (0, 1), (3, 2)],
+                         ids=["pitch64", "pitch+1", "base+1", "pitch+3,base+2"])
+def test_pitched_and_misaligned_rows(emulator, ref, order, pad, offset):
+    check(emulator, ref, (37, 61), (36, 60), order, half=True, pad=pad, offset=offset, temporal=0.3)
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("temporal", [0.0, 0.3, 0.95])
+def test_temporal_blend_with_the_previous_output(emulator, ref, order, temporal):
+    check(emulator, ref, (360, 640), (360, 640), order, half=False, temporal=temporal)
+
+
+def test_a_wrong_kernel_is_caught(emulator, ref, monkeypatch):
+    """The check can fail: a post launch one row short (129 rows in 16 blocks of 8) leaves the last row unwritten."""
+    import kernels.emulator as module
+
+    real = module.launch_shape
+    monkeypatch.setattr(module, "launch_shape", lambda name, w, h: real(name, w, h - 1 if "post" in name else h))
+    with pytest.raises(AssertionError, match="postprocess left output bytes unwritten"):
+        check(emulator, ref, (129, 237), (128, 236), "bgr", half=False)
