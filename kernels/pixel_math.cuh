@@ -86,28 +86,32 @@ SK_HD void preprocess_pixel(const unsigned char* frame, long pitch, int H, int W
                   normalize(sample_u8(frame, pitch, channels, channel_for_rgb(order, c), ty, tx)));
 }
 
+// Horizontal bilinear sample of one row of a model output plane, each tap denormalized and
+// clamped before it is weighted. The post kernel keeps these per source row and reuses them
+// for every output row that reads that source row.
+template <typename T, typename Io>
+SK_HD float sample_row(const T* row, Tap tx) {
+    return denormalize(Io::load(row + tx.i0)) * (1.f - tx.w1) + denormalize(Io::load(row + tx.i1)) * tx.w1;
+}
+
+// Vertical step of the bilinear sample: between the samples of rows ty.i0 (top) and ty.i1 (bottom).
+SK_HD float lerp_rows(float top, float bottom, Tap ty) { return top * (1.f - ty.w1) + bottom * ty.w1; }
+
 // One output pixel of postprocess, given pointers to its own bytes: `src` (the frame's pixel),
 // `prev` (the previous output's pixel, or null) and `dst`. Bilinear over the denormalized,
 // clamped model output, then the strength and temporal blends, then rounding.
-// `Io` supplies load(const T*) -> float. Callers may stage src/prev/dst in registers.
+// `Io` supplies load(const T*) -> float.
 template <typename T, typename Io>
 SK_HD void postprocess_at(const T* styled, int h, int w, int H, int W, int order, float strength, float temporal,
                           const unsigned char* src, const unsigned char* prev, unsigned char* dst, int x, int y) {
     Tap tx = linear_tap(x, (float)w / W, w);
     Tap ty = linear_tap(y, (float)h / H, h);
     long plane = (long)h * w;
-#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
-#pragma unroll
-#endif
     for (int c = 0; c < 3; ++c) {
         const T* p = styled + c * plane;
-        float top = denormalize(Io::load(p + ty.i0 * w + tx.i0)) * (1.f - tx.w1) +
-                    denormalize(Io::load(p + ty.i0 * w + tx.i1)) * tx.w1;
-        float bot = denormalize(Io::load(p + ty.i1 * w + tx.i0)) * (1.f - tx.w1) +
-                    denormalize(Io::load(p + ty.i1 * w + tx.i1)) * tx.w1;
+        float v = lerp_rows(sample_row<T, Io>(p + (long)ty.i0 * w, tx), sample_row<T, Io>(p + (long)ty.i1 * w, tx), ty);
         int ch = channel_for_rgb(order, c);
-        dst[ch] = blend_to_u8(top * (1.f - ty.w1) + bot * ty.w1, src[ch], strength, prev ? prev[ch] : 0.f,
-                              prev ? temporal : 0.f);
+        dst[ch] = blend_to_u8(v, src[ch], strength, prev ? prev[ch] : 0.f, prev ? temporal : 0.f);
     }
     if (channels_of(order) == 4) dst[3] = src[3];
 }

@@ -22,64 +22,130 @@ extern "C" __global__ void preprocess_f16(const unsigned char* frame, long pitch
     PIXEL_XY
     if (x < w && y < h) sk::preprocess_pixel<__half, HalfIo>(frame, pitch, H, W, order, out, h, w, x, y);
 }
-// Postprocess, PIXELS consecutive pixels of a row per thread: the frame's, previous output's and
-// result's bytes move as 32-bit words (12 or 16 bytes per 4 pixels) instead of single bytes, and
-// the per-pixel math (pixel_math.cuh) runs on copies in registers. Rows whose pointers are not
-// 4-byte aligned, and the last pixels of a row, take the byte path.
+// Postprocess: each thread writes a tile of PIXELS consecutive pixels by ROWS consecutive rows.
+// - Bytes move as 32-bit words (C words hold 4 pixels of C channels) where the row's pointers are
+//   4-byte aligned and the tile is whole; otherwise byte by byte, into the same words.
+// - The horizontal taps and the scale division are computed once per thread, not per pixel.
+// - A warp is one row of 32 threads (blockDim.x == 32), so every thread of a warp is on the same
+//   output row and the vertical taps are warp-uniform. The horizontally sampled source rows
+//   (top, bottom) are kept in registers and re-read only when the vertical tap moves: on a 3x
+//   upscale a source row serves three output rows instead of being re-read and re-denormalized
+//   for each.
 constexpr int PIXELS = 4;
+constexpr int ROWS = 4;
 
+// Byte j of the words w (little-endian, as the GPU stores them); j is a compile-time constant
+// after unrolling, so the words stay in registers.
+__device__ __forceinline__ unsigned int byte_of(const unsigned int* words, int j) {
+    return (words[j >> 2] >> ((j & 3) * 8)) & 0xffu;
+}
+
+// The first `count` bytes at p into words (the rest zero), as C words or byte by byte.
 template <int C>
-__device__ __forceinline__ void load_bytes(const unsigned char* p, unsigned char* r, bool words) {
-    if (words) {
+__device__ __forceinline__ void load_words(const unsigned char* p, unsigned int* words, bool whole_words, int count) {
+    if (whole_words) {
 #pragma unroll
-        for (int i = 0; i < C; ++i) reinterpret_cast<unsigned int*>(r)[i] = reinterpret_cast<const unsigned int*>(p)[i];
-    } else {
-#pragma unroll
-        for (int i = 0; i < C * PIXELS; ++i) r[i] = p[i];
+        for (int i = 0; i < C; ++i) words[i] = reinterpret_cast<const unsigned int*>(p)[i];
+        return;
     }
+#pragma unroll
+    for (int i = 0; i < C; ++i) words[i] = 0;
+#pragma unroll
+    for (int j = 0; j < C * PIXELS; ++j)
+        if (j < count) words[j >> 2] |= (unsigned int)p[j] << ((j & 3) * 8);
 }
 
 template <int C>
-__device__ __forceinline__ void store_bytes(unsigned char* p, const unsigned char* r, bool words) {
-    if (words) {
+__device__ __forceinline__ void store_words(unsigned char* p, const unsigned int* words, bool whole_words, int count) {
+    if (whole_words) {
 #pragma unroll
-        for (int i = 0; i < C; ++i) reinterpret_cast<unsigned int*>(p)[i] = reinterpret_cast<const unsigned int*>(r)[i];
-    } else {
+        for (int i = 0; i < C; ++i) reinterpret_cast<unsigned int*>(p)[i] = words[i];
+        return;
+    }
 #pragma unroll
-        for (int i = 0; i < C * PIXELS; ++i) p[i] = r[i];
+    for (int j = 0; j < C * PIXELS; ++j)
+        if (j < count) p[j] = (unsigned char)byte_of(words, j);
+}
+
+// Horizontally sampled values of source row `row` for the tile's pixels and the three planes.
+template <typename T, typename Io>
+__device__ __forceinline__ void sample_source_row(const T* styled, long plane, int w, int row, const sk::Tap* tx,
+                                                  float (*values)[3]) {
+#pragma unroll
+    for (int c = 0; c < 3; ++c) {
+        const T* line = styled + c * plane + (long)row * w;
+#pragma unroll
+        for (int k = 0; k < PIXELS; ++k) values[k][c] = sk::sample_row<T, Io>(line, tx[k]);
     }
 }
 
 // ORDER is a template argument so that channel indices are constants and the staged bytes
 // stay in registers (with a run-time order they would be indexed dynamically, in local memory).
 template <typename T, typename Io, int ORDER>
-__device__ void postprocess_row4(const T* styled, int h, int w, const unsigned char* frame, long pitch, int H, int W,
+__device__ void postprocess_tile(const T* styled, int h, int w, const unsigned char* frame, long pitch, int H, int W,
                                  float strength, const unsigned char* previous, long previous_pitch,
                                  float temporal, unsigned char* out, long out_pitch) {
     constexpr int C = ORDER >= 2 ? 4 : 3;
-    constexpr int order = ORDER;
     int x0 = (blockIdx.x * blockDim.x + threadIdx.x) * PIXELS;
-    int y = blockIdx.y * blockDim.y + threadIdx.y;
-    if (x0 >= W || y >= H) return;
-    const unsigned char* src = frame + (long)y * pitch + (long)x0 * C;
-    const unsigned char* prev = previous ? previous + (long)y * previous_pitch + (long)x0 * C : nullptr;
-    unsigned char* dst = out + (long)y * out_pitch + (long)x0 * C;
-    if (x0 + PIXELS > W) {  // row tail: per pixel, straight from memory
-        for (int x = x0; x < W; ++x)
-            sk::postprocess_at<T, Io>(styled, h, w, H, W, order, strength, temporal, src + (x - x0) * C,
-                                      prev ? prev + (x - x0) * C : nullptr, dst + (x - x0) * C, x, y);
-        return;
-    }
-    bool words = ((reinterpret_cast<size_t>(src) | reinterpret_cast<size_t>(dst) |
-                   reinterpret_cast<size_t>(prev)) & 3) == 0;
-    alignas(4) unsigned char s[C * PIXELS], p[C * PIXELS], d[C * PIXELS];
-    load_bytes<C>(src, s, words);
-    if (prev) load_bytes<C>(prev, p, words);
+    int y0 = (blockIdx.y * blockDim.y + threadIdx.y) * ROWS;
+    if (x0 >= W || y0 >= H) return;
+    int pixels = W - x0 < PIXELS ? W - x0 : PIXELS;  // fewer in the last tile of a row
+    const float x_scale = (float)w / W, y_scale = (float)h / H;
+    sk::Tap tx[PIXELS];
 #pragma unroll
-    for (int i = 0; i < PIXELS; ++i)
-        sk::postprocess_at<T, Io>(styled, h, w, H, W, order, strength, temporal, s + i * C,
-                                  prev ? p + i * C : nullptr, d + i * C, x0 + i, y);
-    store_bytes<C>(dst, d, words);
+    for (int k = 0; k < PIXELS; ++k) tx[k] = sk::linear_tap(x0 + k < W ? x0 + k : W - 1, x_scale, w);
+    const long plane = (long)h * w;
+    float top[PIXELS][3], bottom[PIXELS][3];
+    int top_row = -1, bottom_row = -1;
+    if (previous == nullptr) temporal = 0.f;
+#pragma unroll 1  // a loop, not four copies of a long body: the instruction cache holds it
+    for (int r = 0; r < ROWS; ++r) {
+        int y = y0 + r;
+        if (y >= H) break;
+        sk::Tap ty = sk::linear_tap(y, y_scale, h);
+        if (ty.i0 != top_row) {
+            if (ty.i0 == bottom_row) {
+#pragma unroll
+                for (int k = 0; k < PIXELS; ++k)
+#pragma unroll
+                    for (int c = 0; c < 3; ++c) top[k][c] = bottom[k][c];
+            } else {
+                sample_source_row<T, Io>(styled, plane, w, ty.i0, tx, top);
+            }
+            top_row = ty.i0;
+        }
+        if (ty.i1 != bottom_row) {
+            sample_source_row<T, Io>(styled, plane, w, ty.i1, tx, bottom);
+            bottom_row = ty.i1;
+        }
+        const unsigned char* src = frame + (long)y * pitch + (long)x0 * C;
+        const unsigned char* prev = previous ? previous + (long)y * previous_pitch + (long)x0 * C : nullptr;
+        unsigned char* dst = out + (long)y * out_pitch + (long)x0 * C;
+        bool whole_words = pixels == PIXELS && ((reinterpret_cast<size_t>(src) | reinterpret_cast<size_t>(dst) |
+                                                 reinterpret_cast<size_t>(prev)) & 3) == 0;
+        unsigned int s[C], p[C], d[C];
+        load_words<C>(src, s, whole_words, pixels * C);
+        if (prev) {
+            load_words<C>(prev, p, whole_words, pixels * C);
+        } else {
+#pragma unroll
+            for (int i = 0; i < C; ++i) p[i] = 0;
+        }
+#pragma unroll
+        for (int i = 0; i < C; ++i) d[i] = 0;
+#pragma unroll
+        for (int k = 0; k < PIXELS; ++k) {
+#pragma unroll
+            for (int c = 0; c < 3; ++c) {
+                int j = k * C + sk::channel_for_rgb(ORDER, c);
+                float v = sk::lerp_rows(top[k][c], bottom[k][c], ty);
+                d[j >> 2] |= (unsigned int)sk::blend_to_u8(v, (float)byte_of(s, j), strength, (float)byte_of(p, j),
+                                                           temporal) << ((j & 3) * 8);
+            }
+            if (C == 4) d[(k * C + 3) >> 2] |= byte_of(s, k * C + 3) << (((k * C + 3) & 3) * 8);  // alpha as is
+        }
+        store_words<C>(dst, d, whole_words, pixels * C);
+    }
 }
 
 template <typename T, typename Io>
@@ -87,7 +153,7 @@ __device__ void postprocess(const T* styled, int h, int w, const unsigned char* 
                             int order, float strength, const unsigned char* previous, long previous_pitch,
                             float temporal, unsigned char* out, long out_pitch) {
     switch (order) {
-#define SK_POST(O) postprocess_row4<T, Io, O>(styled, h, w, frame, pitch, H, W, strength, previous, previous_pitch, \
+#define SK_POST(O) postprocess_tile<T, Io, O>(styled, h, w, frame, pitch, H, W, strength, previous, previous_pitch, \
                                               temporal, out, out_pitch)
         case 0: SK_POST(0); break;
         case 1: SK_POST(1); break;
@@ -98,7 +164,7 @@ __device__ void postprocess(const T* styled, int h, int w, const unsigned char* 
 }
 
 // model output (NCHW RGB [-1, 1], h x w) -> H x W uint8 HWC in `order`, blended by strength and temporal.
-// Launch with one thread per PIXELS pixels along x.
+// Launch with one thread per PIXELS x ROWS tile (sdk/cuda/kernels.launch_shape).
 extern "C" __global__ void postprocess_f32(const float* styled, int h, int w, const unsigned char* frame, long pitch, int H, int W,
                                 int order, float strength, const unsigned char* previous, long previous_pitch,
                                 float temporal, unsigned char* out, long out_pitch) {

@@ -16,14 +16,15 @@ from sdk.errors import BackendUnavailableError, CudaFatalError
 
 ORDERS = {"bgr": 0, "rgb": 1, "bgra": 2, "rgba": 3}
 BLOCK = (32, 8)
-POST_PIXELS_PER_THREAD = 4  # PIXELS in stylize_kernels.cu
+POST_PIXELS_PER_THREAD, POST_ROWS_PER_THREAD = 4, 4  # PIXELS and ROWS in stylize_kernels.cu
 
 
 def launch_shape(name: str, width: int, height: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
     """Grid and block of a kernel for a ``width`` x ``height`` output; shared with the CPU emulation
     (kernels/emulator.py) so that it runs the kernels with the geometry the GPU gets."""
-    if name.startswith("postprocess"):
+    if name.startswith("postprocess"):  # a tile of pixels per thread
         width = (width + POST_PIXELS_PER_THREAD - 1) // POST_PIXELS_PER_THREAD
+        height = (height + POST_ROWS_PER_THREAD - 1) // POST_ROWS_PER_THREAD
     grid = ((width + BLOCK[0] - 1) // BLOCK[0], (height + BLOCK[1] - 1) // BLOCK[1], 1)
     return grid, (BLOCK[0], BLOCK[1], 1)
 
