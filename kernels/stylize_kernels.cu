@@ -1,27 +1,78 @@
-// Fused pre/post-processing kernels: one pass over the pixels each way, one thread a pixel.
+// Fused pre/post-processing kernels: one pass over the pixels each way, a few pixels a thread.
 // Compiled at first use with NVRTC for the GPU present (sdk/cuda/compiler.py). The
-// per-pixel math is in pixel_math.cuh, shared with the CPU build (cpu_reference.cpp).
+// per-pixel math is in pixel_math.cuh, shared with the CPU build (cpu_reference.cpp); the
+// kernels themselves also run on the CPU in tests (kernel_emulator.cpp), so they use no
+// shared memory, barriers or warp intrinsics.
 #include <cuda_fp16.h>
 #include "pixel_math.cuh"
 
+// Element stores and loads; store2 writes two neighbours of a plane as one 4- or 8-byte store.
 struct HalfIo {
     static __device__ __forceinline__ void store(__half* p, float v) { *p = __float2half_rn(v); }
+    static __device__ __forceinline__ void store2(__half* p, float a, float b) {
+        *reinterpret_cast<__half2*>(p) = __floats2half2_rn(a, b);
+    }
     static __device__ __forceinline__ float load(const __half* p) { return __half2float(*p); }
 };
+struct FloatPairIo : sk::FloatIo {
+    static __device__ __forceinline__ void store2(float* p, float a, float b) {
+        *reinterpret_cast<float2*>(p) = make_float2(a, b);
+    }
+};
 
-#define PIXEL_XY                                        \
-    int x = blockIdx.x * blockDim.x + threadIdx.x;      \
+// Preprocess: each thread writes PRE_PIXELS neighbouring pixels of a row, so the vertical tap and
+// the scale division are computed once for both and each plane gets one paired store.
+constexpr int PRE_PIXELS = 2;
+
+template <typename T, typename Io, int ORDER>
+__device__ void preprocess_pair(const unsigned char* frame, long pitch, int H, int W, T* out, int h, int w) {
+    constexpr int C = ORDER >= 2 ? 4 : 3;
+    int x0 = (blockIdx.x * blockDim.x + threadIdx.x) * PRE_PIXELS;
     int y = blockIdx.y * blockDim.y + threadIdx.y;
+    if (x0 >= w || y >= h) return;
+    bool pair = x0 + 1 < w;  // false for the last pixel of an odd-width row
+    sk::Tap ty = sk::linear_tap(y, (float)H / h, H);
+    const float x_scale = (float)W / w;
+    float v[PRE_PIXELS][3];
+#pragma unroll
+    for (int k = 0; k < PRE_PIXELS; ++k) {
+        sk::Tap tx = sk::linear_tap(pair ? x0 + k : x0, x_scale, W);
+#pragma unroll
+        for (int c = 0; c < 3; ++c)
+            v[k][c] = sk::normalize(sk::sample_u8(frame, pitch, C, sk::channel_for_rgb(ORDER, c), ty, tx));
+    }
+    const long plane = (long)h * w;
+#pragma unroll
+    for (int c = 0; c < 3; ++c) {
+        T* p = out + c * plane + (long)y * w + x0;
+        if (pair && (reinterpret_cast<size_t>(p) & (2 * sizeof(T) - 1)) == 0) {
+            Io::store2(p, v[0][c], v[1][c]);
+        } else {  // odd plane or row offsets, or a row's last odd pixel
+            Io::store(p, v[0][c]);
+            if (pair) Io::store(p + 1, v[1][c]);
+        }
+    }
+}
+
+template <typename T, typename Io>
+__device__ void preprocess(const unsigned char* frame, long pitch, int H, int W, int order, T* out, int h, int w) {
+    switch (order) {
+        case 0: preprocess_pair<T, Io, 0>(frame, pitch, H, W, out, h, w); break;
+        case 1: preprocess_pair<T, Io, 1>(frame, pitch, H, W, out, h, w); break;
+        case 2: preprocess_pair<T, Io, 2>(frame, pitch, H, W, out, h, w); break;
+        default: preprocess_pair<T, Io, 3>(frame, pitch, H, W, out, h, w); break;
+    }
+}
 
 // frame (uint8 HWC in `order`, `pitch` bytes a row, H x W) -> bilinear to h x w -> [-1, 1] NCHW RGB.
+// Launch with one thread per PRE_PIXELS pixels of a row (sdk/cuda/kernels.launch_shape).
 extern "C" __global__ void preprocess_f32(const unsigned char* frame, long pitch, int H, int W, int order, float* out, int h, int w) {
-    PIXEL_XY
-    if (x < w && y < h) sk::preprocess_pixel<float, sk::FloatIo>(frame, pitch, H, W, order, out, h, w, x, y);
+    preprocess<float, FloatPairIo>(frame, pitch, H, W, order, out, h, w);
 }
 extern "C" __global__ void preprocess_f16(const unsigned char* frame, long pitch, int H, int W, int order, __half* out, int h, int w) {
-    PIXEL_XY
-    if (x < w && y < h) sk::preprocess_pixel<__half, HalfIo>(frame, pitch, H, W, order, out, h, w, x, y);
+    preprocess<__half, HalfIo>(frame, pitch, H, W, order, out, h, w);
 }
+
 // Postprocess: each thread writes a tile of PIXELS consecutive pixels by ROWS consecutive rows.
 // - Bytes move as 32-bit words (C words hold 4 pixels of C channels) where the row's pointers are
 //   4-byte aligned and the tile is whole; otherwise byte by byte, into the same words.

@@ -16,13 +16,17 @@ from sdk.errors import BackendUnavailableError, CudaFatalError
 
 ORDERS = {"bgr": 0, "rgb": 1, "bgra": 2, "rgba": 3}
 BLOCK = (32, 8)
-POST_PIXELS_PER_THREAD, POST_ROWS_PER_THREAD = 4, 4  # PIXELS and ROWS in stylize_kernels.cu
+# Pixels a thread writes, as in stylize_kernels.cu: PRE_PIXELS of a row; PIXELS x ROWS.
+PRE_PIXELS_PER_THREAD = 2
+POST_PIXELS_PER_THREAD, POST_ROWS_PER_THREAD = 4, 4
 
 
 def launch_shape(name: str, width: int, height: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
     """Grid and block of a kernel for a ``width`` x ``height`` output; shared with the CPU emulation
     (kernels/emulator.py) so that it runs the kernels with the geometry the GPU gets."""
-    if name.startswith("postprocess"):  # a tile of pixels per thread
+    if name.startswith("preprocess"):
+        width = (width + PRE_PIXELS_PER_THREAD - 1) // PRE_PIXELS_PER_THREAD
+    else:
         width = (width + POST_PIXELS_PER_THREAD - 1) // POST_PIXELS_PER_THREAD
         height = (height + POST_ROWS_PER_THREAD - 1) // POST_ROWS_PER_THREAD
     grid = ((width + BLOCK[0] - 1) // BLOCK[0], (height + BLOCK[1] - 1) // BLOCK[1], 1)

@@ -78,6 +78,7 @@ def check(emulator, ref, frame_hw, work_hw, order, half, pad=0, offset=0, tempor
 @pytest.mark.parametrize("order", ORDERS)
 @pytest.mark.parametrize("frame_hw,work_hw", [
     ((129, 237), (128, 236)),  # odd frame: the post kernel's last thread of each row takes the tail path
+    ((129, 237), (129, 237)),  # odd working width: unpaired last pixel and misaligned pairs in preprocess
     ((1080, 1920), (720, 1280)),  # the 1080p camera case
     ((50, 31), (100, 64)),  # working size above the frame (downscale in post)
     ((1, 1), (16, 16)),
@@ -100,11 +101,13 @@ def test_temporal_blend_with_the_previous_output(emulator, ref, order, temporal)
     check(emulator, ref, (360, 640), (360, 640), order, half=False, temporal=temporal)
 
 
-def test_a_wrong_kernel_is_caught(emulator, ref, monkeypatch):
-    """The check can fail: a post launch one row short (129 rows in 16 blocks of 8) leaves the last row unwritten."""
+@pytest.mark.parametrize("kernel,message", [("post", "postprocess left output bytes unwritten"),
+                                            ("pre", "preprocess left output elements unwritten")])
+def test_a_wrong_kernel_is_caught(emulator, ref, monkeypatch, kernel, message):
+    """The check can fail: a launch one row short (129 rows, blocks of 8 rows) leaves the last row unwritten."""
     import kernels.emulator as module
 
     real = module.launch_shape
-    monkeypatch.setattr(module, "launch_shape", lambda name, w, h: real(name, w, h - 1 if "post" in name else h))
-    with pytest.raises(AssertionError, match="postprocess left output bytes unwritten"):
-        check(emulator, ref, (129, 237), (128, 236), "bgr", half=False)
+    monkeypatch.setattr(module, "launch_shape", lambda name, w, h: real(name, w, h - 1 if kernel in name else h))
+    with pytest.raises(AssertionError, match=message):
+        check(emulator, ref, (129, 237), (129, 236), "bgr", half=False)
