@@ -142,6 +142,17 @@ class TensorRTBackend(Backend):
             self._pipeline.model = self.engine_for(size_hw)
             return self._pipeline.run(frame, order, size_hw, style, strength)
 
+    def submit_frame(self, frame, order, size_hw, style, strength):
+        """Start a frame on the next pipeline slot (Stylizer.submit): it uploads and runs in the engine
+        while the caller collects the previous one."""
+        with self._lock:
+            self._pipeline.model = self.engine_for(size_hw)  # captured into the slot's graph, keyed by size
+            return self._pipeline.submit(frame, order, size_hw, style, strength)
+
+    def result_frame(self, handle) -> np.ndarray:
+        with self._lock:
+            return self._pipeline.result(handle)
+
     def close(self) -> None:
         self._runners.clear()
         self._pipeline = None

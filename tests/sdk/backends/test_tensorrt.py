@@ -100,6 +100,27 @@ def test_tensorrt_backend_matches_onnxruntime():
         assert np.abs(trt(frame).astype(int) - cpu(frame).astype(int)).max() <= 2
 
 
+@pytest.mark.tensorrt
+def test_tensorrt_submit_pipelines_in_order_and_matches_the_plain_call():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available() or not {b.name: b for b in sdk.list_backends()}["tensorrt"].available:
+        pytest.skip("no TensorRT runtime that can run on this GPU")
+    import numpy as np
+    rng = np.random.default_rng(0)
+    clip = [rng.integers(0, 256, (360, 640, 3), dtype=np.uint8) for _ in range(5)]
+    with sdk.Stylizer(backend="tensorrt") as trt:
+        plain = [trt(f) for f in clip]
+        pending, piped = None, []
+        for f in clip:
+            current = trt.submit(f)
+            if pending is not None:
+                piped.append(pending.result())
+            pending = current
+        piped.append(pending.result())
+    for want, got in zip(plain, piped, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
 def _onnxruntime_runner(package):
     import onnxruntime as ort
     session = ort.InferenceSession(package.file("fp32").read_bytes(), providers=["CPUExecutionProvider"])
