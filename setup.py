@@ -19,7 +19,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["sdk", "sdk.*", "trainer", "trainer.*", "kernels"]),
     package_data={"sdk": ["models/*/*.json", "models/*/*.onnx"], "trainer": ["configs/*.toml"],
-                  "kernels": ["*.cu", "*.cuh", "*.cpp"]},
+                  "kernels": ["*.cu", "*.cuh", "*.cpp", "emulation/*.h"]},
     install_requires=["numpy>=1.24", "opencv-python-headless>=4.8", "onnxruntime>=1.17"],
     extras_require={
         "torch": TORCH,
