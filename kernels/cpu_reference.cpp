@@ -12,11 +12,13 @@ void preprocess_cpu(const unsigned char* frame, long pitch, int H, int W, int or
 }
 
 void postprocess_cpu(const float* styled, int h, int w, const unsigned char* frame, long pitch, int H, int W, int order,
-                     float strength, const unsigned char* previous, long previous_pitch, float temporal,
+                     float strength, const unsigned char* previous, long previous_pitch,
+                     const unsigned char* previous_input, long previous_input_pitch, float temporal,
                      unsigned char* out, long out_pitch) {
     for (int y = 0; y < H; ++y)
         for (int x = 0; x < W; ++x)
             sk::postprocess_pixel<float, sk::FloatIo>(styled, h, w, frame, pitch, H, W, order, strength, previous,
-                                                      previous_pitch, temporal, out, out_pitch, x, y);
+                                                      previous_pitch, previous_input, previous_input_pitch, temporal,
+                                                      out, out_pitch, x, y);
 }
 }

@@ -47,7 +47,7 @@ class CpuReference:
         self.lib = ctypes.CDLL(str(build()))
         p, l, i, f = ctypes.c_void_p, ctypes.c_long, ctypes.c_int, ctypes.c_float
         self.lib.preprocess_cpu.argtypes = [p, l, i, i, i, p, i, i]
-        self.lib.postprocess_cpu.argtypes = [p, i, i, p, l, i, i, i, f, p, l, f, p, l]
+        self.lib.postprocess_cpu.argtypes = [p, i, i, p, l, i, i, i, f, p, l, p, l, f, p, l]
 
     def preprocess(self, frame: np.ndarray, order: str, size_hw) -> np.ndarray:
         """uint8 HxWxC frame (rows may be pitched) -> (1, 3, h, w) float32 RGB in [-1, 1]."""
@@ -59,13 +59,16 @@ class CpuReference:
         return out
 
     def postprocess(self, styled: np.ndarray, frame: np.ndarray, order: str, strength: float,
-                    previous: np.ndarray | None = None, temporal: float = 0.0) -> np.ndarray:
-        """(1, 3, h, w) float32 model output -> uint8 frame-shaped output."""
+                    previous: np.ndarray | None = None, temporal: float = 0.0,
+                    previous_input: np.ndarray | None = None) -> np.ndarray:
+        """(1, 3, h, w) float32 model output -> uint8 frame-shaped output; smoothed toward ``previous``
+        (the previous output) where the frame changed little since ``previous_input``."""
         styled = np.ascontiguousarray(styled, dtype=np.float32)
         out = np.empty(frame.shape, np.uint8)
-        prev_ptr = previous.ctypes.data if previous is not None else None
-        prev_pitch = previous.strides[0] if previous is not None else 0
+        pointers = []
+        for image in (previous, previous_input):
+            pointers += [image.ctypes.data, image.strides[0]] if image is not None else [None, 0]
         self.lib.postprocess_cpu(styled.ctypes.data, styled.shape[2], styled.shape[3], frame.ctypes.data,
                                  frame.strides[0], frame.shape[0], frame.shape[1], ORDERS[order], strength,
-                                 prev_ptr, prev_pitch, temporal, out.ctypes.data, out.strides[0])
+                                 *pointers, temporal, out.ctypes.data, out.strides[0])
         return out

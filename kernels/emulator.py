@@ -21,20 +21,25 @@ class KernelEmulator:
         grid = [u, u, u, u]
         for half in ("f32", "f16"):
             getattr(self.lib, f"emulate_preprocess_{half}").argtypes = grid + [p, l, i, i, i, p, i, i]
-            getattr(self.lib, f"emulate_postprocess_{half}").argtypes = grid + [p, i, i, p, l, i, i, i, f, p, l, f, p, l]
+            getattr(self.lib, f"emulate_postprocess_{half}").argtypes = grid + [p, i, i, p, l, i, i, i, f, p, l, p, l, f,
+                                                                                p, l]
 
     def _launch(self, name: str, width: int, height: int, args: list) -> None:
         grid, block = launch_shape(name, width, height)
         getattr(self.lib, f"emulate_{name}")(grid[0], grid[1], block[0], block[1], *args)
 
     def preprocess(self, frame_ptr: int, pitch: int, height: int, width: int, order: str, out_ptr: int,
-                   out_h: int, out_w: int, half: bool) -> None:
+                   out_h: int, out_w: int, half: bool, stream: int = 0) -> None:
+        """As StylizeKernels.preprocess; ``stream`` is accepted and ignored (runs at once)."""
         self._launch("preprocess_f16" if half else "preprocess_f32", out_w, out_h,
                      [frame_ptr, pitch, height, width, ORDERS[order], out_ptr, out_h, out_w])
 
     def postprocess(self, styled_ptr: int, h: int, w: int, frame_ptr: int, pitch: int, height: int, width: int,
                     order: str, strength: float, out_ptr: int, out_pitch: int, half: bool,
-                    previous_ptr: int = 0, previous_pitch: int = 0, temporal: float = 0.0) -> None:
+                    previous_ptr: int = 0, previous_pitch: int = 0, previous_input_ptr: int = 0,
+                    previous_input_pitch: int = 0, temporal: float = 0.0, stream: int = 0) -> None:
+        """As StylizeKernels.postprocess; ``stream`` is accepted and ignored (runs at once)."""
         self._launch("postprocess_f16" if half else "postprocess_f32", width, height,
                      [styled_ptr, h, w, frame_ptr, pitch, height, width, ORDERS[order], strength,
-                      previous_ptr or None, previous_pitch, temporal, out_ptr, out_pitch])
+                      previous_ptr or None, previous_pitch, previous_input_ptr or None, previous_input_pitch, temporal,
+                      out_ptr, out_pitch])

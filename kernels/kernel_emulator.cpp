@@ -35,11 +35,6 @@ void for_each_thread(unsigned gx, unsigned gy, unsigned bx, unsigned by, const s
 
 #define SK_GRID unsigned gx, unsigned gy, unsigned bx, unsigned by
 #define SK_PRE_PARAMS(T) const unsigned char *frame, long pitch, int H, int W, int order, T *out, int h, int w
-#define SK_POST_PARAMS(T)                                                                                   \
-    const T *styled, int h, int w, const unsigned char *frame, long pitch, int H, int W, int order,          \
-        float strength, const unsigned char *previous, long previous_pitch, float temporal, unsigned char *out, \
-        long out_pitch
-#define SK_POST_ARGS styled, h, w, frame, pitch, H, W, order, strength, previous, previous_pitch, temporal, out, out_pitch
 
 extern "C" {
 void emulate_preprocess_f32(SK_GRID, SK_PRE_PARAMS(float)) {

@@ -64,12 +64,25 @@ SK_HD float sample_plane(const float* plane, int w, Tap ty, Tap tx) {
 SK_HD float normalize(float pixel) { return pixel * (1.f / 127.5f) - 1.f; }
 SK_HD float denormalize(float value) { return clampf((value + 1.f) * 127.5f, 0.f, 255.f); }
 
-// Final output pixel: stylized blended over the original by strength, then optionally
-// over the previous output frame by `temporal` (0 = off), rounded to uint8.
-SK_HD unsigned char blend_to_u8(float styled, float original, float strength, float previous, float temporal) {
-    float v = original + (styled - original) * strength;
-    v = v + (previous - v) * temporal;
-    return (unsigned char)(clampf(v, 0.f, 255.f) + 0.5f);
+// Rounded to uint8 as the SDK does (NumPy: clip(v + 0.5, 0, 255) then truncate).
+SK_HD unsigned char to_u8(float v) { return (unsigned char)(clampf(v, 0.f, 255.f) + 0.5f); }
+
+// The stylized value blended over the original by strength, rounded.
+SK_HD unsigned char blend_to_u8(float styled, float original, float strength) {
+    return to_u8(original + (styled - original) * strength);
+}
+
+// Temporal smoothing, exactly as the SDK's frames.temporal_blend does it per pixel: the rounded
+// output moves toward the previous output by `temporal`, faded out as the input changes (the
+// largest change over the colour channels, in uint8 steps): static regions keep what they
+// showed, moving ones follow the new frame.
+#define SK_TEMPORAL_FADE 24.f  // frames.TEMPORAL_FADE
+SK_HD float temporal_weight(float max_input_change, float temporal) {
+    return clampf(1.f - max_input_change / SK_TEMPORAL_FADE, 0.f, 1.f) * temporal;
+}
+SK_HD unsigned char temporal_to_u8(unsigned char current, float previous_out, float weight) {
+    float c = (float)current;
+    return to_u8(c + (previous_out - c) * weight);
 }
 
 // One output element of preprocess: pixel (x, y) of the h x w NCHW result.
@@ -98,20 +111,32 @@ SK_HD float sample_row(const T* row, Tap tx) {
 SK_HD float lerp_rows(float top, float bottom, Tap ty) { return top * (1.f - ty.w1) + bottom * ty.w1; }
 
 // One output pixel of postprocess, given pointers to its own bytes: `src` (the frame's pixel),
-// `prev` (the previous output's pixel, or null) and `dst`. Bilinear over the denormalized,
-// clamped model output, then the strength and temporal blends, then rounding.
+// `prev` and `prev_in` (the previous output's and the previous input's pixel; both null when
+// temporal smoothing is off) and `dst`. Bilinear over the denormalized, clamped model output, then
+// the strength blend and rounding, then the temporal blend and rounding.
 // `Io` supplies load(const T*) -> float.
 template <typename T, typename Io>
 SK_HD void postprocess_at(const T* styled, int h, int w, int H, int W, int order, float strength, float temporal,
-                          const unsigned char* src, const unsigned char* prev, unsigned char* dst, int x, int y) {
+                          const unsigned char* src, const unsigned char* prev, const unsigned char* prev_in,
+                          unsigned char* dst, int x, int y) {
     Tap tx = linear_tap(x, (float)w / W, w);
     Tap ty = linear_tap(y, (float)h / H, h);
     long plane = (long)h * w;
+    float weight = 0.f;
+    if (prev && prev_in) {
+        float change = 0.f;
+        for (int c = 0; c < 3; ++c) {
+            float d = (float)src[c] - (float)prev_in[c];
+            change = fmaxf(change, d < 0.f ? -d : d);
+        }
+        weight = temporal_weight(change, temporal);
+    }
     for (int c = 0; c < 3; ++c) {
         const T* p = styled + c * plane;
         float v = lerp_rows(sample_row<T, Io>(p + (long)ty.i0 * w, tx), sample_row<T, Io>(p + (long)ty.i1 * w, tx), ty);
         int ch = channel_for_rgb(order, c);
-        dst[ch] = blend_to_u8(v, src[ch], strength, prev ? prev[ch] : 0.f, prev ? temporal : 0.f);
+        unsigned char u = blend_to_u8(v, src[ch], strength);
+        dst[ch] = prev && prev_in ? temporal_to_u8(u, prev[ch], weight) : u;
     }
     if (channels_of(order) == 4) dst[3] = src[3];
 }
@@ -120,11 +145,14 @@ SK_HD void postprocess_at(const T* styled, int h, int w, int H, int W, int order
 template <typename T, typename Io>
 SK_HD void postprocess_pixel(const T* styled, int h, int w, const unsigned char* frame, long pitch, int H, int W,
                              int order, float strength, const unsigned char* previous, long previous_pitch,
-                             float temporal, unsigned char* out, long out_pitch, int x, int y) {
+                             const unsigned char* previous_input, long previous_input_pitch, float temporal,
+                             unsigned char* out, long out_pitch, int x, int y) {
     int channels = channels_of(order);
     const unsigned char* prev = previous ? previous + (long)y * previous_pitch + (long)x * channels : 0;
+    const unsigned char* prev_in =
+        previous_input ? previous_input + (long)y * previous_input_pitch + (long)x * channels : 0;
     postprocess_at<T, Io>(styled, h, w, H, W, order, strength, temporal, frame + (long)y * pitch + (long)x * channels,
-                          prev, out + (long)y * out_pitch + (long)x * channels, x, y);
+                          prev, prev_in, out + (long)y * out_pitch + (long)x * channels, x, y);
 }
 
 struct FloatIo {

@@ -130,12 +130,20 @@ __device__ __forceinline__ void sample_source_row(const T* styled, long plane, i
     }
 }
 
+// The post kernels' parameters (the CPU emulation uses them too). `previous` and `previous_input`
+// are the previous frame's output and input; temporal smoothing runs where both are given.
+#define SK_POST_PARAMS(T)                                                                                       \
+    const T *styled, int h, int w, const unsigned char *frame, long pitch, int H, int W, int order,              \
+        float strength, const unsigned char *previous, long previous_pitch, const unsigned char *previous_input, \
+        long previous_input_pitch, float temporal, unsigned char *out, long out_pitch
+#define SK_POST_ARGS                                                                                               \
+    styled, h, w, frame, pitch, H, W, order, strength, previous, previous_pitch, previous_input, previous_input_pitch, \
+        temporal, out, out_pitch
+
 // ORDER is a template argument so that channel indices are constants and the staged bytes
 // stay in registers (with a run-time order they would be indexed dynamically, in local memory).
 template <typename T, typename Io, int ORDER>
-__device__ void postprocess_tile(const T* styled, int h, int w, const unsigned char* frame, long pitch, int H, int W,
-                                 float strength, const unsigned char* previous, long previous_pitch,
-                                 float temporal, unsigned char* out, long out_pitch) {
+__device__ void postprocess_tile(SK_POST_PARAMS(T)) {
     constexpr int C = ORDER >= 2 ? 4 : 3;
     int x0 = (blockIdx.x * blockDim.x + threadIdx.x) * PIXELS;
     int y0 = (blockIdx.y * blockDim.y + threadIdx.y) * ROWS;
@@ -148,7 +156,7 @@ __device__ void postprocess_tile(const T* styled, int h, int w, const unsigned c
     const long plane = (long)h * w;
     float top[PIXELS][3], bottom[PIXELS][3];
     int top_row = -1, bottom_row = -1;
-    if (previous == nullptr) temporal = 0.f;
+    const bool smooth = previous != nullptr && previous_input != nullptr;  // the same for every thread
 #pragma unroll 1  // a loop, not four copies of a long body: the instruction cache holds it
     for (int r = 0; r < ROWS; ++r) {
         int y = y0 + r;
@@ -170,28 +178,37 @@ __device__ void postprocess_tile(const T* styled, int h, int w, const unsigned c
             bottom_row = ty.i1;
         }
         const unsigned char* src = frame + (long)y * pitch + (long)x0 * C;
-        const unsigned char* prev = previous ? previous + (long)y * previous_pitch + (long)x0 * C : nullptr;
+        const unsigned char* prev = smooth ? previous + (long)y * previous_pitch + (long)x0 * C : nullptr;
+        const unsigned char* prev_in = smooth ? previous_input + (long)y * previous_input_pitch + (long)x0 * C : nullptr;
         unsigned char* dst = out + (long)y * out_pitch + (long)x0 * C;
         bool whole_words = pixels == PIXELS && ((reinterpret_cast<size_t>(src) | reinterpret_cast<size_t>(dst) |
-                                                 reinterpret_cast<size_t>(prev)) & 3) == 0;
-        unsigned int s[C], p[C], d[C];
+                                                 reinterpret_cast<size_t>(prev) | reinterpret_cast<size_t>(prev_in)) &
+                                                3) == 0;
+        unsigned int s[C], p[C], q[C], d[C];
         load_words<C>(src, s, whole_words, pixels * C);
-        if (prev) {
+        if (smooth) {
             load_words<C>(prev, p, whole_words, pixels * C);
-        } else {
-#pragma unroll
-            for (int i = 0; i < C; ++i) p[i] = 0;
+            load_words<C>(prev_in, q, whole_words, pixels * C);
         }
 #pragma unroll
         for (int i = 0; i < C; ++i) d[i] = 0;
 #pragma unroll
         for (int k = 0; k < PIXELS; ++k) {
+            float weight = 0.f;
+            if (smooth) {
+                float change = 0.f;
+#pragma unroll
+                for (int c = 0; c < 3; ++c)
+                    change = fmaxf(change, fabsf((float)byte_of(s, k * C + c) - (float)byte_of(q, k * C + c)));
+                weight = sk::temporal_weight(change, temporal);
+            }
 #pragma unroll
             for (int c = 0; c < 3; ++c) {
                 int j = k * C + sk::channel_for_rgb(ORDER, c);
-                float v = sk::lerp_rows(top[k][c], bottom[k][c], ty);
-                d[j >> 2] |= (unsigned int)sk::blend_to_u8(v, (float)byte_of(s, j), strength, (float)byte_of(p, j),
-                                                           temporal) << ((j & 3) * 8);
+                unsigned char u = sk::blend_to_u8(sk::lerp_rows(top[k][c], bottom[k][c], ty), (float)byte_of(s, j),
+                                                  strength);
+                if (smooth) u = sk::temporal_to_u8(u, (float)byte_of(p, j), weight);
+                d[j >> 2] |= (unsigned int)u << ((j & 3) * 8);
             }
             if (C == 4) d[(k * C + 3) >> 2] |= byte_of(s, k * C + 3) << (((k * C + 3) & 3) * 8);  // alpha as is
         }
@@ -200,31 +217,17 @@ __device__ void postprocess_tile(const T* styled, int h, int w, const unsigned c
 }
 
 template <typename T, typename Io>
-__device__ void postprocess(const T* styled, int h, int w, const unsigned char* frame, long pitch, int H, int W,
-                            int order, float strength, const unsigned char* previous, long previous_pitch,
-                            float temporal, unsigned char* out, long out_pitch) {
+__device__ void postprocess(SK_POST_PARAMS(T)) {
     switch (order) {
-#define SK_POST(O) postprocess_tile<T, Io, O>(styled, h, w, frame, pitch, H, W, strength, previous, previous_pitch, \
-                                              temporal, out, out_pitch)
-        case 0: SK_POST(0); break;
-        case 1: SK_POST(1); break;
-        case 2: SK_POST(2); break;
-        default: SK_POST(3); break;
-#undef SK_POST
+        case 0: postprocess_tile<T, Io, 0>(SK_POST_ARGS); break;
+        case 1: postprocess_tile<T, Io, 1>(SK_POST_ARGS); break;
+        case 2: postprocess_tile<T, Io, 2>(SK_POST_ARGS); break;
+        default: postprocess_tile<T, Io, 3>(SK_POST_ARGS); break;
     }
 }
 
-// model output (NCHW RGB [-1, 1], h x w) -> H x W uint8 HWC in `order`, blended by strength and temporal.
-// Launch with one thread per PIXELS x ROWS tile (sdk/cuda/kernels.launch_shape).
-extern "C" __global__ void postprocess_f32(const float* styled, int h, int w, const unsigned char* frame, long pitch, int H, int W,
-                                int order, float strength, const unsigned char* previous, long previous_pitch,
-                                float temporal, unsigned char* out, long out_pitch) {
-    postprocess<float, sk::FloatIo>(styled, h, w, frame, pitch, H, W, order, strength, previous, previous_pitch,
-                                    temporal, out, out_pitch);
-}
-extern "C" __global__ void postprocess_f16(const __half* styled, int h, int w, const unsigned char* frame, long pitch, int H, int W,
-                                int order, float strength, const unsigned char* previous, long previous_pitch,
-                                float temporal, unsigned char* out, long out_pitch) {
-    postprocess<__half, HalfIo>(styled, h, w, frame, pitch, H, W, order, strength, previous, previous_pitch,
-                                temporal, out, out_pitch);
-}
+// model output (NCHW RGB [-1, 1], h x w) -> H x W uint8 HWC in `order`, blended by strength, then
+// smoothed toward the previous output where the input did not change (temporal > 0 and both
+// previous frames given). Launch with one thread per PIXELS x ROWS tile (sdk/cuda/kernels.launch_shape).
+extern "C" __global__ void postprocess_f32(SK_POST_PARAMS(float)) { postprocess<float, sk::FloatIo>(SK_POST_ARGS); }
+extern "C" __global__ void postprocess_f16(SK_POST_PARAMS(__half)) { postprocess<__half, HalfIo>(SK_POST_ARGS); }

@@ -40,7 +40,7 @@ def run_pre(emulator, frame, order, h, w, half):
     return out
 
 
-def run_post(emulator, styled, frame, order, strength, previous, temporal, out_pad, poison):
+def run_post(emulator, styled, frame, order, strength, previous, previous_input, temporal, out_pad, poison):
     H, W, C = frame.shape
     buffer = np.full((H, W * C + out_pad), poison, np.uint8)
     out = buffer[:, : W * C].reshape(H, W, C) if out_pad == 0 else np.ndarray(
@@ -48,7 +48,9 @@ def run_post(emulator, styled, frame, order, strength, previous, temporal, out_p
     emulator.postprocess(styled.ctypes.data, styled.shape[2], styled.shape[3], frame.ctypes.data, frame.strides[0],
                          H, W, order, strength, out.ctypes.data, out.strides[0], styled.dtype == np.float16,
                          previous.ctypes.data if previous is not None else 0,
-                         previous.strides[0] if previous is not None else 0, temporal)
+                         previous.strides[0] if previous is not None else 0,
+                         previous_input.ctypes.data if previous_input is not None else 0,
+                         previous_input.strides[0] if previous_input is not None else 0, temporal)
     return out
 
 
@@ -63,10 +65,15 @@ def check(emulator, ref, frame_hw, work_hw, order, half, pad=0, offset=0, tempor
     assert pre_err <= TOLERANCE["uint8_lsb"], f"preprocess off by {pre_err:.3f} uint8 steps"
 
     styled = rng.uniform(-1.05, 1.05, (1, 3, h, w)).astype(np.float16 if half else np.float32)  # tests the clamp
-    previous = strided_frame(rng, H, W, channels, pad, offset) if temporal else None
-    outs = [run_post(emulator, styled, frame, order, 0.7, previous, temporal, pad, poison) for poison in (0, 255)]
+    previous, previous_input = None, None
+    if temporal:  # the previous input: the frame, changed by 0 to 30 steps (smoothing partly faded)
+        previous = strided_frame(rng, H, W, channels, pad, offset)
+        previous_input = strided_frame(rng, H, W, channels, pad, offset)
+        previous_input[...] = np.clip(frame + rng.integers(-15, 16, frame.shape), 0, 255)
+    outs = [run_post(emulator, styled, frame, order, 0.7, previous, previous_input, temporal, pad, poison)
+            for poison in (0, 255)]
     np.testing.assert_array_equal(outs[0], outs[1], err_msg="postprocess left output bytes unwritten")
-    want = ref.postprocess(styled.astype(np.float32), frame, order, 0.7, previous, temporal)
+    want = ref.postprocess(styled.astype(np.float32), frame, order, 0.7, previous, temporal, previous_input)
     post_err = int(np.abs(outs[0].astype(int) - want.astype(int)).max())
     assert post_err <= TOLERANCE["uint8_lsb"], f"postprocess off by {post_err} uint8 steps"
     if channels == 4:
@@ -111,3 +118,15 @@ def test_a_wrong_kernel_is_caught(emulator, ref, monkeypatch, kernel, message):
     monkeypatch.setattr(module, "launch_shape", lambda name, w, h: real(name, w, h - 1 if kernel in name else h))
     with pytest.raises(AssertionError, match=message):
         check(emulator, ref, (129, 237), (129, 236), "bgr", half=False)
+
+
+def test_gpu_check_kernel_checks_run_here_on_the_emulation():
+    """benchmarks/gpu_check.py's correctness section, run on the CPU: a mistake in it is found here,
+    not in a GPU session's few minutes."""
+    pytest.importorskip("torch")
+    from benchmarks.gpu_check import check_kernels
+
+    rows = check_kernels(KernelEmulator(), CpuReference(), np.random.default_rng(0), device="cpu",
+                         sizes=((129, 237), (40, 64)))
+    assert len(rows) == 2 * 4 * 2 and all(r["ok"] for r in rows), [r for r in rows if not r["ok"]]
+    assert {r["temporal"] for r in rows} == {0.0, 0.3}
