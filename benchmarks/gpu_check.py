@@ -1,10 +1,11 @@
-"""GPU check: kernels against the CPU reference, kernel times against the memory floor,
-and end-to-end throughput against a naive PyTorch pipeline. One script for any NVIDIA GPU.
+"""GPU check: the suite's GPU tests, kernels against the CPU reference, kernel times against the
+memory floor, and end-to-end throughput against a naive PyTorch pipeline. One script for any
+NVIDIA GPU.
 
-    python benchmarks/gpu_check.py [--out DIR] [--quick]
+    python benchmarks/gpu_check.py [--out DIR] [--frames N]
 
-Prints a table last and writes gpu_check.json to --out (default $OUT, else .benchmarks/).
-Exit status 1 if any correctness check fails.
+Prints a table last and writes gpu_check.json and gpu_tests.log to --out (default $OUT, else
+.benchmarks/). Exit status 1 if any correctness check or GPU test fails.
 """
 from __future__ import annotations
 
@@ -250,10 +251,11 @@ class NaivePipeline:
         return out.clamp(0, 255).round().to(torch.uint8).cpu().numpy()
 
 
-def sdk_video_loop(label: str, clip: list[np.ndarray], frames_count: int, reference: np.ndarray) -> dict:
+def sdk_video_loop(label: str, clip: list[np.ndarray], frames_count: int, reference: np.ndarray,
+                   temporal: float = 0.0) -> dict:
     """The public path: Stylizer.submit/result double-buffered exactly as sdk.stylize_video runs it."""
     import sdk
-    with sdk.Stylizer(backend="torch-cuda", style=0, strength=0.8) as stylizer:
+    with sdk.Stylizer(backend="torch-cuda", style=0, strength=0.8, temporal=temporal) as stylizer:
         first = stylizer.submit(clip[0]).result()
         for f in clip:
             stylizer.submit(f).result()
@@ -266,9 +268,22 @@ def sdk_video_loop(label: str, clip: list[np.ndarray], frames_count: int, refere
         pending.result()
         seconds = time.perf_counter() - start
     diff = np.abs(first.astype(int) - reference.astype(int))
-    return {"size": label, "pipeline": "SDK: Stylizer.submit/result as stylize_video runs it",
+    smoothing = f", temporal {temporal} (in the kernel)" if temporal else ""
+    return {"size": label, "pipeline": f"SDK: Stylizer.submit/result{smoothing}",
             "fps": round(frames_count / seconds, 1), "ms_per_frame": round(seconds / frames_count * 1e3, 3),
             "max_diff_vs_naive": int(diff.max()), "mean_diff_vs_naive": round(float(diff.mean()), 3)}
+
+
+def gpu_tests(out_dir: Path) -> dict:
+    """The suite's GPU-marked tests (kernels vs CPU reference, torch-cuda vs ONNX Runtime, temporal
+    smoothing in the kernel vs the CPU path, TensorRT where it runs), in a child process."""
+    log = out_dir / "gpu_tests.log"
+    cmd = [sys.executable, "-m", "pytest", "tests/kernels/test_gpu.py", "tests/sdk/backends/test_tensorrt.py",
+           "-q", "-rs", "-p", "no:cacheprovider"]
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+    log.write_text(result.stdout + result.stderr)
+    lines = (result.stdout.strip().splitlines() or ["(no output)"])
+    return {"command": " ".join(cmd[1:]), "returncode": result.returncode, "summary": lines[-1], "log": str(log)}
 
 
 def end_to_end(package, frames_count: int, rng) -> list[dict]:
@@ -326,6 +341,7 @@ def end_to_end(package, frames_count: int, rng) -> list[dict]:
                          "fps": round(frames_count / seconds, 1), "ms_per_frame": round(seconds / frames_count * 1e3, 3),
                          "max_diff_vs_naive": None, "mean_diff_vs_naive": None})
             rows.append(sdk_video_loop(label, clip, frames_count, reference))
+            rows.append(sdk_video_loop(label, clip, frames_count, reference, temporal=0.6))
         del out
     return rows
 
@@ -339,6 +355,10 @@ def main() -> int:
         print("no CUDA GPU: nothing to check here (the CPU parts run in `make test`)")
         return 0
     rng = np.random.default_rng(0)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tests = gpu_tests(out_dir)
+    print(f"GPU tests: {tests['summary']} (rc {tests['returncode']}; {tests['log']})", flush=True)
     info = {"gpu": torch.cuda.get_device_name(0), "capability": list(torch.cuda.get_device_capability(0)),
             "torch": torch.__version__, "cuda": torch.version.cuda, "python": platform.python_version(),
             "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
@@ -359,9 +379,8 @@ def main() -> int:
     torch.backends.cudnn.benchmark = True
     models = model_times(load_package())
     e2e = end_to_end(load_package(), args.frames, rng)
-    Path(args.out).mkdir(parents=True, exist_ok=True)
-    (Path(args.out) / "gpu_check.json").write_text(json.dumps(
-        {"info": info, "kernel_checks": checks, "kernel_times": timings, "model_720p": models,
+    (out_dir / "gpu_check.json").write_text(json.dumps(
+        {"info": info, "gpu_tests": tests, "kernel_checks": checks, "kernel_times": timings, "model_720p": models,
          "end_to_end": e2e}, indent=2))
 
     print(f"\n{info}")
@@ -383,13 +402,14 @@ def main() -> int:
     for r in models:
         print(f"  {r['model']:<20} eager {r['eager_ms']:8.3f} ms   CUDA graph {r['graph_ms']:8.3f} ms")
     print("\nend to end, host uint8 frame in -> host uint8 frame out, default model, style glow, strength 0.8")
-    print(f"{'size':>6} {'pipeline':<44} {'FPS':>8} {'ms/frame':>9} {'max diff':>8} {'mean diff':>9}")
+    print(f"{'size':>6} {'pipeline':<52} {'FPS':>8} {'ms/frame':>9} {'max diff':>8} {'mean diff':>9}")
     for r in e2e:
-        print(f"{r['size']:>6} {r['pipeline']:<44} {r['fps']:8.1f} {r['ms_per_frame']:9.3f} "
+        print(f"{r['size']:>6} {r['pipeline']:<52} {r['fps']:8.1f} {r['ms_per_frame']:9.3f} "
               f"{str(r['max_diff_vs_naive']):>8} {str(r['mean_diff_vs_naive']):>9}")
     failed = [r for r in checks if not r["ok"]]
     print(f"\nkernel checks: {len(checks) - len(failed)} passed, {len(failed)} failed")
-    return 1 if failed else 0
+    print(f"GPU tests ({tests['command']}): {tests['summary']}")
+    return 1 if failed or tests["returncode"] != 0 else 0
 
 
 if __name__ == "__main__":

@@ -155,9 +155,11 @@ class Stylizer:
         if start is not None and strength > 0.0 and info.kind != "gray":
             color = frames.as_color(frame, info)
             started = time.perf_counter()
-            handle = start(*self._device_input(frame, info, color), self._working_size(info), style_vec, strength)
+            temporal = self._fused_temporal(info)
+            handle = start(*self._device_input(frame, info, color), self._working_size(info), style_vec, strength,
+                           **({"temporal": temporal} if temporal else {}))
             if handle is not None:
-                return PendingFrame(self, info, frame, color, handle=handle, started=started)
+                return PendingFrame(self, info, frame, color, handle=handle, started=started, smoothed=bool(temporal))
         return PendingFrame(self, info, frame, None, done=self._stylize(frame, info, style_vec, strength))
 
     def _arguments(self, frame, style: StyleSpec, strength) -> tuple[frames.FrameInfo, np.ndarray, float]:
@@ -173,6 +175,7 @@ class Stylizer:
         """Forget the previous frame (temporal smoothing starts afresh, e.g. at a scene cut)."""
         with self._previous_lock:
             self._previous = None
+        self._reset_backend_temporal()
 
     def style_vector(self, style: StyleSpec) -> np.ndarray:
         """(1, N, 1, 1) float32 style weights for a name, index or {name: weight} mix."""
@@ -225,13 +228,32 @@ class Stylizer:
         if strength == 0.0:
             return frame.copy()
         color = frames.as_color(frame, info)
-        return self._finish(self._stylize_color(frame, info, color, style_vec, strength), color, info)
+        return self._finish(*self._stylize_color(frame, info, color, style_vec, strength), color, info)
 
-    def _finish(self, result: np.ndarray, color: np.ndarray, info: frames.FrameInfo) -> np.ndarray:
-        """preserve_color and temporal smoothing: per stream, in frame order."""
+    def _fused_temporal(self, info: frames.FrameInfo) -> float:
+        """The temporal weight to hand a GPU backend whose post kernel smooths (0: the CPU smooths
+        after, in _finish). Not with preserve_color (it comes first, on the CPU) or gray frames."""
+        if (self.temporal > 0.0 and not self.preserve_color and info.kind != "gray"
+                and getattr(self._backend, "fused_temporal", False)):
+            return self.temporal
+        return 0.0
+
+    def _reset_backend_temporal(self) -> None:
+        reset = getattr(self._backend, "reset_temporal", None)
+        if reset is not None:
+            reset()
+
+    def _finish(self, result: np.ndarray, smoothed: bool, color: np.ndarray, info: frames.FrameInfo) -> np.ndarray:
+        """preserve_color and temporal smoothing (unless the backend ``smoothed`` already): per stream, in
+        frame order. The smoothing state lives where the last frame was smoothed, so a switch between the
+        GPU and CPU paths (preserve_color turned on, a gray frame) starts smoothing afresh."""
         if self.preserve_color and info.kind != "gray":
             result = self._with_color(result, frames.keep_colors(result[:, :, :3], color, self.color_order), info)
-        if self.temporal > 0.0:
+        if smoothed:
+            with self._previous_lock:
+                self._previous = None
+        elif self.temporal > 0.0:
+            self._reset_backend_temporal()
             result = self._smooth(result, color, info)
         return result
 
@@ -266,15 +288,19 @@ class Stylizer:
         return color, "bgr" if info.kind == "gray" else self.color_order
 
     def _stylize_color(self, frame: np.ndarray, info: frames.FrameInfo, color: np.ndarray, style_vec: np.ndarray,
-                       strength: float) -> np.ndarray:
+                       strength: float) -> tuple[np.ndarray, bool]:
+        """The stylized frame, and whether the backend already smoothed it over time."""
         t0 = time.perf_counter()
         size = self._working_size(info)
         fused = getattr(self._backend, "stylize_frame", None)
         if fused is not None:
-            result = fused(*self._device_input(frame, info, color), size, style_vec, strength)
+            temporal = self._fused_temporal(info)
+            result = fused(*self._device_input(frame, info, color), size, style_vec, strength,
+                           **({"temporal": temporal} if temporal else {}))
             if result is not None:
                 self.timer.add_total(time.perf_counter() - t0)
-                return frames.restore_layout(result[:, :, :3], frame, info) if info.kind != "color" else result
+                return (frames.restore_layout(result[:, :, :3], frame, info) if info.kind != "color" else result,
+                        bool(temporal))
         # Gray frames are replicated to 3 equal channels: channel order is irrelevant there.
         order = "bgr" if info.kind == "gray" else self.color_order
         image = frames.preprocess(color, size, order)
@@ -284,16 +310,16 @@ class Stylizer:
         result = frames.restore_layout(frames.postprocess(styled, color, strength, order), frame, info)
         t3 = time.perf_counter()
         self.timer.add(t1 - t0, t2 - t1, t3 - t2)
-        return result
+        return result, False
 
 
 class PendingFrame:
     """A frame started by :meth:`Stylizer.submit`; :meth:`result` waits for it (once)."""
 
     def __init__(self, stylizer: Stylizer, info: frames.FrameInfo, frame: np.ndarray, color, handle=None,
-                 done: np.ndarray | None = None, started: float = 0.0):
+                 done: np.ndarray | None = None, started: float = 0.0, smoothed: bool = False):
         self._stylizer, self._info, self._frame, self._color = stylizer, info, frame, color
-        self._handle, self._done, self._started = handle, done, started
+        self._handle, self._done, self._started, self._smoothed = handle, done, started, smoothed
 
     def result(self) -> np.ndarray:
         if self._done is None:
@@ -302,7 +328,7 @@ class PendingFrame:
             s.timer.add_total(time.perf_counter() - self._started)
             if self._info.kind != "color":
                 out = frames.restore_layout(out[:, :, :3], self._frame, self._info)
-            self._done = s._finish(out, self._color, self._info)
+            self._done = s._finish(out, self._smoothed, self._color, self._info)
         return self._done
 
 

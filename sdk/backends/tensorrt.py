@@ -137,21 +137,27 @@ class TensorRTBackend(Backend):
             torch.cuda.current_stream().synchronize()
             return out.float().cpu().numpy()
 
-    def stylize_frame(self, frame, order, size_hw, style, strength):
+    fused_temporal = True  # stylize_frame/submit_frame smooth over time in the post kernel
+
+    def stylize_frame(self, frame, order, size_hw, style, strength, temporal: float = 0.0):
         with self._lock:
             self._pipeline.model = self.engine_for(size_hw)
-            return self._pipeline.run(frame, order, size_hw, style, strength)
+            return self._pipeline.run(frame, order, size_hw, style, strength, temporal)
 
-    def submit_frame(self, frame, order, size_hw, style, strength):
+    def submit_frame(self, frame, order, size_hw, style, strength, temporal: float = 0.0):
         """Start a frame on the next pipeline slot (Stylizer.submit): it uploads and runs in the engine
         while the caller collects the previous one."""
         with self._lock:
             self._pipeline.model = self.engine_for(size_hw)  # captured into the slot's graph, keyed by size
-            return self._pipeline.submit(frame, order, size_hw, style, strength)
+            return self._pipeline.submit(frame, order, size_hw, style, strength, temporal)
 
     def result_frame(self, handle) -> np.ndarray:
         with self._lock:
             return self._pipeline.result(handle)
+
+    def reset_temporal(self) -> None:
+        with self._lock:
+            self._pipeline.reset_temporal()
 
     def close(self) -> None:
         self._runners.clear()

@@ -193,23 +193,35 @@ class TorchBackend(Backend):
                     return self._graph(*args)[0].float().cpu().numpy()
             return self._graph(*args)[0].numpy()
 
-    def stylize_frame(self, frame: np.ndarray, order: str, size_hw, style: np.ndarray, strength: float):
+    @property
+    def fused_temporal(self) -> bool:
+        """Whether stylize_frame/submit_frame smooth over time themselves (in the post kernel)."""
+        return self.pipeline is not None
+
+    def stylize_frame(self, frame: np.ndarray, order: str, size_hw, style: np.ndarray, strength: float,
+                      temporal: float = 0.0):
         """The whole frame on the GPU (fused kernels + graph); ``None`` where this backend has no such path."""
         if self.pipeline is None:
             return None
         with self._lock, self._torch.inference_mode():
-            return self.pipeline.run(frame, order, size_hw, style, strength)
+            return self.pipeline.run(frame, order, size_hw, style, strength, temporal)
 
-    def submit_frame(self, frame: np.ndarray, order: str, size_hw, style: np.ndarray, strength: float):
+    def submit_frame(self, frame: np.ndarray, order: str, size_hw, style: np.ndarray, strength: float,
+                     temporal: float = 0.0):
         """Start a frame on the next pipeline slot (returns a handle), or ``None`` without a GPU pipeline."""
         if self.pipeline is None:
             return None
         with self._lock, self._torch.inference_mode():
-            return self.pipeline.submit(frame, order, size_hw, style, strength)
+            return self.pipeline.submit(frame, order, size_hw, style, strength, temporal)
 
     def result_frame(self, handle) -> np.ndarray:
         with self._lock:
             return self.pipeline.result(handle)
+
+    def reset_temporal(self) -> None:
+        if self.pipeline is not None:
+            with self._lock:
+                self.pipeline.reset_temporal()
 
     def close(self) -> None:
         self._graph = None

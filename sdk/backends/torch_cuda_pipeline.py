@@ -9,6 +9,13 @@ replayed per frame (one launch instead of ~40). ``slots`` sets of buffers, each 
 own stream, let frame N+1 upload while frame N computes and frame N-1 downloads
 (``submit`` / ``result``); every buffer stays referenced by its slot until the slot's
 stream is synchronized.
+
+Temporal smoothing runs in the postprocess kernel too. The previous frame's input and output
+live in one pair of device buffers that each frame's graph reads and then overwrites, so the
+frames' device work is chained with events (frame N+1's graph waits for frame N's; its upload
+does not). Before the first frame of a stream (or after ``reset_temporal``) the previous input
+is filled with the frame XOR 0x80: every channel then differs by 128 steps, beyond the fade, and
+the first frame comes out unsmoothed from the same graph.
 """
 from __future__ import annotations
 
@@ -32,6 +39,16 @@ class _Slot:
     busy: bool = False
 
 
+@dataclass
+class _Previous:
+    """The last smoothed frame's input and output on the device, for the next frame's smoothing."""
+    input: object
+    output: object
+    order: str
+    generation: int  # part of the graph key: graphs captured with older buffers are not replayed
+    valid: bool = False
+
+
 class TorchCudaPipeline:
     def __init__(self, graph_module, kernels, half: bool = True, use_graphs: bool = True, slots: int = 2,
                  channels_last: bool = True):
@@ -46,6 +63,9 @@ class TorchCudaPipeline:
         self.dtype = torch.float16 if half else torch.float32
         self._slots = [None] * slots
         self._next = 0
+        self._previous: _Previous | None = None
+        self._previous_done = None  # event recorded after the last device work that wrote self._previous
+        self._generation = 0
 
     def _make_slot(self, shape, size_hw, num_styles: int):
         torch = self.torch
@@ -61,8 +81,10 @@ class TorchCudaPipeline:
             out=torch.empty(shape, dtype=torch.uint8, device="cuda"),
         )
 
-    def _device_work(self, slot: _Slot, order: str, strength: float, size_hw):
-        """Enqueue pre -> model -> post on the current stream (captured into a graph when capturing)."""
+    def _device_work(self, slot: _Slot, order: str, strength: float, size_hw, temporal: float = 0.0):
+        """Enqueue pre -> model -> post on the current stream (captured into a graph when capturing).
+        With ``temporal`` the post kernel smooths toward self._previous, which is then overwritten
+        with this frame's input and output."""
         torch = self.torch
         height, width = slot.frame.shape[:2]
         h, w = size_hw
@@ -73,10 +95,36 @@ class TorchCudaPipeline:
         image = slot.image.contiguous(memory_format=torch.channels_last) if self.channels_last else slot.image
         styled = self.model(image, slot.style)[0]
         slot.styled = styled.contiguous()  # NCHW dense for the post kernel; kept alive by the slot
+        previous = self._previous if temporal > 0.0 else None
         self.kernels.postprocess(slot.styled.data_ptr(), h, w, slot.frame.data_ptr(), pitch, height, width, order,
-                                 strength, slot.out.data_ptr(), slot.out.stride(0), self.half, stream=stream)
+                                 strength, slot.out.data_ptr(), slot.out.stride(0), self.half,
+                                 previous.output.data_ptr() if previous else 0,
+                                 previous.output.stride(0) if previous else 0,
+                                 previous.input.data_ptr() if previous else 0,
+                                 previous.input.stride(0) if previous else 0, temporal, stream=stream)
+        if previous is not None:
+            previous.input.copy_(slot.frame)
+            previous.output.copy_(slot.out)
 
-    def submit(self, frame: np.ndarray, order: str, size_hw, style_vec: np.ndarray, strength: float) -> int:
+    def reset_temporal(self) -> None:
+        """The next smoothed frame starts afresh (a scene cut, or the Stylizer smoothed one on the CPU)."""
+        if self._previous is not None:
+            self._previous.valid = False
+
+    def _previous_for(self, frame: np.ndarray, order: str) -> _Previous:
+        torch = self.torch
+        previous = self._previous
+        if previous is None or previous.input.shape != frame.shape or previous.order != order:
+            if self._previous_done is not None:  # in-flight work may still read the buffers being dropped
+                self._previous_done.synchronize()
+            self._generation += 1
+            previous = self._previous = _Previous(torch.empty(frame.shape, dtype=torch.uint8, device="cuda"),
+                                                  torch.empty(frame.shape, dtype=torch.uint8, device="cuda"),
+                                                  order, self._generation)
+        return previous
+
+    def submit(self, frame: np.ndarray, order: str, size_hw, style_vec: np.ndarray, strength: float,
+               temporal: float = 0.0) -> int:
         """Start a frame on the next slot; returns the slot index to pass to :meth:`result`."""
         torch = self.torch
         index = self._next
@@ -84,7 +132,9 @@ class TorchCudaPipeline:
         slot = self._slots[index]
         if slot is not None and slot.busy:
             self.result(index)  # the slot's previous frame must be collected before reuse
-        key = (frame.shape, order, tuple(size_hw), float(strength))
+        previous = self._previous_for(frame, order) if temporal > 0.0 else None
+        key = (frame.shape, order, tuple(size_hw), float(strength), float(temporal),
+               previous.generation if previous else None)
         if slot is None or slot.pinned_in.shape != frame.shape or slot.image.shape[2:] != tuple(size_hw):
             slot = self._slots[index] = self._make_slot(frame.shape, size_hw, style_vec.shape[1])
         slot.pinned_in.numpy()[...] = frame  # host copy into pinned memory; handles strides
@@ -92,25 +142,37 @@ class TorchCudaPipeline:
         with torch.cuda.stream(slot.stream):
             slot.style.copy_(style)  # a tiny synchronous host->device copy; the graph reads slot.style
             slot.frame.copy_(slot.pinned_in, non_blocking=True)
+            if previous is not None:
+                if self._previous_done is not None:
+                    slot.stream.wait_event(self._previous_done)  # the last frame has written self._previous
+                if not previous.valid:  # differs by 128 steps everywhere: no smoothing for this frame
+                    torch.bitwise_xor(slot.frame, 0x80, out=previous.input)
             if self.use_graphs:
                 if slot.key != key:
-                    self._capture(slot, order, strength, size_hw)
+                    self._capture(slot, order, strength, size_hw, temporal)
                     slot.key = key
                 slot.graph.replay()
             else:
-                self._device_work(slot, order, strength, size_hw)
+                self._device_work(slot, order, strength, size_hw, temporal)
+            if previous is not None:
+                self._previous_done = torch.cuda.Event()
+                self._previous_done.record(slot.stream)
+                previous.valid = True
             slot.pinned_out.copy_(slot.out, non_blocking=True)
+        if previous is None:
+            self.reset_temporal()
         slot.busy = True
         return index
 
-    def _capture(self, slot: _Slot, order: str, strength: float, size_hw):
+    def _capture(self, slot: _Slot, order: str, strength: float, size_hw, temporal: float):
         torch = self.torch
-        # Warm up on a side stream (cuDNN picks algorithms, allocator settles), then capture.
+        # Warm up on a side stream (cuDNN picks algorithms, allocator settles), then capture. The
+        # warm-up leaves the previous frame's buffers alone: the replay reads them.
         self._device_work(slot, order, strength, size_hw)
         torch.cuda.current_stream().synchronize()
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph, stream=slot.stream):
-            self._device_work(slot, order, strength, size_hw)
+            self._device_work(slot, order, strength, size_hw, temporal)
         slot.graph = graph
 
     def result(self, index: int) -> np.ndarray:
@@ -119,5 +181,5 @@ class TorchCudaPipeline:
         slot.busy = False
         return slot.pinned_out.numpy().copy()
 
-    def run(self, frame, order, size_hw, style_vec, strength) -> np.ndarray:
-        return self.result(self.submit(frame, order, size_hw, style_vec, strength))
+    def run(self, frame, order, size_hw, style_vec, strength, temporal: float = 0.0) -> np.ndarray:
+        return self.result(self.submit(frame, order, size_hw, style_vec, strength, temporal))

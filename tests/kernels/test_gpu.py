@@ -37,3 +37,36 @@ def test_torch_cuda_backend_matches_onnxruntime_within_tolerance():
     with sdk.Stylizer(backend="torch-cuda") as gpu, sdk.Stylizer(backend="onnxruntime", precision="fp32") as cpu:
         diff = np.abs(gpu(frame).astype(int) - cpu(frame).astype(int))
     assert diff.mean() < 1.0 and diff.max() <= 12  # FP16 model vs FP32
+
+
+def test_torch_cuda_smooths_in_the_kernel_as_the_cpu_path_does():
+    """temporal on the GPU path (post kernel, previous frame on the device, graphs chained) against the
+    CPU path's frames.temporal_blend over the same backend's unsmoothed outputs, called and pipelined."""
+    import sdk
+    from sdk import frames
+    rng = np.random.default_rng(2)
+    base = rng.integers(0, 256, (360, 640, 3), dtype=np.uint8)
+    clip = [np.clip(base.astype(np.int16) + rng.integers(-6, 7, base.shape), 0, 255).astype(np.uint8)
+            for _ in range(8)]
+    with sdk.Stylizer(backend="torch-cuda") as plain, sdk.Stylizer(backend="torch-cuda", temporal=0.6) as smooth:
+        want, unsmoothed, previous = [], [], None
+        for f in clip:
+            out = plain(f)
+            unsmoothed.append(out)
+            if previous is not None:
+                out = frames.temporal_blend(out, previous[1], f, previous[0], 0.6)
+            previous = (f, out)
+            want.append(out)
+        called = [smooth(f) for f in clip]
+        smooth.reset()
+        piped, pending = [], None
+        for f in clip:
+            current = smooth.submit(f)
+            if pending is not None:
+                piped.append(pending.result())
+            pending = current
+        piped.append(pending.result())
+    for got in (called, piped):
+        for i, (x, y) in enumerate(zip(got, want, strict=True)):
+            assert np.abs(x.astype(int) - y.astype(int)).max() <= 1, f"frame {i}"
+    assert (called[3] != unsmoothed[3]).mean() > 0.1  # it did smooth
