@@ -154,7 +154,8 @@ def check_kernels(kernels: StylizeKernels, ref: CpuReference, rng, device: str =
     return rows
 
 
-def time_kernels(kernels: StylizeKernels, bandwidth: float, rng) -> list[dict]:
+def time_kernels(kernels: StylizeKernels, bandwidth: float, rng,
+                 names=("pre", "post", "post+temporal")) -> list[dict]:
     """Each kernel three ways: launched from Python; on the GPU alone with its data left in L2 by
     the previous launch (warm); and on the GPU alone after a read of 4x the L2 size evicted it
     (cold, the read's own time subtracted). The memory floor is a DRAM figure, so `ok` uses cold."""
@@ -193,11 +194,14 @@ def time_kernels(kernels: StylizeKernels, bandwidth: float, rng) -> list[dict]:
         post_bytes = 3 * h * w * 2 + H * W * 3 * 2
         for name, launch, nbytes in (("pre", pre, pre_bytes), ("post", post, post_bytes),
                                      ("post+temporal", post_temporal, post_bytes + H * W * 3 * 2)):
+            if name not in names:
+                continue
             python_ms = per_launch_ms(launch)
             warm_ms = graph_ms([launch])
             cold_ms = graph_ms([evict, launch]) - evict_ms
             floor = nbytes / bandwidth * 1e3
-            rows.append({"kernel": name, "frame": f"{W}x{H}", "work": f"{w}x{h}", "ms_python_launch": round(python_ms, 4),
+            rows.append({"kernel": name, "post_rows": kernels.post_rows, "frame": f"{W}x{H}", "work": f"{w}x{h}",
+                         "ms_python_launch": round(python_ms, 4),
                          "ms_warm_l2": round(warm_ms, 4), "ms": round(cold_ms, 4), "floor_ms": round(floor, 4),
                          "x_floor_warm": round(warm_ms / floor, 2), "x_floor": round(cold_ms / floor, 2),
                          "ok": cold_ms <= 2 * floor if name != "post+temporal" else None})
@@ -376,6 +380,9 @@ def main() -> int:
     info["d2d_copy_GBps"] = round(bandwidth / 1e9, 1)
     checks = check_kernels(kernels, ref, rng)
     timings = time_kernels(kernels, bandwidth, rng)
+    # Other tile heights of the post kernel (rows per thread, a compile-time constant): data for the default.
+    timings += [r for rows in (2, 8) for r in time_kernels(StylizeKernels(torch.cuda.current_device(), post_rows=rows),
+                                                          bandwidth, rng, names=("post",))]
     torch.backends.cudnn.benchmark = True
     models = model_times(load_package())
     e2e = end_to_end(load_package(), args.frames, rng)
@@ -393,10 +400,10 @@ def main() -> int:
     print(f"\nkernel times (FP16, BGR; CUDA events, median of 50) vs the memory floor (bytes over the "
           f"{info['d2d_copy_GBps']} GB/s copy): from Python, 20 launches back to back; on the GPU alone (20 launches "
           f"in a CUDA graph) with the data in L2 (warm) and after evicting L2 (cold; ok = cold <= 2x floor)")
-    print(f"{'kernel':>13} {'frame':>10} {'work':>9} {'python ms':>10} {'warm ms':>8} {'cold ms':>8} {'floor ms':>8} "
-          f"{'warm/fl':>7} {'cold/fl':>7} ok")
+    print(f"{'kernel':>13} {'rows':>4} {'frame':>10} {'work':>9} {'python ms':>10} {'warm ms':>8} {'cold ms':>8} "
+          f"{'floor ms':>8} {'warm/fl':>7} {'cold/fl':>7} ok")
     for r in timings:
-        print(f"{r['kernel']:>13} {r['frame']:>10} {r['work']:>9} {r['ms_python_launch']:10.4f} {r['ms_warm_l2']:8.4f} "
+        print(f"{r['kernel']:>13} {r['post_rows'] if 'post' in r['kernel'] else '':>4} {r['frame']:>10} {r['work']:>9} {r['ms_python_launch']:10.4f} {r['ms_warm_l2']:8.4f} "
               f"{r['ms']:8.4f} {r['floor_ms']:8.4f} {r['x_floor_warm']:7.2f} {r['x_floor']:7.2f} {r['ok']}")
     print("\ngenerator alone, 1280x720, 1 frame (CUDA events, median of 30)")
     for r in models:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import ctypes
 
 from kernels.cpu_reference import build
-from sdk.cuda.kernels import ORDERS, launch_shape
+from sdk.cuda.kernels import ORDERS, POST_ROWS_PER_THREAD, launch_shape
 
 
 class KernelEmulator:
-    def __init__(self):
-        self.lib = ctypes.CDLL(str(build("kernel_emulator.cpp", include_dirs=("emulation",))))
+    def __init__(self, post_rows: int = POST_ROWS_PER_THREAD):
+        self.post_rows = post_rows
+        self.lib = ctypes.CDLL(str(build("kernel_emulator.cpp", include_dirs=("emulation",),
+                                         defines=(f"SK_POST_ROWS={int(post_rows)}",))))
         p, l, i, f, u = ctypes.c_void_p, ctypes.c_long, ctypes.c_int, ctypes.c_float, ctypes.c_uint
         grid = [u, u, u, u]
         for half in ("f32", "f16"):
@@ -25,7 +27,7 @@ class KernelEmulator:
                                                                                 p, l]
 
     def _launch(self, name: str, width: int, height: int, args: list) -> None:
-        grid, block = launch_shape(name, width, height)
+        grid, block = launch_shape(name, width, height, self.post_rows)
         getattr(self.lib, f"emulate_{name}")(grid[0], grid[1], block[0], block[1], *args)
 
     def preprocess(self, frame_ptr: int, pitch: int, height: int, width: int, order: str, out_ptr: int,

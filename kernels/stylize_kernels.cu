@@ -82,8 +82,13 @@ extern "C" __global__ void preprocess_f16(const unsigned char* frame, long pitch
 //   (top, bottom) are kept in registers and re-read only when the vertical tap moves: on a 3x
 //   upscale a source row serves three output rows instead of being re-read and re-denormalized
 //   for each.
+// ROWS is set at compile time (benchmarks/gpu_check.py times several); sdk/cuda/kernels.py launches
+// with the same value.
+#ifndef SK_POST_ROWS
+#define SK_POST_ROWS 4
+#endif
 constexpr int PIXELS = 4;
-constexpr int ROWS = 4;
+constexpr int ROWS = SK_POST_ROWS;
 
 // Byte j of the words w (little-endian, as the GPU stores them); j is a compile-time constant
 // after unrolling, so the words stay in registers.

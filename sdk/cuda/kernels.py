@@ -21,14 +21,15 @@ PRE_PIXELS_PER_THREAD = 2
 POST_PIXELS_PER_THREAD, POST_ROWS_PER_THREAD = 4, 4
 
 
-def launch_shape(name: str, width: int, height: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+def launch_shape(name: str, width: int, height: int,
+                 post_rows: int = POST_ROWS_PER_THREAD) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
     """Grid and block of a kernel for a ``width`` x ``height`` output; shared with the CPU emulation
     (kernels/emulator.py) so that it runs the kernels with the geometry the GPU gets."""
     if name.startswith("preprocess"):
         width = (width + PRE_PIXELS_PER_THREAD - 1) // PRE_PIXELS_PER_THREAD
     else:
         width = (width + POST_PIXELS_PER_THREAD - 1) // POST_PIXELS_PER_THREAD
-        height = (height + POST_ROWS_PER_THREAD - 1) // POST_ROWS_PER_THREAD
+        height = (height + post_rows - 1) // post_rows
     grid = ((width + BLOCK[0] - 1) // BLOCK[0], (height + BLOCK[1] - 1) // BLOCK[1], 1)
     return grid, (BLOCK[0], BLOCK[1], 1)
 
@@ -70,9 +71,10 @@ def device_arch(device: int = 0) -> str:
 
 
 class StylizeKernels:
-    """The four kernels, loaded into the primary context of ``device`` (the one torch and CuPy use)."""
+    """The four kernels, loaded into the primary context of ``device`` (the one torch and CuPy use).
+    ``post_rows``: output rows per postprocess thread, a compile-time constant of the kernels."""
 
-    def __init__(self, device: int = 0):
+    def __init__(self, device: int = 0, post_rows: int = POST_ROWS_PER_THREAD):
         driver = _driver()
         self._driver = driver
         check(driver.cuInit(0), "cuInit")
@@ -81,7 +83,8 @@ class StylizeKernels:
             self._ctx = check(driver.cuDevicePrimaryCtxRetain(dev), "cuDevicePrimaryCtxRetain")
             check(driver.cuCtxSetCurrent(self._ctx), "cuCtxSetCurrent")
         self.arch = device_arch(device)
-        cubin = compile_cubin(self.arch)
+        self.post_rows = post_rows
+        cubin = compile_cubin(self.arch, post_rows=post_rows)
         self._cubin = np.frombuffer(cubin, np.uint8).copy()  # the driver reads it during load
         self._module = check(driver.cuModuleLoadData(self._cubin.ctypes.data), "cuModuleLoadData")
         self._functions = {name: check(driver.cuModuleGetFunction(self._module, name.encode()), f"get {name}")
@@ -89,7 +92,7 @@ class StylizeKernels:
 
     def _launch(self, name: str, width: int, height: int, stream: int, args: list) -> None:
         params = np.array([ctypes.addressof(a) for a in args], dtype=np.uint64)
-        grid, block = launch_shape(name, width, height)
+        grid, block = launch_shape(name, width, height, self.post_rows)
         check(self._driver.cuLaunchKernel(self._functions[name], *grid, *block, 0, stream,
                                           params.ctypes.data, 0), f"launch {name}")
 

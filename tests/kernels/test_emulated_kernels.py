@@ -95,6 +95,15 @@ def test_kernels_match_the_cpu_reference(emulator, ref, frame_hw, work_hw, order
     check(emulator, ref, frame_hw, work_hw, order, half)
 
 
+@pytest.mark.parametrize("post_rows", [1, 3, 8])
+@pytest.mark.parametrize("frame_hw,work_hw", [((129, 237), (128, 236)), ((50, 31), (100, 64)), ((3, 7), (16, 16))])
+def test_other_tile_heights(ref, post_rows, frame_hw, work_hw):
+    """gpu_check.py times several rows-per-thread builds of the post kernel: each is correct."""
+    emulator = KernelEmulator(post_rows=post_rows)
+    check(emulator, ref, frame_hw, work_hw, "bgr", half=True, temporal=0.4)
+    check(emulator, ref, frame_hw, work_hw, "rgba", half=False)
+
+
 @pytest.mark.parametrize("order", ORDERS)
 @pytest.mark.parametrize("pad,offset", [(64, 0), (1, 0), (0, 1), (3, 2)],
                          ids=["pitch64", "pitch+1", "base+1", "pitch+3,base+2"])
@@ -115,7 +124,8 @@ def test_a_wrong_kernel_is_caught(emulator, ref, monkeypatch, kernel, message):
     import kernels.emulator as module
 
     real = module.launch_shape
-    monkeypatch.setattr(module, "launch_shape", lambda name, w, h: real(name, w, h - 1 if kernel in name else h))
+    monkeypatch.setattr(module, "launch_shape",
+                        lambda name, w, h, rows: real(name, w, h - 1 if kernel in name else h, rows))
     with pytest.raises(AssertionError, match=message):
         check(emulator, ref, (129, 237), (129, 236), "bgr", half=False)
 

@@ -40,3 +40,10 @@ def test_a_compile_error_carries_the_nvrtc_log(monkeypatch, tmp_path):
     monkeypatch.setattr(compiler, "KERNEL_DIR", bad)
     with pytest.raises(EngineBuildError, match=r"NVRTC compile for sm_90 failed: NVRTC_ERROR_COMPILATION\n.*error"):
         compiler.compile_cubin("sm_90", use_cache=False)
+
+
+def test_post_tile_height_is_a_compile_option():
+    """gpu_check.py builds the post kernel with other rows-per-thread values: each compiles and caches apart."""
+    cubins = {rows: compiler.compile_cubin("sm_90", post_rows=rows) for rows in (2, 4, 8)}
+    assert len(set(cubins.values())) == 3
+    assert compiler.compile_cubin("sm_90") == cubins[4]  # the default
