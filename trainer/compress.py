@@ -16,6 +16,7 @@ picks the fastest one on the CPU that passes its fidelity floor (:data:`FLOORS`)
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
 import time
@@ -229,6 +230,7 @@ def to_int8(onnx_bytes: bytes, num_styles: int, keep_float: tuple[str, ...] = ()
 
 # -- measurement --------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=16)  # measurements open several sessions per graph; parse each graph once
 def _input_dtype(onnx_bytes: bytes):
     import onnx
     elem = onnx.load_from_string(onnx_bytes).graph.input[0].type.tensor_type.elem_type

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 import trainer
+from sdk import frames
 from sdk.frames import working_size
 from sdk.package import ModelPackage, write_package
 from trainer import evaluate, looks, photos
@@ -111,13 +112,11 @@ def _quality(model: Generator, styles: list[str]) -> dict:
     known = [s for s in styles if s in looks.LOOKS]
 
     def run(rgb: np.ndarray, style: str) -> np.ndarray:
-        import cv2
-        h, w = rgb.shape[:2]
-        hs, ws = working_size(h, w, model.config.stride, DEFAULT_MAX_SIDE, DEFAULT_MIN_SIDE)  # as the SDK runs it
-        x = torch.from_numpy(cv2.resize(rgb, (ws, hs)).astype(np.float32) / 127.5 - 1).permute(2, 0, 1)[None]
+        # The SDK's own working size and pre/post-processing, with the PyTorch model in the middle.
+        size = working_size(*rgb.shape[:2], model.config.stride, DEFAULT_MAX_SIDE, DEFAULT_MIN_SIDE)
+        x = torch.from_numpy(frames.preprocess(rgb, size, "rgb"))
         with torch.no_grad():
-            y = model(x, style_vector(styles.index(style), len(styles)))[0].permute(1, 2, 0).numpy()
-        y = np.clip((y + 1) * 127.5 + 0.5, 0, 255).astype(np.uint8)
-        return cv2.resize(y, (w, h)) if (hs, ws) != (h, w) else y
+            y = model(x, style_vector(styles.index(style), len(styles))).numpy()
+        return frames.postprocess(y, rgb, 1.0, "rgb")
 
     return evaluate.look_table(run, known)
