@@ -154,17 +154,19 @@ def train_new_style(model: Generator, data: UnpairedCrops,
 
 
 def train_averaged(base: Generator, start_from: int, content: list[np.ndarray], look: list[np.ndarray],
-                   runs: int, iterations: int, seed: int, progress: bool) -> tuple[Generator, list[dict]]:
+                   runs: int, iterations: int, seed: int, progress: bool,
+                   first_data: UnpairedCrops | None = None) -> tuple[Generator, list[dict]]:
     """``runs`` trainings of the new column from the same start with different seeds (crops,
     discriminator), averaged: an unpaired run on ~30 photos depends on its seed, and the average of a
-    few sits near the middle of their spread."""
+    few sits near the middle of their spread. ``first_data``: run 0's crops (seed ``seed``) if the
+    caller built them already (closest_style peeks at them and leaves them as they were)."""
     model = widen(base, start_from)
     new = model.config.num_styles - 1
     columns, histories = [], []
     for run in range(runs):
         trained = widen(base, start_from)
-        histories.append(train_new_style(trained, UnpairedCrops(content, [look], 128, seed + run),
-                                         iterations=iterations, seed=seed + run, progress=progress))
+        data = first_data if run == 0 and first_data is not None else UnpairedCrops(content, [look], 128, seed + run)
+        histories.append(train_new_style(trained, data, iterations=iterations, seed=seed + run, progress=progress))
         columns.append([w[:, new].clone() for w in style_affine_weights(trained)])
     with torch.no_grad():
         for i, p in enumerate(style_affine_weights(model)):
@@ -198,9 +200,10 @@ def add_style(package_path, name: str, photos_dir, out, content_dir=None, iterat
     else:
         content = default_content(seed)
     base = generator_from_package(package)
-    start_from = closest_style(base, UnpairedCrops(content, [look], 128, seed))
+    first_data = UnpairedCrops(content, [look], 128, seed)  # the crop pyramid is built once for both uses
+    start_from = closest_style(base, first_data)
     start = time.time()
-    model, histories = train_averaged(base, start_from, content, look, runs, iterations, seed, progress)
+    model, histories = train_averaged(base, start_from, content, look, runs, iterations, seed, progress, first_data)
     seconds = time.time() - start
     model.eval().requires_grad_(False)
     styles = list(package.style_names) + [name]

@@ -95,3 +95,23 @@ def test_runs_are_averaged_column_by_column(look_dir):
                                        rtol=1e-5, atol=1e-7, err_msg=key)
             np.testing.assert_array_equal(value[:, :-1].numpy(), base.state_dict()[key].numpy()
                                           if key in base.state_dict() else np.zeros_like(value[:, :-1].numpy()))
+
+
+def test_run_zero_reuses_the_crops_closest_style_peeked_at(look_dir):
+    """add_style builds run 0's crops once: closest_style's peek leaves them as they were, so the result
+    is the one built from fresh crops, bit for bit."""
+    import torch
+
+    from trainer.compress import generator_from_package
+    from trainer.data import UnpairedCrops
+    from trainer.evaluate import load_folder
+    base = generator_from_package(sdk.load_package())
+    look = list(load_folder(look_dir).values())
+    content = photos.load_set(photos.CONTENT[:2])
+    fresh, _ = add_style.train_averaged(base, 1, content, look, runs=2, iterations=2, seed=0, progress=False)
+    data = UnpairedCrops(content, [look], 128, 0)
+    add_style.closest_style(base, data, samples=4)
+    reused, _ = add_style.train_averaged(base, 1, content, look, runs=2, iterations=2, seed=0, progress=False,
+                                         first_data=data)
+    for key, value in fresh.state_dict().items():
+        assert torch.equal(value, reused.state_dict()[key]), key
