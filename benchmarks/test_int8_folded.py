@@ -42,32 +42,17 @@ def folded_float(blob: bytes, style: np.ndarray, path: Path) -> Path:
 
 
 def quantized(src: Path, dst: Path, feeds: list[np.ndarray], mode: str) -> Path:
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self._feeds = iter({"image": f} for f in feeds)
-
-        def get_next(self):
-            return next(self._feeds, None)
-
     import onnx
+
+    from trainer.compress import quantize_qdq
 
     unsigned = mode.startswith("u8")
     nodes = onnx.load(str(src)).graph.node
     keep_float = []
     if mode == "u8-body":
         keep_float = [n.name for n in nodes if n.op_type == "Resize"] + [[n.name for n in nodes if n.op_type == "Conv"][-1]]
-    quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8 if unsigned else QuantType.QInt8, weight_type=QuantType.QInt8,
-                    op_types_to_quantize=None if unsigned else ["Conv"], nodes_to_exclude=keep_float,
-                    extra_options={"ActivationSymmetric": not unsigned, "WeightSymmetric": True,
-                                   "QuantizeBias": False})
+    dst.write_bytes(quantize_qdq(src.read_bytes(), ({"image": f} for f in feeds), unsigned_activations=unsigned,
+                                 op_types=None if unsigned else ("Conv",), exclude=keep_float))
     return dst
 
 

@@ -205,15 +205,19 @@ def style_path_nodes(onnx_bytes: bytes) -> list[str]:
     return names
 
 
-def to_int8(onnx_bytes: bytes, num_styles: int, keep_float: tuple[str, ...] = ()) -> bytes:
-    """INT8 QDQ by static post-training quantization (see the module docstring for the settings)."""
+def quantize_qdq(onnx_bytes: bytes, feeds, unsigned_activations: bool = False,
+                 op_types: tuple[str, ...] | None = ("Conv",), exclude: tuple[str, ...] | list[str] = ()) -> bytes:
+    """Static post-training quantization to QDQ: per-channel symmetric INT8 weights, biases left in
+    float, activations calibrated on ``feeds`` (dicts of input name -> array). Activations are
+    symmetric INT8, or asymmetric UINT8 with ``unsigned_activations``; ``op_types`` None quantizes
+    every op ONNX Runtime can; nodes named in ``exclude`` stay float."""
     import tempfile
 
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
     class Reader(CalibrationDataReader):
         def __init__(self):
-            self._feeds = iter(calibration_inputs(num_styles))
+            self._feeds = iter(feeds)
 
         def get_next(self):
             return next(self._feeds, None)
@@ -222,10 +226,18 @@ def to_int8(onnx_bytes: bytes, num_styles: int, keep_float: tuple[str, ...] = ()
         src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         src.write_bytes(onnx_bytes)
         quantize_static(str(src), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, op_types_to_quantize=["Conv"],
-                        nodes_to_exclude=style_path_nodes(onnx_bytes) + list(keep_float),
-                        extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False})
+                        activation_type=QuantType.QUInt8 if unsigned_activations else QuantType.QInt8,
+                        weight_type=QuantType.QInt8, op_types_to_quantize=list(op_types) if op_types else None,
+                        nodes_to_exclude=list(exclude),
+                        extra_options={"ActivationSymmetric": not unsigned_activations, "WeightSymmetric": True,
+                                       "QuantizeBias": False})
         return dst.read_bytes()
+
+
+def to_int8(onnx_bytes: bytes, num_styles: int, keep_float: tuple[str, ...] = ()) -> bytes:
+    """INT8 QDQ by static post-training quantization (see the module docstring for the settings)."""
+    return quantize_qdq(onnx_bytes, calibration_inputs(num_styles),
+                        exclude=style_path_nodes(onnx_bytes) + list(keep_float))
 
 
 # -- measurement --------------------------------------------------------------------------------
