@@ -378,17 +378,32 @@ def main() -> int:
     ref = CpuReference()
     bandwidth = copy_bandwidth()
     info["d2d_copy_GBps"] = round(bandwidth / 1e9, 1)
-    checks = check_kernels(kernels, ref, rng)
-    timings = time_kernels(kernels, bandwidth, rng)
+    results = {"info": info, "gpu_tests": tests, "errors": {}}
+
+    def section(name: str, run):
+        """One part of the check; a failure is recorded and the rest still runs, and the JSON is
+        rewritten after each part, so a run cut short keeps what it measured."""
+        started = time.perf_counter()
+        try:
+            results[name] = run()
+        except Exception:  # noqa: BLE001 - report and go on: device time is scarce
+            import traceback
+            results[name] = []
+            results["errors"][name] = traceback.format_exc()
+            print(f"\n{name} FAILED:\n{results['errors'][name]}", flush=True)
+        print(f"{name}: {time.perf_counter() - started:.1f} s", flush=True)
+        (out_dir / "gpu_check.json").write_text(json.dumps(results, indent=2))
+        return results[name]
+
+    checks = section("kernel_checks", lambda: check_kernels(kernels, ref, rng))
     # Other tile heights of the post kernel (rows per thread, a compile-time constant): data for the default.
-    timings += [r for rows in (2, 8) for r in time_kernels(StylizeKernels(torch.cuda.current_device(), post_rows=rows),
-                                                          bandwidth, rng, names=("post",))]
+    timings = section("kernel_times", lambda: time_kernels(kernels, bandwidth, rng) + [
+        r for rows in (2, 8)
+        for r in time_kernels(StylizeKernels(torch.cuda.current_device(), post_rows=rows), bandwidth, rng,
+                              names=("post",))])
     torch.backends.cudnn.benchmark = True
-    models = model_times(load_package())
-    e2e = end_to_end(load_package(), args.frames, rng)
-    (out_dir / "gpu_check.json").write_text(json.dumps(
-        {"info": info, "gpu_tests": tests, "kernel_checks": checks, "kernel_times": timings, "model_720p": models,
-         "end_to_end": e2e}, indent=2))
+    models = section("model_720p", lambda: model_times(load_package()))
+    e2e = section("end_to_end", lambda: end_to_end(load_package(), args.frames, rng))
 
     print(f"\n{info}")
     print("\nkernel checks (max error in uint8 steps vs the CPU build of the same math; outputs poisoned first)")
@@ -416,7 +431,9 @@ def main() -> int:
     failed = [r for r in checks if not r["ok"]]
     print(f"\nkernel checks: {len(checks) - len(failed)} passed, {len(failed)} failed")
     print(f"GPU tests ({tests['command']}): {tests['summary']}")
-    return 1 if failed or tests["returncode"] != 0 else 0
+    if results["errors"]:
+        print(f"sections that raised (tracebacks above and in gpu_check.json): {', '.join(results['errors'])}")
+    return 1 if failed or tests["returncode"] != 0 or results["errors"] else 0
 
 
 if __name__ == "__main__":
