@@ -1,0 +1,173 @@
+"""The torch-cuda/tensorrt frame pipeline's own logic, run on the CPU.
+
+TorchCudaPipeline is handed a torch whose CUDA streams and events do nothing and whose "cuda"
+tensors live on the CPU, the kernels' CPU emulation (the .cu code itself) and the generator
+on the CPU. What runs is the pipeline's code: slots, double buffering, the previous-frame
+buffers of temporal smoothing, the XOR start, resets and shape changes. What cannot run here is
+the stream ordering and CUDA graph capture; tests/kernels/test_gpu.py covers those on a GPU.
+"""
+import contextlib
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import sdk  # noqa: E402
+from kernels.emulator import KernelEmulator  # noqa: E402
+from sdk import frames  # noqa: E402
+from sdk.backends.torch import OnnxGraphModule  # noqa: E402
+from sdk.backends.torch_cuda_pipeline import TorchCudaPipeline  # noqa: E402
+
+
+class _Stream:
+    cuda_stream = 0
+
+    def wait_event(self, event):
+        event.waited = True
+
+    def synchronize(self):
+        pass
+
+
+class _Event:
+    waited = False
+
+    def record(self, stream=None):
+        pass
+
+    def synchronize(self):
+        pass
+
+
+class _NoCuda:
+    Stream, Event = _Stream, _Event
+
+    @staticmethod
+    def current_stream():
+        return _Stream()
+
+    @staticmethod
+    @contextlib.contextmanager
+    def stream(_stream):
+        yield
+
+
+class TorchOnCpu:
+    """torch, with CUDA's streams and events as no-ops and device="cuda" tensors on the CPU."""
+    cuda = _NoCuda()
+
+    def __getattr__(self, name):
+        return getattr(torch, name)
+
+    @staticmethod
+    def empty(*shape, device=None, pin_memory=False, **kwargs):
+        return torch.empty(*shape, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def package():
+    return sdk.load_package()
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    return KernelEmulator()
+
+
+def pipeline(package, emulator, slots=2):
+    graph = OnnxGraphModule(package.file("fp32").read_bytes(), torch.device("cpu"), "generator.onnx")
+    p = TorchCudaPipeline(graph, emulator, half=False, use_graphs=False, slots=slots, channels_last=False)
+    p.torch = TorchOnCpu()
+    return p
+
+
+@pytest.fixture(scope="module")
+def clip():
+    """A still noisy scene with a moving bright block, 64x96."""
+    rng = np.random.default_rng(0)
+    base = rng.integers(40, 216, (64, 96, 3), dtype=np.uint8)
+    out = []
+    for i in range(7):
+        f = np.clip(base.astype(np.int16) + rng.integers(-5, 6, base.shape), 0, 255).astype(np.uint8)
+        f[10:30, 5 + 10 * i:25 + 10 * i] = 250
+        out.append(f)
+    return out
+
+
+STYLE = np.eye(3, dtype=np.float32)[0].reshape(1, 3, 1, 1)
+SIZE = (64, 96)
+
+
+def smoothed_on_the_cpu(unsmoothed, clip, temporal, cut=None):
+    """What the Stylizer's CPU path makes of the unsmoothed outputs (sdk.frames.temporal_blend)."""
+    out, previous = [], None
+    for i, (u, f) in enumerate(zip(unsmoothed, clip, strict=True)):
+        if i == cut:
+            previous = None
+        v = u if previous is None else frames.temporal_blend(u, previous[1], f, previous[0], temporal)
+        previous = (f, v)
+        out.append(v)
+    return out
+
+
+def test_run_without_smoothing_matches_the_emulated_kernels_directly(package, emulator, clip):
+    from kernels.cpu_reference import CpuReference
+    p = pipeline(package, emulator)
+    got = p.run(clip[0], "bgr", SIZE, STYLE, 0.8)
+    image = frames.preprocess(clip[0], SIZE, "bgr")
+    styled = OnnxGraphModule(package.file("fp32").read_bytes(), torch.device("cpu"), "g")(
+        torch.from_numpy(image), torch.from_numpy(STYLE))[0].numpy()
+    want = CpuReference().postprocess(styled, clip[0], "bgr", 0.8)
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= 1  # pre on the kernels vs OpenCV: 1 step
+
+
+@pytest.mark.parametrize("pipelined", [False, True], ids=["run", "submit-result"])
+def test_temporal_smoothing_matches_the_cpu_path(package, emulator, clip, pipelined):
+    plain, smooth = pipeline(package, emulator), pipeline(package, emulator)
+    unsmoothed = [plain.run(f, "bgr", SIZE, STYLE, 0.8) for f in clip]
+    got = []
+    if pipelined:
+        pending = None
+        for i, f in enumerate(clip):
+            if i == 4:
+                smooth.reset_temporal()  # a cut between two submits
+            current = smooth.submit(f, "bgr", SIZE, STYLE, 0.8, temporal=0.6)
+            if pending is not None:
+                got.append(smooth.result(pending))
+            pending = current
+        got.append(smooth.result(pending))
+    else:
+        for i, f in enumerate(clip):
+            if i == 4:
+                smooth.reset_temporal()
+            got.append(smooth.run(f, "bgr", SIZE, STYLE, 0.8, temporal=0.6))
+    want = smoothed_on_the_cpu(unsmoothed, clip, 0.6, cut=4)
+    for i, (x, y) in enumerate(zip(got, want, strict=True)):
+        np.testing.assert_array_equal(x, y, err_msg=f"frame {i}")
+    np.testing.assert_array_equal(got[0], unsmoothed[0])  # the XOR start: the first frame is not smoothed
+    assert (got[2] != unsmoothed[2]).mean() > 0.3
+
+
+def test_a_frame_without_smoothing_or_a_new_shape_starts_smoothing_afresh(package, emulator, clip):
+    p, plain = pipeline(package, emulator), pipeline(package, emulator)
+    p.run(clip[0], "bgr", SIZE, STYLE, 0.8, temporal=0.6)
+    p.run(clip[1], "bgr", SIZE, STYLE, 0.8)  # temporal off for one frame
+    np.testing.assert_array_equal(p.run(clip[2], "bgr", SIZE, STYLE, 0.8, temporal=0.6),
+                                  plain.run(clip[2], "bgr", SIZE, STYLE, 0.8))
+    first_buffers = p._previous
+    small = np.ascontiguousarray(clip[3][:32, :48])
+    np.testing.assert_array_equal(p.run(small, "bgr", (32, 48), STYLE, 0.8, temporal=0.6),
+                                  plain.run(small, "bgr", (32, 48), STYLE, 0.8))
+    assert p._previous is not first_buffers and p._previous.generation == first_buffers.generation + 1
+
+
+def test_each_smoothed_frame_waits_for_the_one_before(package, emulator, clip):
+    """The graph of frame N+1 reads what frame N's wrote: its stream waits on frame N's event."""
+    p = pipeline(package, emulator)
+    events = []
+    for f in clip[:3]:
+        p.submit(f, "bgr", SIZE, STYLE, 0.8, temporal=0.6)
+        events.append(p._previous_done)
+    assert events[0].waited and events[1].waited and not events[2].waited
+    assert len({id(e) for e in events}) == 3
