@@ -21,7 +21,9 @@ SK_HD int channel_for_rgb(int order, int rgb) {  // rgb: 0 = R, 1 = G, 2 = B
     return rgb == 1 ? 1 : (rgb == 0 ? r : 2 - r);
 }
 
-SK_HD float clampf(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
+// fminf/fmaxf (one min/max instruction each on the GPU) return the number when one side is NaN,
+// so a NaN model output (FP16 overflow) clamps to `lo` instead of reaching a float-to-int cast.
+SK_HD float clampf(float v, float lo, float hi) { return fminf(fmaxf(v, lo), hi); }
 SK_HD int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
 // Source coordinate of a destination pixel centre, OpenCV INTER_LINEAR convention

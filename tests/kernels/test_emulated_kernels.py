@@ -140,3 +140,17 @@ def test_gpu_check_kernel_checks_run_here_on_the_emulation():
                          sizes=((129, 237), (40, 64)))
     assert len(rows) == 2 * 4 * 2 and all(r["ok"] for r in rows), [r for r in rows if not r["ok"]]
     assert {r["temporal"] for r in rows} == {0.0, 0.3}
+
+
+@pytest.mark.parametrize("value,styled_level", [(np.nan, 0.0), (-np.inf, 0.0), (np.inf, 255.0)])
+@pytest.mark.parametrize("half", [False, True], ids=["f32", "f16"])
+def test_non_finite_model_output_clamps_to_black_or_white(emulator, ref, value, styled_level, half):
+    """FP16 overflow gives inf or NaN: the post kernel clamps NaN and -inf to 0 and +inf to 255 (no
+    undefined float-to-int cast), as the CPU build does."""
+    rng = np.random.default_rng(3)
+    frame = rng.integers(0, 256, (21, 30, 3), dtype=np.uint8)
+    styled = np.full((1, 3, 20, 32), value, np.float16 if half else np.float32)
+    got = run_post(emulator, styled, frame, "bgr", 0.7, None, None, 0.0, 0, 0)
+    want = np.floor(frame + (styled_level - frame.astype(np.float32)) * np.float32(0.7) + 0.5).astype(np.uint8)
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= TOLERANCE["uint8_lsb"]
+    np.testing.assert_array_equal(ref.postprocess(styled.astype(np.float32), frame, "bgr", 0.7), got)
