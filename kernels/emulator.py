@@ -45,3 +45,10 @@ class KernelEmulator:
                      [styled_ptr, h, w, frame_ptr, pitch, height, width, ORDERS[order], strength,
                       previous_ptr or None, previous_pitch, previous_input_ptr or None, previous_input_pitch, temporal,
                       out_ptr, out_pitch])
+
+    @staticmethod
+    def copy_2d(dst_ptr: int, dst_pitch: int, src_ptr: int, src_pitch: int, width_bytes: int, height: int,
+                stream: int = 0) -> None:
+        """As StylizeKernels.copy_2d, on host memory."""
+        for row in range(height):
+            ctypes.memmove(dst_ptr + row * dst_pitch, src_ptr + row * src_pitch, width_bytes)

@@ -7,6 +7,11 @@ Accepted frames (NumPy arrays):
 * ``HxW`` or ``HxWx1`` uint8 grayscale: stylized as three equal channels, returned as
   the luminance of the result, in the input's shape.
 
+Device frames (the ``torch-cuda`` and ``tensorrt`` backends): any object with
+``__cuda_array_interface__`` (a torch CUDA tensor, a CuPy, Numba or pycuda array) holding an
+``HxWx3`` or ``HxWx4`` uint8 frame, rows optionally pitched. It is read on the device and never
+leaves it; see :func:`check_device_frame`.
+
 The output has the input's shape and dtype. Non-contiguous, negative-stride and
 read-only arrays work; the caller's array is never written to (unless passed as ``out=``).
 Refused with :class:`~sdk.errors.InvalidFrameError`: other dtypes (float frames too:
@@ -47,7 +52,8 @@ def check_frame(frame: object, max_frame: tuple[int, int] = DEFAULT_MAX_FRAME) -
     if not isinstance(frame, np.ndarray):
         hint = ""
         if hasattr(frame, "__cuda_array_interface__"):
-            hint = " Device arrays need a CUDA backend; copy it to the host (e.g. .cpu().numpy()) for this one."
+            hint = (" Device arrays need a CUDA backend (torch-cuda or tensorrt); copy it to the host (e.g. "
+                    ".cpu().numpy()) for this one.")
         elif hasattr(frame, "numpy") and hasattr(frame, "dtype"):
             hint = " Convert a tensor with .cpu().numpy() (uint8, HxWxC)."
         elif type(frame).__module__.startswith("PIL"):
@@ -77,6 +83,73 @@ def check_frame(frame: object, max_frame: tuple[int, int] = DEFAULT_MAX_FRAME) -
         raise InvalidFrameError(f"frame is {width}x{height}, larger than the limit {max_w}x{max_h}; resize it "
                                 "first or raise Stylizer(max_frame=(W, H)).")
     return FrameInfo(height, width, kind)
+
+
+@dataclass(frozen=True)
+class DeviceFrame:
+    """A uint8 HxWxC frame in GPU memory, read through ``__cuda_array_interface__``."""
+    ptr: int
+    pitch: int  # bytes from one row to the next
+    height: int
+    width: int
+    channels: int
+    stream: int | None  # the producer's stream to wait for (CUDA array interface v3), None: no wait
+    owner: object  # the caller's array: kept referenced while the device reads it
+    readonly: bool
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.height, self.width, self.channels)
+
+
+def check_device_frame(frame: object, max_frame: tuple[int, int] = DEFAULT_MAX_FRAME,
+                       name: str = "frame") -> tuple[FrameInfo, DeviceFrame]:
+    """Validate a device array against the contract, from its ``__cuda_array_interface__`` alone.
+
+    Accepted: uint8, shape HxWx3 or HxWx4, pixels and channels dense (strides ``(pitch, C, 1)``
+    with ``pitch >= W*C``, or none: C-contiguous), no mask. Gray device frames are refused (copy to
+    the host, or replicate to 3 channels on the device).
+    """
+    interface = getattr(frame, "__cuda_array_interface__", None)
+    what = type(frame).__name__
+    if not isinstance(interface, dict):
+        raise InvalidFrameError(f"{name} is {what} without a readable __cuda_array_interface__; expected a device "
+                                "array (torch CUDA tensor, CuPy, Numba or pycuda array).")
+    shape, typestr = tuple(interface.get("shape", ())), interface.get("typestr")
+    if typestr != "|u1":
+        raise InvalidFrameError(f"{name} ({what}) has typestr {typestr!r}, expected '|u1' (uint8); convert it on the "
+                                "device first, e.g. (t * 255).clamp(0, 255).to(torch.uint8) for 0-1 floats.")
+    if len(shape) != 3 or shape[2] not in (3, 4):
+        raise InvalidFrameError(f"{name} ({what}) has shape {shape}, expected HxWx3 (BGR/RGB) or HxWx4 (BGRA/RGBA) "
+                                "on the device; gray frames go through the host.")
+    height, width, channels = (int(v) for v in shape)
+    if height == 0 or width == 0:
+        raise InvalidFrameError(f"{name} ({what}) has shape {shape}: an empty frame, expected at least 1x1 pixels.")
+    max_w, max_h = max_frame
+    if max(width, height) > max(max_w, max_h) or min(width, height) > min(max_w, max_h):
+        raise InvalidFrameError(f"{name} is {width}x{height}, larger than the limit {max_w}x{max_h}; resize it first "
+                                "or raise Stylizer(max_frame=(W, H)).")
+    strides = interface.get("strides")
+    pitch = width * channels
+    if strides is not None:
+        strides = tuple(int(v) for v in strides)
+        if strides[1:] != (channels, 1) or strides[0] < width * channels:
+            raise InvalidFrameError(f"{name} ({what}) has strides {strides}; expected ({width * channels} or more, "
+                                    f"{channels}, 1): pixels and channels dense, rows may be padded. Make it "
+                                    "contiguous on the device first (e.g. .contiguous()).")
+        pitch = strides[0]
+    if interface.get("mask") is not None:
+        raise InvalidFrameError(f"{name} ({what}) is a masked array; expected a plain device array.")
+    ptr, readonly = interface.get("data", (0, False))
+    if not ptr:
+        raise InvalidFrameError(f"{name} ({what}) has a null data pointer.")
+    stream = interface.get("stream") if interface.get("version", 0) >= 3 else None
+    if stream == 0:
+        raise InvalidFrameError(f"{name} ({what}) names stream 0, which the CUDA array interface forbids "
+                                "(1: legacy default stream, 2: per-thread default stream, None: no wait).")
+    kind = "color" if channels == 3 else "alpha"
+    return FrameInfo(height, width, kind), DeviceFrame(int(ptr), pitch, height, width, channels,
+                                                       None if stream is None else int(stream), frame, bool(readonly))
 
 
 def working_size(height: int, width: int, stride: int, max_side: int, min_side: int) -> tuple[int, int]:

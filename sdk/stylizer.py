@@ -122,8 +122,13 @@ class Stylizer:
                  out: np.ndarray | None = None) -> np.ndarray:
         """Stylize one frame; see :mod:`sdk.frames` for the frame contract.
 
-        Returns a new array of the frame's shape and dtype, or ``out`` filled in.
+        Returns a new array of the frame's shape and dtype, or ``out`` filled in. On the torch-cuda
+        and tensorrt backends ``frame`` may be a device array (``__cuda_array_interface__``: torch,
+        CuPy, Numba, pycuda): it never leaves the GPU, and the result is a torch CUDA tensor (wrap it
+        zero-copy with e.g. ``cupy.asarray``), or ``out``, a device array, filled in.
         """
+        if self._is_device_frame(frame):
+            return self._device_call(frame, style, strength, out, submit=False)
         info, style_vec, strength = self._arguments(frame, style, strength)
         if out is not None:
             _check_out(out, frame)
@@ -148,8 +153,10 @@ class Stylizer:
         On a backend that pipelines (torch-cuda: two slots of pinned buffers and streams), the
         frame's upload and processing overlap the caller's work until ``result()``; collect results
         in submission order, at most two outstanding. Elsewhere the frame is stylized here and
-        ``result()`` returns it.
+        ``result()`` returns it. Device frames work as in :meth:`__call__`.
         """
+        if self._is_device_frame(frame):
+            return self._device_call(frame, style, strength, None, submit=True)
         info, style_vec, strength = self._arguments(frame, style, strength)
         start = getattr(self._backend, "submit_frame", None)
         if start is not None and strength > 0.0 and info.kind != "gray":
@@ -161,6 +168,43 @@ class Stylizer:
             if handle is not None:
                 return PendingFrame(self, info, frame, color, handle=handle, started=started, smoothed=bool(temporal))
         return PendingFrame(self, info, frame, None, done=self._stylize(frame, info, style_vec, strength))
+
+    def _is_device_frame(self, frame) -> bool:
+        """A device array for a backend that reads device frames (others refuse it in check_frame)."""
+        return (not isinstance(frame, np.ndarray) and hasattr(frame, "__cuda_array_interface__")
+                and getattr(self._backend, "device_frames", False))
+
+    def _device_call(self, frame, style: StyleSpec, strength, out, submit: bool):
+        """A device frame through the backend's GPU pipeline: it is read in GPU memory and the result
+        stays there. Smoothing over time runs in the post kernel; preserve_color (a CPU step) is refused."""
+        info, device = frames.check_device_frame(frame, self.max_frame)
+        strength = self.strength if strength is None else _check_strength(strength)
+        style_vec = self._default_style if style is None else self.style_vector(style)
+        if self.preserve_color:
+            raise InvalidArgumentError(f"preserve_color runs on the CPU, so it takes host frames; got a device frame "
+                                       f"({type(frame).__name__}). Turn preserve_color off or copy the frame to the "
+                                       "host (e.g. .cpu().numpy()).")
+        target = None
+        if out is not None:
+            _, target = frames.check_device_frame(out, self.max_frame, name="out")
+            if target.shape != device.shape or target.readonly:
+                raise InvalidArgumentError(f"out is a {'read-only ' if target.readonly else ''}device array of shape "
+                                           f"{target.shape}; expected a writable one of the frame's shape "
+                                           f"{device.shape}, uint8.")
+        order = self.color_order + ("a" if info.kind == "alpha" else "")
+        temporal = self._fused_temporal(info)
+        options = {**({"temporal": temporal} if temporal else {}), **({"out": target} if target is not None else {})}
+        with self._previous_lock:
+            self._previous = None  # the device holds this stream's previous frame now
+        started = time.perf_counter()
+        size = self._working_size(info)
+        if submit:
+            handle = self._backend.submit_frame(device, order, size, style_vec, strength, **options)
+            return PendingFrame(self, info, frame, None, handle=handle, started=started, smoothed=bool(temporal),
+                                on_device=True)
+        result = self._backend.stylize_frame(device, order, size, style_vec, strength, **options)
+        self.timer.add_total(time.perf_counter() - started)
+        return result
 
     def _arguments(self, frame, style: StyleSpec, strength) -> tuple[frames.FrameInfo, np.ndarray, float]:
         """The one validation of a call's frame, style and strength (typed errors, no pass over pixels)."""
@@ -317,15 +361,21 @@ class PendingFrame:
     """A frame started by :meth:`Stylizer.submit`; :meth:`result` waits for it (once)."""
 
     def __init__(self, stylizer: Stylizer, info: frames.FrameInfo, frame: np.ndarray, color, handle=None,
-                 done: np.ndarray | None = None, started: float = 0.0, smoothed: bool = False):
+                 done: np.ndarray | None = None, started: float = 0.0, smoothed: bool = False,
+                 on_device: bool = False):
+        # The frame stays referenced until result(): a device frame is read by the GPU until then.
         self._stylizer, self._info, self._frame, self._color = stylizer, info, frame, color
         self._handle, self._done, self._started, self._smoothed = handle, done, started, smoothed
+        self._on_device = on_device
 
     def result(self) -> np.ndarray:
         if self._done is None:
             s = self._stylizer
             out = s._backend.result_frame(self._handle)
             s.timer.add_total(time.perf_counter() - self._started)
+            if self._on_device:
+                self._done = out
+                return out
             if self._info.kind != "color":
                 out = frames.restore_layout(out[:, :, :3], self._frame, self._info)
             self._done = s._finish(out, self._smoothed, self._color, self._info)

@@ -138,18 +138,19 @@ class TensorRTBackend(Backend):
             return out.float().cpu().numpy()
 
     fused_temporal = True  # stylize_frame/submit_frame smooth over time in the post kernel
+    device_frames = True  # and take device frames (sdk.frames.DeviceFrame)
 
-    def stylize_frame(self, frame, order, size_hw, style, strength, temporal: float = 0.0):
+    def stylize_frame(self, frame, order, size_hw, style, strength, temporal: float = 0.0, out=None):
         with self._lock:
             self._pipeline.model = self.engine_for(size_hw)
-            return self._pipeline.run(frame, order, size_hw, style, strength, temporal)
+            return self._pipeline.run(frame, order, size_hw, style, strength, temporal, out)
 
-    def submit_frame(self, frame, order, size_hw, style, strength, temporal: float = 0.0):
+    def submit_frame(self, frame, order, size_hw, style, strength, temporal: float = 0.0, out=None):
         """Start a frame on the next pipeline slot (Stylizer.submit): it uploads and runs in the engine
         while the caller collects the previous one."""
         with self._lock:
             self._pipeline.model = self.engine_for(size_hw)  # captured into the slot's graph, keyed by size
-            return self._pipeline.submit(frame, order, size_hw, style, strength, temporal)
+            return self._pipeline.submit(frame, order, size_hw, style, strength, temporal, out)
 
     def result_frame(self, handle) -> np.ndarray:
         with self._lock:

@@ -198,21 +198,26 @@ class TorchBackend(Backend):
         """Whether stylize_frame/submit_frame smooth over time themselves (in the post kernel)."""
         return self.pipeline is not None
 
-    def stylize_frame(self, frame: np.ndarray, order: str, size_hw, style: np.ndarray, strength: float,
-                      temporal: float = 0.0):
+    @property
+    def device_frames(self) -> bool:
+        """Whether stylize_frame/submit_frame take device frames (sdk.frames.DeviceFrame)."""
+        return self.pipeline is not None
+
+    def stylize_frame(self, frame, order: str, size_hw, style: np.ndarray, strength: float,
+                      temporal: float = 0.0, out=None):
         """The whole frame on the GPU (fused kernels + graph); ``None`` where this backend has no such path."""
         if self.pipeline is None:
             return None
         with self._lock, self._torch.inference_mode():
-            return self.pipeline.run(frame, order, size_hw, style, strength, temporal)
+            return self.pipeline.run(frame, order, size_hw, style, strength, temporal, out)
 
-    def submit_frame(self, frame: np.ndarray, order: str, size_hw, style: np.ndarray, strength: float,
-                     temporal: float = 0.0):
+    def submit_frame(self, frame, order: str, size_hw, style: np.ndarray, strength: float,
+                     temporal: float = 0.0, out=None):
         """Start a frame on the next pipeline slot (returns a handle), or ``None`` without a GPU pipeline."""
         if self.pipeline is None:
             return None
         with self._lock, self._torch.inference_mode():
-            return self.pipeline.submit(frame, order, size_hw, style, strength, temporal)
+            return self.pipeline.submit(frame, order, size_hw, style, strength, temporal, out)
 
     def result_frame(self, handle) -> np.ndarray:
         with self._lock:

@@ -4,6 +4,11 @@ host uint8 frame -> pinned buffer -> device (async) -> preprocess kernel (fused 
 normalize, FP16 NCHW) -> generator (FP16, channels-last) -> postprocess kernel (fused
 denormalize, resize back, strength blend, uint8 HWC) -> pinned buffer (async) -> host.
 
+Device frames (``sdk.frames.DeviceFrame``, from ``__cuda_array_interface__``) skip the host: after
+the producer's stream, they are copied device to device into the slot's frame buffer (the graph's
+fixed input; a 720p frame is 2.8 MB) and the result is a device tensor, or is copied into the
+caller's device ``out`` array.
+
 For a fixed frame shape the whole device part is captured once as a CUDA graph and
 replayed per frame (one launch instead of ~40). ``slots`` sets of buffers, each with its
 own stream, let frame N+1 upload while frame N computes and frame N-1 downloads
@@ -37,6 +42,7 @@ class _Slot:
     graph: object = None
     key: tuple | None = None
     busy: bool = False
+    device_result: object = None  # for a device frame: what result() returns (a tensor, or the caller's out)
 
 
 @dataclass
@@ -111,37 +117,51 @@ class TorchCudaPipeline:
         if self._previous is not None:
             self._previous.valid = False
 
-    def _previous_for(self, frame: np.ndarray, order: str) -> _Previous:
+    def _previous_for(self, shape: tuple, order: str) -> _Previous:
         torch = self.torch
         previous = self._previous
-        if previous is None or previous.input.shape != frame.shape or previous.order != order:
+        if previous is None or tuple(previous.input.shape) != shape or previous.order != order:
             if self._previous_done is not None:  # in-flight work may still read the buffers being dropped
                 self._previous_done.synchronize()
             self._generation += 1
-            previous = self._previous = _Previous(torch.empty(frame.shape, dtype=torch.uint8, device="cuda"),
-                                                  torch.empty(frame.shape, dtype=torch.uint8, device="cuda"),
+            previous = self._previous = _Previous(torch.empty(shape, dtype=torch.uint8, device="cuda"),
+                                                  torch.empty(shape, dtype=torch.uint8, device="cuda"),
                                                   order, self._generation)
         return previous
 
-    def submit(self, frame: np.ndarray, order: str, size_hw, style_vec: np.ndarray, strength: float,
-               temporal: float = 0.0) -> int:
-        """Start a frame on the next slot; returns the slot index to pass to :meth:`result`."""
+    def submit(self, frame, order: str, size_hw, style_vec: np.ndarray, strength: float,
+               temporal: float = 0.0, out=None) -> int:
+        """Start a frame (a host ndarray or a DeviceFrame) on the next slot; returns the slot index to
+        pass to :meth:`result`. ``out``: a DeviceFrame the result of a device frame is copied into."""
+        from sdk.frames import DeviceFrame
+
         torch = self.torch
+        on_device = isinstance(frame, DeviceFrame)
+        shape = tuple(frame.shape)
         index = self._next
         self._next = (self._next + 1) % len(self._slots)
         slot = self._slots[index]
         if slot is not None and slot.busy:
             self.result(index)  # the slot's previous frame must be collected before reuse
-        previous = self._previous_for(frame, order) if temporal > 0.0 else None
-        key = (frame.shape, order, tuple(size_hw), float(strength), float(temporal),
+        previous = self._previous_for(shape, order) if temporal > 0.0 else None
+        key = (shape, order, tuple(size_hw), float(strength), float(temporal),
                previous.generation if previous else None)
-        if slot is None or slot.pinned_in.shape != frame.shape or slot.image.shape[2:] != tuple(size_hw):
-            slot = self._slots[index] = self._make_slot(frame.shape, size_hw, style_vec.shape[1])
-        slot.pinned_in.numpy()[...] = frame  # host copy into pinned memory; handles strides
+        if slot is None or tuple(slot.frame.shape) != shape or slot.image.shape[2:] != tuple(size_hw):
+            slot = self._slots[index] = self._make_slot(shape, size_hw, style_vec.shape[1])
+        if not on_device:
+            slot.pinned_in.numpy()[...] = frame  # host copy into pinned memory; handles strides
         style = torch.from_numpy(np.ascontiguousarray(style_vec)).to(self.dtype)
         with torch.cuda.stream(slot.stream):
             slot.style.copy_(style)  # a tiny synchronous host->device copy; the graph reads slot.style
-            slot.frame.copy_(slot.pinned_in, non_blocking=True)
+            if on_device:
+                if frame.stream is not None:  # CUDA array interface v3: wait for the producer's work
+                    ready = torch.cuda.Event()
+                    ready.record(torch.cuda.ExternalStream(frame.stream))
+                    slot.stream.wait_event(ready)
+                self.kernels.copy_2d(slot.frame.data_ptr(), slot.frame.stride(0), frame.ptr, frame.pitch,
+                                     frame.width * frame.channels, frame.height, slot.stream.cuda_stream)
+            else:
+                slot.frame.copy_(slot.pinned_in, non_blocking=True)
             if previous is not None:
                 if self._previous_done is not None:
                     slot.stream.wait_event(self._previous_done)  # the last frame has written self._previous
@@ -158,7 +178,14 @@ class TorchCudaPipeline:
                 self._previous_done = torch.cuda.Event()
                 self._previous_done.record(slot.stream)
                 previous.valid = True
-            slot.pinned_out.copy_(slot.out, non_blocking=True)
+            if not on_device:
+                slot.pinned_out.copy_(slot.out, non_blocking=True)
+            elif out is not None:
+                self.kernels.copy_2d(out.ptr, out.pitch, slot.out.data_ptr(), slot.out.stride(0),
+                                     out.width * out.channels, out.height, slot.stream.cuda_stream)
+                slot.device_result = out.owner
+            else:
+                slot.device_result = slot.out.clone()  # the slot's buffer is reused by its next frame
         if previous is None:
             self.reset_temporal()
         slot.busy = True
@@ -175,11 +202,18 @@ class TorchCudaPipeline:
             self._device_work(slot, order, strength, size_hw, temporal)
         slot.graph = graph
 
-    def result(self, index: int) -> np.ndarray:
+    def result(self, index: int):
+        """The frame started on slot ``index``: a host ndarray, or for a device frame a device tensor
+        (usable on the caller's current stream) or the caller's ``out``."""
         slot = self._slots[index]
         slot.stream.synchronize()
         slot.busy = False
-        return slot.pinned_out.numpy().copy()
+        if slot.device_result is None:
+            return slot.pinned_out.numpy().copy()
+        result, slot.device_result = slot.device_result, None
+        if isinstance(result, self.torch.Tensor) and result.is_cuda:
+            result.record_stream(self.torch.cuda.current_stream())  # allocated on the slot's stream
+        return result
 
-    def run(self, frame, order, size_hw, style_vec, strength, temporal: float = 0.0) -> np.ndarray:
-        return self.result(self.submit(frame, order, size_hw, style_vec, strength, temporal))
+    def run(self, frame, order, size_hw, style_vec, strength, temporal: float = 0.0, out=None):
+        return self.result(self.submit(frame, order, size_hw, style_vec, strength, temporal, out))

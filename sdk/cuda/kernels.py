@@ -116,3 +116,14 @@ class StylizeKernels:
                 ctypes.c_void_p(previous_input_ptr), ctypes.c_long(previous_input_pitch),
                 ctypes.c_float(temporal), ctypes.c_void_p(out_ptr), ctypes.c_long(out_pitch)]
         self._launch("postprocess_f16" if half else "postprocess_f32", width, height, stream, args)
+
+    def copy_2d(self, dst_ptr: int, dst_pitch: int, src_ptr: int, src_pitch: int, width_bytes: int, height: int,
+                stream: int = 0) -> None:
+        """Device-to-device copy of ``height`` rows of ``width_bytes``, each side with its own pitch."""
+        driver = self._driver
+        copy = driver.CUDA_MEMCPY2D()
+        copy.srcMemoryType = copy.dstMemoryType = driver.CUmemorytype.CU_MEMORYTYPE_DEVICE
+        copy.srcDevice, copy.srcPitch = src_ptr, src_pitch
+        copy.dstDevice, copy.dstPitch = dst_ptr, dst_pitch
+        copy.WidthInBytes, copy.Height = width_bytes, height
+        check(driver.cuMemcpy2DAsync(copy, stream), "cuMemcpy2DAsync")

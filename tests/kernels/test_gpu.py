@@ -70,3 +70,25 @@ def test_torch_cuda_smooths_in_the_kernel_as_the_cpu_path_does():
         for i, (x, y) in enumerate(zip(got, want, strict=True)):
             assert np.abs(x.astype(int) - y.astype(int)).max() <= 1, f"frame {i}"
     assert (called[3] != unsmoothed[3]).mean() > 0.1  # it did smooth
+
+
+def test_device_frames_stay_on_the_gpu_and_match_host_frames():
+    """torch CUDA tensors (and CuPy arrays where CuPy is installed) in, through __cuda_array_interface__."""
+    import sdk
+    frame = np.random.default_rng(3).integers(0, 256, (360, 640, 3), dtype=np.uint8)
+    with sdk.Stylizer(backend="torch-cuda", strength=0.8) as s:
+        host = s(frame)
+        tensor = torch.from_numpy(frame).cuda()
+        got = s(tensor)
+        assert got.is_cuda and got.dtype == torch.uint8 and tuple(got.shape) == frame.shape
+        np.testing.assert_array_equal(got.cpu().numpy(), host)
+        wide = torch.zeros((360, 700, 3), dtype=torch.uint8, device="cuda")
+        wide[:, :640] = tensor
+        out = torch.empty_like(tensor)
+        assert s(wide[:, :640], out=out) is out  # pitched rows in, the caller's buffer out
+        np.testing.assert_array_equal(out.cpu().numpy(), host)
+        try:
+            import cupy
+        except ImportError:
+            return
+        np.testing.assert_array_equal(s(cupy.asarray(tensor)).cpu().numpy(), host)

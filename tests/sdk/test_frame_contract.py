@@ -110,3 +110,36 @@ def test_postprocess_matches_numpy_reference_within_one_lsb(order):
     expected = np.clip(np.round(0.3 * color + 0.7 * np.round(styled)), 0, 255)
     assert out.shape == color.shape and out.dtype == np.uint8
     assert np.abs(out.astype(np.float64) - expected).max() <= TOLERANCE["uint8_lsb"]
+
+
+class _Cai:
+    def __init__(self, **interface):
+        self.__cuda_array_interface__ = {"shape": (720, 1280, 3), "typestr": "|u1", "data": (0x7F0000000000, False),
+                                         "version": 3, **interface}
+
+
+def test_device_frame_contract_reads_the_cuda_array_interface():
+    from sdk.frames import check_device_frame
+    info, device = check_device_frame(_Cai(strides=(4096, 4, 1), shape=(720, 1000, 4), stream=2))
+    assert (info.height, info.width, info.kind) == (720, 1000, "alpha")
+    assert (device.ptr, device.pitch, device.shape, device.stream) == (0x7F0000000000, 4096, (720, 1000, 4), 2)
+    _, dense = check_device_frame(_Cai(version=2, stream=5))  # v2 has no stream: nothing to wait for
+    assert dense.pitch == 3840 and dense.stream is None and not dense.readonly
+
+
+@pytest.mark.parametrize("interface,message", [
+    ({"typestr": "<f4"}, r"typestr '<f4', expected '\|u1' \(uint8\)"),
+    ({"shape": (720, 1280)}, r"shape \(720, 1280\), expected HxWx3"),
+    ({"shape": (0, 1280, 3)}, "an empty frame"),
+    ({"shape": (9000, 1280, 3)}, "larger than the limit 7680x4320"),
+    ({"strides": (3840, 1, 1280)}, r"strides \(3840, 1, 1280\); expected \(3840 or more, 3, 1\)"),
+    ({"strides": (3000, 3, 1)}, r"strides \(3000, 3, 1\)"),
+    ({"mask": object()}, "masked array"),
+    ({"data": (0, False)}, "null data pointer"),
+    ({"stream": 0}, "names stream 0"),
+])
+def test_bad_device_frames_get_a_typed_error_naming_the_problem(interface, message):
+    from sdk.errors import InvalidFrameError
+    from sdk.frames import check_device_frame
+    with pytest.raises(InvalidFrameError, match=message):
+        check_device_frame(_Cai(**interface))

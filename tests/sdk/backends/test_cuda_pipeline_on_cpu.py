@@ -40,8 +40,16 @@ class _Event:
         pass
 
 
+class _ExternalStream(_Stream):
+    made = []
+
+    def __init__(self, handle):
+        self.handle = handle
+        _ExternalStream.made.append(handle)
+
+
 class _NoCuda:
-    Stream, Event = _Stream, _Event
+    Stream, Event, ExternalStream = _Stream, _Event, _ExternalStream
 
     @staticmethod
     def current_stream():
@@ -171,3 +179,89 @@ def test_each_smoothed_frame_waits_for_the_one_before(package, emulator, clip):
         events.append(p._previous_done)
     assert events[0].waited and events[1].waited and not events[2].waited
     assert len({id(e) for e in events}) == 3
+
+
+# -- device frames (__cuda_array_interface__), with host memory standing in for the device ----------
+
+class FakeDeviceArray:
+    """A host array behind a __cuda_array_interface__: the CPU emulation reads the pointer like a device one."""
+
+    def __init__(self, array: np.ndarray, stream=None, readonly=False):
+        self.array = array
+        self.__cuda_array_interface__ = {
+            "shape": array.shape, "typestr": "|u1", "data": (array.ctypes.data, readonly),
+            "strides": None if array.flags.c_contiguous else array.strides, "version": 3, "stream": stream}
+
+
+def gpu_like_stylizer(package, emulator, **options):
+    """A Stylizer whose backend is the torch backend with this CPU-run pipeline: the torch-cuda code path."""
+    from sdk.backends.torch import TorchBackend
+    s = sdk.Stylizer(backend="onnxruntime", precision="fp32", **options)
+    backend = TorchBackend("torch", package, "fp32")
+    backend.pipeline = TorchCudaPipeline(backend._graph, emulator, half=False, use_graphs=False, channels_last=False)
+    backend.pipeline.torch = TorchOnCpu()
+    s._backend = backend
+    return s
+
+
+def test_a_device_frame_gives_what_the_same_host_frame_gives(package, emulator, clip):
+    s = gpu_like_stylizer(package, emulator, style="vintage", strength=0.7)
+    host = s(clip[0])
+    device = s(FakeDeviceArray(clip[0]))
+    assert isinstance(device, torch.Tensor) and device.dtype == torch.uint8 and tuple(device.shape) == clip[0].shape
+    np.testing.assert_array_equal(device.numpy(), host)
+
+
+def test_device_frames_pitched_alpha_out_and_the_producer_stream(package, emulator, clip):
+    s = gpu_like_stylizer(package, emulator, color_order="rgb")
+    rgba = np.concatenate([clip[1], np.full(clip[1].shape[:2] + (1,), 77, np.uint8)], axis=2)
+    padded = np.zeros((rgba.shape[0], rgba.shape[1] * 4 + 24), np.uint8)  # rows 24 bytes longer than the pixels
+    pitched = np.ndarray(rgba.shape, np.uint8, padded, strides=(padded.shape[1], 4, 1))
+    pitched[...] = rgba
+    out = np.zeros_like(rgba)
+    _ExternalStream.made.clear()
+    got = s(FakeDeviceArray(pitched, stream=7), out=FakeDeviceArray(out))
+    assert isinstance(got, FakeDeviceArray) and got.array is out  # the caller's out, filled in
+    np.testing.assert_array_equal(out, s(rgba))
+    np.testing.assert_array_equal(out[:, :, 3], 77)
+    assert _ExternalStream.made == [7]  # waited for the producer's stream (CUDA array interface v3)
+
+
+def test_device_frames_pipeline_and_smooth_in_the_kernel(package, emulator, clip):
+    host_path = gpu_like_stylizer(package, emulator, temporal=0.6)
+    device_path = gpu_like_stylizer(package, emulator, temporal=0.6)
+    want = [host_path(f) for f in clip]
+    got, pending = [], None
+    for f in clip:
+        current = device_path.submit(FakeDeviceArray(f))
+        if pending is not None:
+            got.append(pending.result().numpy())
+        pending = current
+    got.append(pending.result().numpy())
+    for i, (x, y) in enumerate(zip(got, want, strict=True)):
+        np.testing.assert_array_equal(x, y, err_msg=f"frame {i}")
+
+
+@pytest.mark.parametrize("make,error,message", [
+    (lambda f: FakeDeviceArray(f[:, :, 0].copy()), "InvalidFrameError", r"shape \(64, 96\), expected HxWx3"),
+    (lambda f: FakeDeviceArray(f[:, ::2]), "InvalidFrameError", r"strides \(288, 6, 1\); expected"),
+    (lambda f: FakeDeviceArray(f, stream=0), "InvalidFrameError", "names stream 0"),
+])
+def test_bad_device_frames_are_refused_and_the_stylizer_keeps_working(package, emulator, clip, make, error, message):
+    import sdk.errors
+    s = gpu_like_stylizer(package, emulator)
+    with pytest.raises(getattr(sdk.errors, error), match=message):
+        s(make(clip[0]))
+    np.testing.assert_array_equal(s(FakeDeviceArray(clip[0])).numpy(), s(clip[0]))
+
+
+def test_device_frame_options_the_gpu_cannot_honour_are_refused(package, emulator, clip):
+    from sdk.errors import InvalidArgumentError
+    s = gpu_like_stylizer(package, emulator, preserve_color=True)
+    with pytest.raises(InvalidArgumentError, match="preserve_color runs on the CPU"):
+        s(FakeDeviceArray(clip[0]))
+    s.preserve_color = False
+    with pytest.raises(InvalidArgumentError, match=r"out is a read-only device array of shape \(64, 96, 3\)"):
+        s(FakeDeviceArray(clip[0]), out=FakeDeviceArray(np.zeros_like(clip[0]), readonly=True))
+    with pytest.raises(InvalidArgumentError, match=r"expected a writable one of the frame's shape \(64, 96, 3\)"):
+        s(FakeDeviceArray(clip[0]), out=FakeDeviceArray(np.zeros((64, 96, 4), np.uint8)))
