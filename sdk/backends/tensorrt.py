@@ -161,8 +161,11 @@ class TensorRTBackend(Backend):
             self._pipeline.reset_temporal()
 
     def close(self) -> None:
-        self._runners.clear()
-        self._pipeline = None
+        with self._lock:
+            if self._pipeline is not None:
+                self._pipeline.close()  # graphs hold the engines' contexts: they go first
+            self._runners.clear()
+            self._pipeline = None
 
 
 def create(_name: str, package, precision: str, variant: str | None = None) -> TensorRTBackend:

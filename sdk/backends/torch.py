@@ -229,6 +229,9 @@ class TorchBackend(Backend):
                 self.pipeline.reset_temporal()
 
     def close(self) -> None:
+        if self.pipeline is not None:
+            with self._lock:
+                self.pipeline.close()  # waits for pending frames, then unloads the kernels
         self._graph = None
         self.pipeline = None
 

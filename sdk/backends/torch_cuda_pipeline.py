@@ -215,5 +215,16 @@ class TorchCudaPipeline:
             result.record_stream(self.torch.cuda.current_stream())  # allocated on the slot's stream
         return result
 
+    def close(self) -> None:
+        """Wait for every slot's work, then drop buffers, graphs and the kernels' module."""
+        for slot in self._slots:
+            if slot is not None:
+                slot.stream.synchronize()
+        self._slots = [None] * len(self._slots)
+        self._previous, self._previous_done = None, None
+        close = getattr(self.kernels, "close", None)
+        if close is not None:
+            close()
+
     def run(self, frame, order, size_hw, style_vec, strength, temporal: float = 0.0, out=None):
         return self.result(self.submit(frame, order, size_hw, style_vec, strength, temporal, out))

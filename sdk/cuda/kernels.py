@@ -77,10 +77,13 @@ class StylizeKernels:
     def __init__(self, device: int = 0, post_rows: int = POST_ROWS_PER_THREAD):
         driver = _driver()
         self._driver = driver
+        self._module = None
+        self._retained = None  # the device whose primary context this object retained, to release at close
         check(driver.cuInit(0), "cuInit")
         dev = check(driver.cuDeviceGet(device), "cuDeviceGet")
         if int(check(driver.cuCtxGetCurrent(), "cuCtxGetCurrent")) == 0:
             self._ctx = check(driver.cuDevicePrimaryCtxRetain(dev), "cuDevicePrimaryCtxRetain")
+            self._retained = dev
             check(driver.cuCtxSetCurrent(self._ctx), "cuCtxSetCurrent")
         self.arch = device_arch(device)
         self.post_rows = post_rows
@@ -90,7 +93,26 @@ class StylizeKernels:
         self._functions = {name: check(driver.cuModuleGetFunction(self._module, name.encode()), f"get {name}")
                            for name in ("preprocess_f32", "preprocess_f16", "postprocess_f32", "postprocess_f16")}
 
+    def close(self) -> None:
+        """Unload the module and release the primary context if this object retained it. Call it when
+        no launched work is pending (the backends synchronize first); a second call does nothing."""
+        driver = self._driver
+        if self._module is not None:
+            module, self._module, self._functions = self._module, None, {}
+            check(driver.cuModuleUnload(module), "cuModuleUnload")
+        if self._retained is not None:
+            device, self._retained = self._retained, None
+            check(driver.cuDevicePrimaryCtxRelease(device), "cuDevicePrimaryCtxRelease")
+
+    def __enter__(self) -> "StylizeKernels":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def _launch(self, name: str, width: int, height: int, stream: int, args: list) -> None:
+        if self._module is None:
+            raise RuntimeError(f"launch {name}: these kernels were closed; create a new StylizeKernels")
         params = np.array([ctypes.addressof(a) for a in args], dtype=np.uint64)
         grid, block = launch_shape(name, width, height, self.post_rows)
         check(self._driver.cuLaunchKernel(self._functions[name], *grid, *block, 0, stream,

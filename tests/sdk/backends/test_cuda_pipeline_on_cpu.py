@@ -265,3 +265,19 @@ def test_device_frame_options_the_gpu_cannot_honour_are_refused(package, emulato
         s(FakeDeviceArray(clip[0]), out=FakeDeviceArray(np.zeros_like(clip[0]), readonly=True))
     with pytest.raises(InvalidArgumentError, match=r"expected a writable one of the frame's shape \(64, 96, 3\)"):
         s(FakeDeviceArray(clip[0]), out=FakeDeviceArray(np.zeros((64, 96, 4), np.uint8)))
+
+
+def test_close_waits_for_the_slots_then_drops_them_and_closes_the_kernels(package, emulator, clip):
+    class ClosingKernels:
+        closed = 0
+
+        def __getattr__(self, name):
+            return getattr(emulator, name)
+
+        def close(self):
+            ClosingKernels.closed += 1
+
+    p = pipeline(package, ClosingKernels())
+    p.submit(clip[0], "bgr", SIZE, STYLE, 0.8, temporal=0.5)
+    p.close()
+    assert ClosingKernels.closed == 1 and p._slots == [None, None] and p._previous is None

@@ -1,0 +1,60 @@
+"""StylizeKernels' teardown, against a stand-in for the CUDA driver (the real one needs a GPU)."""
+import enum
+import types
+
+import pytest
+
+from sdk.cuda import kernels as kernels_module
+
+
+class FakeDriver:
+    """Records the driver calls StylizeKernels makes; every call succeeds."""
+
+    class CUresult(enum.Enum):
+        CUDA_SUCCESS = 0
+
+    CUdevice_attribute = types.SimpleNamespace(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR="major",
+                                               CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR="minor")
+
+    def __init__(self, current_context: int = 0):
+        self.calls, self.current_context = [], current_context
+
+    def __getattr__(self, name):
+        results = {"cuCtxGetCurrent": self.current_context, "cuDeviceGet": 3, "cuDevicePrimaryCtxRetain": 77,
+                   "cuModuleLoadData": "module", "cuModuleGetFunction": "function", "cuDeviceGetAttribute": 9}
+
+        def call(*args):
+            self.calls.append(name)
+            return (self.CUresult.CUDA_SUCCESS, results[name]) if name in results else (self.CUresult.CUDA_SUCCESS,)
+        return call
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    def install(current_context=0):
+        driver = FakeDriver(current_context)
+        monkeypatch.setattr(kernels_module, "_driver", lambda: driver)
+        monkeypatch.setattr(kernels_module, "compile_cubin", lambda arch, post_rows=4: b"\x7fELF" + bytes(60))
+        return driver
+    return install
+
+
+def test_close_unloads_the_module_and_releases_the_context_it_retained_once(fake):
+    driver = fake()
+    k = kernels_module.StylizeKernels()
+    assert k.arch == "sm_99" and driver.calls.count("cuDevicePrimaryCtxRetain") == 1
+    k.close()
+    k.close()  # a second close does nothing
+    assert driver.calls.count("cuModuleUnload") == 1 and driver.calls.count("cuDevicePrimaryCtxRelease") == 1
+    with pytest.raises(RuntimeError, match="launch preprocess_f16: these kernels were closed"):
+        k.preprocess(1, 3, 2, 2, "bgr", 2, 2, 2, True)
+    assert "cuLaunchKernel" not in driver.calls
+
+
+def test_a_context_someone_else_made_current_is_left_alone(fake):
+    driver = fake(current_context=5)  # torch or CuPy initialized CUDA first
+    with kernels_module.StylizeKernels() as k:
+        k.postprocess(1, 2, 2, 3, 6, 2, 2, "bgr", 0.5, 4, 6, False)
+    assert driver.calls.count("cuLaunchKernel") == 1
+    assert "cuDevicePrimaryCtxRetain" not in driver.calls and "cuDevicePrimaryCtxRelease" not in driver.calls
+    assert driver.calls.count("cuModuleUnload") == 1
