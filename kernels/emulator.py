@@ -24,7 +24,7 @@ class KernelEmulator:
         for half in ("f32", "f16"):
             getattr(self.lib, f"emulate_preprocess_{half}").argtypes = grid + [p, l, i, i, i, p, i, i]
             getattr(self.lib, f"emulate_postprocess_{half}").argtypes = grid + [p, i, i, p, l, i, i, i, f, p, l, p, l, f,
-                                                                                p, l]
+                                                                                p, l, p]
 
     def _launch(self, name: str, width: int, height: int, args: list) -> None:
         grid, block = launch_shape(name, width, height, self.post_rows)
@@ -39,12 +39,13 @@ class KernelEmulator:
     def postprocess(self, styled_ptr: int, h: int, w: int, frame_ptr: int, pitch: int, height: int, width: int,
                     order: str, strength: float, out_ptr: int, out_pitch: int, half: bool,
                     previous_ptr: int = 0, previous_pitch: int = 0, previous_input_ptr: int = 0,
-                    previous_input_pitch: int = 0, temporal: float = 0.0, stream: int = 0) -> None:
+                    previous_input_pitch: int = 0, temporal: float = 0.0, stream: int = 0,
+                    params_ptr: int = 0) -> None:
         """As StylizeKernels.postprocess; ``stream`` is accepted and ignored (runs at once)."""
         self._launch("postprocess_f16" if half else "postprocess_f32", width, height,
                      [styled_ptr, h, w, frame_ptr, pitch, height, width, ORDERS[order], strength,
                       previous_ptr or None, previous_pitch, previous_input_ptr or None, previous_input_pitch, temporal,
-                      out_ptr, out_pitch])
+                      out_ptr, out_pitch, params_ptr or None])
 
     @staticmethod
     def copy_2d(dst_ptr: int, dst_pitch: int, src_ptr: int, src_pitch: int, width_bytes: int, height: int,

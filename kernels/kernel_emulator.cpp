@@ -43,10 +43,10 @@ void emulate_preprocess_f32(SK_GRID, SK_PRE_PARAMS(float)) {
 void emulate_preprocess_f16(SK_GRID, SK_PRE_PARAMS(__half)) {
     for_each_thread(gx, gy, bx, by, [&] { preprocess_f16(frame, pitch, H, W, order, out, h, w); });
 }
-void emulate_postprocess_f32(SK_GRID, SK_POST_PARAMS(float)) {
-    for_each_thread(gx, gy, bx, by, [&] { postprocess_f32(SK_POST_ARGS); });
+void emulate_postprocess_f32(SK_GRID, SK_POST_KERNEL_PARAMS(float)) {
+    for_each_thread(gx, gy, bx, by, [&] { postprocess_f32(SK_POST_ARGS, params); });
 }
-void emulate_postprocess_f16(SK_GRID, SK_POST_PARAMS(__half)) {
-    for_each_thread(gx, gy, bx, by, [&] { postprocess_f16(SK_POST_ARGS); });
+void emulate_postprocess_f16(SK_GRID, SK_POST_KERNEL_PARAMS(__half)) {
+    for_each_thread(gx, gy, bx, by, [&] { postprocess_f16(SK_POST_ARGS, params); });
 }
 }

@@ -144,6 +144,10 @@ __device__ __forceinline__ void sample_source_row(const T* styled, long plane, i
 #define SK_POST_ARGS                                                                                               \
     styled, h, w, frame, pitch, H, W, order, strength, previous, previous_pitch, previous_input, previous_input_pitch, \
         temporal, out, out_pitch
+// The kernels take one more: `params`, when not null, holds strength and temporal in device memory and
+// overrides the two values. A CUDA graph captures the pointer, so a strength slider changes a value
+// before each replay instead of capturing a new graph.
+#define SK_POST_KERNEL_PARAMS(T) SK_POST_PARAMS(T), const float *params
 
 // ORDER is a template argument so that channel indices are constants and the staged bytes
 // stay in registers (with a run-time order they would be indexed dynamically, in local memory).
@@ -234,5 +238,11 @@ __device__ void postprocess(SK_POST_PARAMS(T)) {
 // model output (NCHW RGB [-1, 1], h x w) -> H x W uint8 HWC in `order`, blended by strength, then
 // smoothed toward the previous output where the input did not change (temporal > 0 and both
 // previous frames given). Launch with one thread per PIXELS x ROWS tile (sdk/cuda/kernels.launch_shape).
-extern "C" __global__ void postprocess_f32(SK_POST_PARAMS(float)) { postprocess<float, sk::FloatIo>(SK_POST_ARGS); }
-extern "C" __global__ void postprocess_f16(SK_POST_PARAMS(__half)) { postprocess<__half, HalfIo>(SK_POST_ARGS); }
+extern "C" __global__ void postprocess_f32(SK_POST_KERNEL_PARAMS(float)) {
+    if (params) strength = params[0], temporal = params[1];
+    postprocess<float, sk::FloatIo>(SK_POST_ARGS);
+}
+extern "C" __global__ void postprocess_f16(SK_POST_KERNEL_PARAMS(__half)) {
+    if (params) strength = params[0], temporal = params[1];
+    postprocess<__half, HalfIo>(SK_POST_ARGS);
+}

@@ -37,6 +37,7 @@ class _Slot:
     frame: object
     image: object
     style: object
+    params: object  # float32 (strength, temporal) on the device: the post kernel reads them there
     styled: object
     out: object
     graph: object = None
@@ -72,6 +73,7 @@ class TorchCudaPipeline:
         self._previous: _Previous | None = None
         self._previous_done = None  # event recorded after the last device work that wrote self._previous
         self._generation = 0
+        self.captures = 0  # CUDA graphs captured so far (tests and benchmarks read it)
 
     def _make_slot(self, shape, size_hw, num_styles: int):
         torch = self.torch
@@ -83,14 +85,15 @@ class TorchCudaPipeline:
             frame=torch.empty(shape, dtype=torch.uint8, device="cuda"),
             image=torch.empty((1, 3, h, w), dtype=self.dtype, device="cuda"),
             style=torch.empty((1, num_styles, 1, 1), dtype=self.dtype, device="cuda"),
+            params=torch.empty(2, dtype=torch.float32, device="cuda"),
             styled=None,
             out=torch.empty(shape, dtype=torch.uint8, device="cuda"),
         )
 
-    def _device_work(self, slot: _Slot, order: str, strength: float, size_hw, temporal: float = 0.0):
+    def _device_work(self, slot: _Slot, order: str, size_hw, smooth: bool = False):
         """Enqueue pre -> model -> post on the current stream (captured into a graph when capturing).
-        With ``temporal`` the post kernel smooths toward self._previous, which is then overwritten
-        with this frame's input and output."""
+        Strength and temporal weight are read from slot.params. With ``smooth`` the post kernel smooths
+        toward self._previous, which is then overwritten with this frame's input and output."""
         torch = self.torch
         height, width = slot.frame.shape[:2]
         h, w = size_hw
@@ -101,13 +104,14 @@ class TorchCudaPipeline:
         image = slot.image.contiguous(memory_format=torch.channels_last) if self.channels_last else slot.image
         styled = self.model(image, slot.style)[0]
         slot.styled = styled.contiguous()  # NCHW dense for the post kernel; kept alive by the slot
-        previous = self._previous if temporal > 0.0 else None
+        previous = self._previous if smooth else None
         self.kernels.postprocess(slot.styled.data_ptr(), h, w, slot.frame.data_ptr(), pitch, height, width, order,
-                                 strength, slot.out.data_ptr(), slot.out.stride(0), self.half,
+                                 0.0, slot.out.data_ptr(), slot.out.stride(0), self.half,
                                  previous.output.data_ptr() if previous else 0,
                                  previous.output.stride(0) if previous else 0,
                                  previous.input.data_ptr() if previous else 0,
-                                 previous.input.stride(0) if previous else 0, temporal, stream=stream)
+                                 previous.input.stride(0) if previous else 0, 0.0, stream=stream,
+                                 params_ptr=slot.params.data_ptr())
         if previous is not None:
             previous.input.copy_(slot.frame)
             previous.output.copy_(slot.out)
@@ -144,15 +148,17 @@ class TorchCudaPipeline:
         if slot is not None and slot.busy:
             self.result(index)  # the slot's previous frame must be collected before reuse
         previous = self._previous_for(shape, order) if temporal > 0.0 else None
-        key = (shape, order, tuple(size_hw), float(strength), float(temporal),
-               previous.generation if previous else None)
+        # Strength and temporal weight are not in the key: the graph reads them from slot.params.
+        key = (shape, order, tuple(size_hw), previous.generation if previous else None)
         if slot is None or tuple(slot.frame.shape) != shape or slot.image.shape[2:] != tuple(size_hw):
             slot = self._slots[index] = self._make_slot(shape, size_hw, style_vec.shape[1])
         if not on_device:
             slot.pinned_in.numpy()[...] = frame  # host copy into pinned memory; handles strides
         style = torch.from_numpy(np.ascontiguousarray(style_vec)).to(self.dtype)
+        params = torch.tensor([strength, temporal], dtype=torch.float32)
         with torch.cuda.stream(slot.stream):
-            slot.style.copy_(style)  # a tiny synchronous host->device copy; the graph reads slot.style
+            slot.style.copy_(style)  # tiny synchronous host->device copies; the graph reads slot.style
+            slot.params.copy_(params)  # and slot.params
             if on_device:
                 if frame.stream is not None:  # CUDA array interface v3: wait for the producer's work
                     ready = torch.cuda.Event()
@@ -169,11 +175,11 @@ class TorchCudaPipeline:
                     torch.bitwise_xor(slot.frame, 0x80, out=previous.input)
             if self.use_graphs:
                 if slot.key != key:
-                    self._capture(slot, order, strength, size_hw, temporal)
+                    self._capture(slot, order, size_hw, previous is not None)
                     slot.key = key
                 slot.graph.replay()
             else:
-                self._device_work(slot, order, strength, size_hw, temporal)
+                self._device_work(slot, order, size_hw, previous is not None)
             if previous is not None:
                 self._previous_done = torch.cuda.Event()
                 self._previous_done.record(slot.stream)
@@ -191,16 +197,17 @@ class TorchCudaPipeline:
         slot.busy = True
         return index
 
-    def _capture(self, slot: _Slot, order: str, strength: float, size_hw, temporal: float):
+    def _capture(self, slot: _Slot, order: str, size_hw, smooth: bool):
         torch = self.torch
         # Warm up on a side stream (cuDNN picks algorithms, allocator settles), then capture. The
         # warm-up leaves the previous frame's buffers alone: the replay reads them.
-        self._device_work(slot, order, strength, size_hw)
+        self._device_work(slot, order, size_hw)
         torch.cuda.current_stream().synchronize()
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph, stream=slot.stream):
-            self._device_work(slot, order, strength, size_hw, temporal)
+            self._device_work(slot, order, size_hw, smooth)
         slot.graph = graph
+        self.captures += 1
 
     def result(self, index: int):
         """The frame started on slot ``index``: a host ndarray, or for a device frame a device tensor

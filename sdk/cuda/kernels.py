@@ -128,15 +128,19 @@ class StylizeKernels:
     def postprocess(self, styled_ptr: int, h: int, w: int, frame_ptr: int, pitch: int, height: int, width: int,
                     order: str, strength: float, out_ptr: int, out_pitch: int, half: bool,
                     previous_ptr: int = 0, previous_pitch: int = 0, previous_input_ptr: int = 0,
-                    previous_input_pitch: int = 0, temporal: float = 0.0, stream: int = 0) -> None:
+                    previous_input_pitch: int = 0, temporal: float = 0.0, stream: int = 0,
+                    params_ptr: int = 0) -> None:
         """(1, 3, h, w) model output -> uint8 HWC frame-sized output, blended by strength; smoothed
         toward the previous output (``previous_ptr``) by ``temporal`` where the input changed little
-        since the previous input (``previous_input_ptr``), as ``sdk.frames.temporal_blend`` does."""
+        since the previous input (``previous_input_ptr``), as ``sdk.frames.temporal_blend`` does.
+        ``params_ptr``: two float32 in device memory (strength, temporal) read instead of the values,
+        so that a captured CUDA graph can be replayed with new ones."""
         args = [ctypes.c_void_p(styled_ptr), ctypes.c_int(h), ctypes.c_int(w), ctypes.c_void_p(frame_ptr),
                 ctypes.c_long(pitch), ctypes.c_int(height), ctypes.c_int(width), ctypes.c_int(ORDERS[order]),
                 ctypes.c_float(strength), ctypes.c_void_p(previous_ptr), ctypes.c_long(previous_pitch),
                 ctypes.c_void_p(previous_input_ptr), ctypes.c_long(previous_input_pitch),
-                ctypes.c_float(temporal), ctypes.c_void_p(out_ptr), ctypes.c_long(out_pitch)]
+                ctypes.c_float(temporal), ctypes.c_void_p(out_ptr), ctypes.c_long(out_pitch),
+                ctypes.c_void_p(params_ptr)]
         self._launch("postprocess_f16" if half else "postprocess_f32", width, height, stream, args)
 
     def copy_2d(self, dst_ptr: int, dst_pitch: int, src_ptr: int, src_pitch: int, width_bytes: int, height: int,

@@ -154,3 +154,25 @@ def test_non_finite_model_output_clamps_to_black_or_white(emulator, ref, value, 
     want = np.floor(frame + (styled_level - frame.astype(np.float32)) * np.float32(0.7) + 0.5).astype(np.uint8)
     assert np.abs(got.astype(int) - want.astype(int)).max() <= TOLERANCE["uint8_lsb"]
     np.testing.assert_array_equal(ref.postprocess(styled.astype(np.float32), frame, "bgr", 0.7), got)
+
+
+@pytest.mark.parametrize("half", [False, True], ids=["f32", "f16"])
+def test_strength_and_temporal_from_device_memory_override_the_values(emulator, half):
+    """The pipeline's graphs read strength and temporal through `params` (changed between replays)."""
+    rng = np.random.default_rng(5)
+    frame = rng.integers(0, 256, (37, 61, 3), dtype=np.uint8)
+    previous = rng.integers(0, 256, frame.shape, dtype=np.uint8)
+    previous_input = np.clip(frame + rng.integers(-8, 9, frame.shape), 0, 255).astype(np.uint8)
+    styled = rng.uniform(-1, 1, (1, 3, 36, 60)).astype(np.float16 if half else np.float32)
+
+    def post(strength, temporal, params=None):
+        out = np.zeros_like(frame)
+        emulator.postprocess(styled.ctypes.data, 36, 60, frame.ctypes.data, frame.strides[0], 37, 61, "bgr", strength,
+                             out.ctypes.data, out.strides[0], half, previous.ctypes.data, previous.strides[0],
+                             previous_input.ctypes.data, previous_input.strides[0], temporal,
+                             params_ptr=params.ctypes.data if params is not None else 0)
+        return out
+
+    params = np.array([0.3, 0.8], np.float32)
+    np.testing.assert_array_equal(post(0.9, 0.1, params), post(0.3, 0.8))
+    assert not np.array_equal(post(0.9, 0.1), post(0.3, 0.8))

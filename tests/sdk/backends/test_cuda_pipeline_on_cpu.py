@@ -281,3 +281,11 @@ def test_close_waits_for_the_slots_then_drops_them_and_closes_the_kernels(packag
     p.submit(clip[0], "bgr", SIZE, STYLE, 0.8, temporal=0.5)
     p.close()
     assert ClosingKernels.closed == 1 and p._slots == [None, None] and p._previous is None
+
+
+def test_strength_and_temporal_can_change_every_frame(package, emulator, clip):
+    """A strength slider: each frame's values reach the post kernel (through slot.params)."""
+    moving, fresh = pipeline(package, emulator), pipeline(package, emulator)
+    for f, strength in zip(clip[:4], (0.2, 0.9, 0.5, 1.0), strict=True):
+        np.testing.assert_array_equal(moving.run(f, "bgr", SIZE, STYLE, strength),
+                                      fresh.run(f, "bgr", SIZE, STYLE, strength))
