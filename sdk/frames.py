@@ -93,7 +93,7 @@ class DeviceFrame:
     height: int
     width: int
     channels: int
-    stream: int | None  # the producer's stream to wait for (CUDA array interface v3), None: no wait
+    stream: int | None  # the producer's stream (CUDA array interface v3); None: the caller's current stream
     owner: object  # the caller's array: kept referenced while the device reads it
     readonly: bool
 
@@ -110,8 +110,11 @@ def check_device_frame(frame: object, max_frame: tuple[int, int] = DEFAULT_MAX_F
     with ``pitch >= W*C``, or none: C-contiguous), no mask. Gray device frames are refused (copy to
     the host, or replicate to 3 channels on the device).
     """
-    interface = getattr(frame, "__cuda_array_interface__", None)
     what = type(frame).__name__
+    try:
+        interface = getattr(frame, "__cuda_array_interface__", None)
+    except Exception as exc:  # torch raises RuntimeError for a tensor that requires grad
+        raise InvalidFrameError(f"{name} is {what}; reading its __cuda_array_interface__ failed: {exc}") from None
     if not isinstance(interface, dict):
         raise InvalidFrameError(f"{name} is {what} without a readable __cuda_array_interface__; expected a device "
                                 "array (torch CUDA tensor, CuPy, Numba or pycuda array).")

@@ -171,8 +171,12 @@ class Stylizer:
 
     def _is_device_frame(self, frame) -> bool:
         """A device array for a backend that reads device frames (others refuse it in check_frame)."""
-        return (not isinstance(frame, np.ndarray) and hasattr(frame, "__cuda_array_interface__")
-                and getattr(self._backend, "device_frames", False))
+        if isinstance(frame, np.ndarray) or not getattr(self._backend, "device_frames", False):
+            return False
+        try:
+            return hasattr(frame, "__cuda_array_interface__")
+        except Exception:  # a torch tensor that requires grad: check_device_frame says why
+            return True
 
     def _device_call(self, frame, style: StyleSpec, strength, out, submit: bool):
         """A device frame through the backend's GPU pipeline: it is read in GPU memory and the result

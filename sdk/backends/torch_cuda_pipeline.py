@@ -5,7 +5,7 @@ normalize, FP16 NCHW) -> generator (FP16, channels-last) -> postprocess kernel (
 denormalize, resize back, strength blend, uint8 HWC) -> pinned buffer (async) -> host.
 
 Device frames (``sdk.frames.DeviceFrame``, from ``__cuda_array_interface__``) skip the host: after
-the producer's stream, they are copied device to device into the slot's frame buffer (the graph's
+the producer's stream (or the caller's current one), they are copied device to device into the slot's frame buffer (the graph's
 fixed input; a 720p frame is 2.8 MB) and the result is a device tensor, or is copied into the
 caller's device ``out`` array.
 
@@ -156,14 +156,17 @@ class TorchCudaPipeline:
             slot.pinned_in.numpy()[...] = frame  # host copy into pinned memory; handles strides
         style = torch.from_numpy(np.ascontiguousarray(style_vec)).to(self.dtype)
         params = torch.tensor([strength, temporal], dtype=torch.float32)
+        caller = torch.cuda.current_stream() if on_device else None
         with torch.cuda.stream(slot.stream):
             slot.style.copy_(style)  # tiny synchronous host->device copies; the graph reads slot.style
             slot.params.copy_(params)  # and slot.params
             if on_device:
-                if frame.stream is not None:  # CUDA array interface v3: wait for the producer's work
-                    ready = torch.cuda.Event()
-                    ready.record(torch.cuda.ExternalStream(frame.stream))
-                    slot.stream.wait_event(ready)
+                # Wait for the producer's work: on the stream it names (CUDA array interface v3), else
+                # (v2, e.g. torch tensors) on the caller's current stream, where torch enqueued it.
+                producer = torch.cuda.ExternalStream(frame.stream) if frame.stream is not None else caller
+                ready = torch.cuda.Event()
+                ready.record(producer)
+                slot.stream.wait_event(ready)
                 self.kernels.copy_2d(slot.frame.data_ptr(), slot.frame.stride(0), frame.ptr, frame.pitch,
                                      frame.width * frame.channels, frame.height, slot.stream.cuda_stream)
             else:

@@ -32,9 +32,10 @@ class _Stream:
 
 class _Event:
     waited = False
+    recorded_on = []  # every stream an event was recorded on, in order
 
     def record(self, stream=None):
-        pass
+        _Event.recorded_on.append(stream)
 
     def synchronize(self):
         pass
@@ -50,10 +51,11 @@ class _ExternalStream(_Stream):
 
 class _NoCuda:
     Stream, Event, ExternalStream = _Stream, _Event, _ExternalStream
+    caller_stream = _Stream()  # what torch.cuda.current_stream() returns
 
     @staticmethod
     def current_stream():
-        return _Stream()
+        return _NoCuda.caller_stream
 
     @staticmethod
     @contextlib.contextmanager
@@ -220,11 +222,16 @@ def test_device_frames_pitched_alpha_out_and_the_producer_stream(package, emulat
     pitched[...] = rgba
     out = np.zeros_like(rgba)
     _ExternalStream.made.clear()
+    _Event.recorded_on.clear()
     got = s(FakeDeviceArray(pitched, stream=7), out=FakeDeviceArray(out))
     assert isinstance(got, FakeDeviceArray) and got.array is out  # the caller's out, filled in
     np.testing.assert_array_equal(out, s(rgba))
     np.testing.assert_array_equal(out[:, :, 3], 77)
     assert _ExternalStream.made == [7]  # waited for the producer's stream (CUDA array interface v3)
+    assert isinstance(_Event.recorded_on[0], _ExternalStream) and _Event.recorded_on[0].handle == 7
+    _Event.recorded_on.clear()
+    s(FakeDeviceArray(rgba))  # no stream named (v2, as torch exports): the caller's current stream
+    assert _Event.recorded_on[0] is _NoCuda.caller_stream
 
 
 def test_device_frames_pipeline_and_smooth_in_the_kernel(package, emulator, clip):
@@ -289,3 +296,17 @@ def test_strength_and_temporal_can_change_every_frame(package, emulator, clip):
     for f, strength in zip(clip[:4], (0.2, 0.9, 0.5, 1.0), strict=True):
         np.testing.assert_array_equal(moving.run(f, "bgr", SIZE, STYLE, strength),
                                       fresh.run(f, "bgr", SIZE, STYLE, strength))
+
+
+def test_a_tensor_whose_interface_raises_gets_a_typed_error(package, emulator, clip):
+    from sdk.errors import InvalidFrameError
+
+    class RequiresGrad:
+        @property
+        def __cuda_array_interface__(self):
+            raise RuntimeError("Can't get __cuda_array_interface__ on Variable that requires grad.")
+
+    s = gpu_like_stylizer(package, emulator)
+    with pytest.raises(InvalidFrameError, match="reading its __cuda_array_interface__ failed: Can't get"):
+        s(RequiresGrad())
+    np.testing.assert_array_equal(s(FakeDeviceArray(clip[0])).numpy(), s(clip[0]))
