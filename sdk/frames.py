@@ -93,7 +93,7 @@ class DeviceFrame:
     height: int
     width: int
     channels: int
-    stream: int | None  # the producer's stream (CUDA array interface v3); None: the caller's current stream
+    stream: int | None  # the producer's stream (CUDA array interface v3) to wait for, besides the caller's
     owner: object  # the caller's array: kept referenced while the device reads it
     readonly: bool
 

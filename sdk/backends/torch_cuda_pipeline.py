@@ -4,10 +4,10 @@ host uint8 frame -> pinned buffer -> device (async) -> preprocess kernel (fused 
 normalize, FP16 NCHW) -> generator (FP16, channels-last) -> postprocess kernel (fused
 denormalize, resize back, strength blend, uint8 HWC) -> pinned buffer (async) -> host.
 
-Device frames (``sdk.frames.DeviceFrame``, from ``__cuda_array_interface__``) skip the host: after
-the producer's stream (or the caller's current one), they are copied device to device into the slot's frame buffer (the graph's
-fixed input; a 720p frame is 2.8 MB) and the result is a device tensor, or is copied into the
-caller's device ``out`` array.
+Device frames (``sdk.frames.DeviceFrame``, from ``__cuda_array_interface__``) skip the host. After
+the caller's current stream and the producer's (if the array names one), they are copied device to
+device into the slot's frame buffer (the graph's fixed input; a 720p frame is 2.8 MB), and the
+result is a device tensor, or is copied into the caller's device ``out`` array.
 
 For a fixed frame shape the whole device part is captured once as a CUDA graph and
 replayed per frame (one launch instead of ~40). ``slots`` sets of buffers, each with its
@@ -161,12 +161,14 @@ class TorchCudaPipeline:
             slot.style.copy_(style)  # tiny synchronous host->device copies; the graph reads slot.style
             slot.params.copy_(params)  # and slot.params
             if on_device:
-                # Wait for the producer's work: on the stream it names (CUDA array interface v3), else
-                # (v2, e.g. torch tensors) on the caller's current stream, where torch enqueued it.
-                producer = torch.cuda.ExternalStream(frame.stream) if frame.stream is not None else caller
-                ready = torch.cuda.Event()
-                ready.record(producer)
-                slot.stream.wait_event(ready)
+                # Wait for the caller's current stream (where torch, which exports no stream, enqueued the
+                # frame, and where `out` may still be read) and for the stream the array names (CUDA
+                # array interface v3).
+                waits = [caller] + ([torch.cuda.ExternalStream(frame.stream)] if frame.stream is not None else [])
+                for producer in waits:
+                    ready = torch.cuda.Event()
+                    ready.record(producer)
+                    slot.stream.wait_event(ready)
                 self.kernels.copy_2d(slot.frame.data_ptr(), slot.frame.stride(0), frame.ptr, frame.pitch,
                                      frame.width * frame.channels, frame.height, slot.stream.cuda_stream)
             else:
