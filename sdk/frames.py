@@ -76,13 +76,18 @@ def check_frame(frame: object, max_frame: tuple[int, int] = DEFAULT_MAX_FRAME) -
         raise InvalidFrameError(f"frame shape is {frame.shape}, expected HxWx3 (BGR/RGB), HxWx4 (BGRA/RGBA), "
                                 "HxWx1 or HxW (grayscale).")
     height, width = frame.shape[:2]
+    _check_size("frame", frame.shape, height, width, max_frame)
+    return FrameInfo(height, width, kind)
+
+
+def _check_size(label: str, shape: tuple, height: int, width: int, max_frame: tuple[int, int]) -> None:
+    """Host and device frames alike: at least 1x1, at most the stylizer's limit."""
     if height == 0 or width == 0:
-        raise InvalidFrameError(f"frame shape is {frame.shape}: an empty frame, expected at least 1x1 pixels.")
+        raise InvalidFrameError(f"{label} shape is {shape}: an empty frame, expected at least 1x1 pixels.")
     max_w, max_h = max_frame
     if max(width, height) > max(max_w, max_h) or min(width, height) > min(max_w, max_h):
-        raise InvalidFrameError(f"frame is {width}x{height}, larger than the limit {max_w}x{max_h}; resize it "
+        raise InvalidFrameError(f"{label} is {width}x{height}, larger than the limit {max_w}x{max_h}; resize it "
                                 "first or raise Stylizer(max_frame=(W, H)).")
-    return FrameInfo(height, width, kind)
 
 
 @dataclass(frozen=True)
@@ -126,12 +131,7 @@ def check_device_frame(frame: object, max_frame: tuple[int, int] = DEFAULT_MAX_F
         raise InvalidFrameError(f"{name} ({what}) has shape {shape}, expected HxWx3 (BGR/RGB) or HxWx4 (BGRA/RGBA) "
                                 "on the device; gray frames go through the host.")
     height, width, channels = (int(v) for v in shape)
-    if height == 0 or width == 0:
-        raise InvalidFrameError(f"{name} ({what}) has shape {shape}: an empty frame, expected at least 1x1 pixels.")
-    max_w, max_h = max_frame
-    if max(width, height) > max(max_w, max_h) or min(width, height) > min(max_w, max_h):
-        raise InvalidFrameError(f"{name} is {width}x{height}, larger than the limit {max_w}x{max_h}; resize it first "
-                                "or raise Stylizer(max_frame=(W, H)).")
+    _check_size(f"{name} ({what})", shape, height, width, max_frame)
     strides = interface.get("strides")
     pitch = width * channels
     if strides is not None:

@@ -164,7 +164,7 @@ class Stylizer:
             started = time.perf_counter()
             temporal = self._fused_temporal(info)
             handle = start(*self._device_input(frame, info, color), self._working_size(info), style_vec, strength,
-                           **({"temporal": temporal} if temporal else {}))
+                           temporal=temporal)
             if handle is not None:
                 return PendingFrame(self, info, frame, color, handle=handle, started=started, smoothed=bool(temporal))
         return PendingFrame(self, info, frame, None, done=self._stylize(frame, info, style_vec, strength))
@@ -182,8 +182,7 @@ class Stylizer:
         """A device frame through the backend's GPU pipeline: it is read in GPU memory and the result
         stays there. Smoothing over time runs in the post kernel; preserve_color (a CPU step) is refused."""
         info, device = frames.check_device_frame(frame, self.max_frame)
-        strength = self.strength if strength is None else _check_strength(strength)
-        style_vec = self._default_style if style is None else self.style_vector(style)
+        style_vec, strength = self._style_and_strength(style, strength)
         if self.preserve_color:
             raise InvalidArgumentError(f"preserve_color runs on the CPU, so it takes host frames; got a device frame "
                                        f"({type(frame).__name__}). Turn preserve_color off or copy the frame to the "
@@ -197,16 +196,16 @@ class Stylizer:
                                            f"{device.shape}, uint8.")
         order = self.color_order + ("a" if info.kind == "alpha" else "")
         temporal = self._fused_temporal(info)
-        options = {**({"temporal": temporal} if temporal else {}), **({"out": target} if target is not None else {})}
         with self._previous_lock:
             self._previous = None  # the device holds this stream's previous frame now
         started = time.perf_counter()
         size = self._working_size(info)
         if submit:
-            handle = self._backend.submit_frame(device, order, size, style_vec, strength, **options)
+            handle = self._backend.submit_frame(device, order, size, style_vec, strength, temporal=temporal)
             return PendingFrame(self, info, frame, None, handle=handle, started=started, smoothed=bool(temporal),
                                 on_device=True)
-        result = self._backend.stylize_frame(device, order, size, style_vec, strength, **options)
+        result = self._backend.stylize_frame(device, order, size, style_vec, strength, temporal=temporal,
+                                             out=target)
         self.timer.add_total(time.perf_counter() - started)
         return result
 
@@ -215,9 +214,12 @@ class Stylizer:
         if self._backend is None:
             raise StylizerClosedError("this Stylizer is closed; create a new one (or use it inside its `with` block).")
         info = frames.check_frame(frame, self.max_frame)
+        return (info, *self._style_and_strength(style, strength))
+
+    def _style_and_strength(self, style: StyleSpec, strength) -> tuple[np.ndarray, float]:
+        """A call's style vector and strength, the stylizer's own where not given."""
         strength = self.strength if strength is None else _check_strength(strength)
-        style_vec = self._default_style if style is None else self.style_vector(style)
-        return info, style_vec, strength
+        return (self._default_style if style is None else self.style_vector(style)), strength
 
     def reset(self) -> None:
         """Forget the previous frame (temporal smoothing starts afresh, e.g. at a scene cut)."""
@@ -294,14 +296,14 @@ class Stylizer:
     def _finish(self, result: np.ndarray, smoothed: bool, color: np.ndarray, info: frames.FrameInfo) -> np.ndarray:
         """preserve_color and temporal smoothing (unless the backend ``smoothed`` already): per stream, in
         frame order. The smoothing state lives where the last frame was smoothed, so a switch between the
-        GPU and CPU paths (preserve_color turned on, a gray frame) starts smoothing afresh."""
+        GPU and CPU paths (preserve_color turned on, a gray frame) starts smoothing afresh: a fused
+        backend called with temporal=0 forgets its previous frame, and a smoothed one clears ours."""
         if self.preserve_color and info.kind != "gray":
             result = self._with_color(result, frames.keep_colors(result[:, :, :3], color, self.color_order), info)
         if smoothed:
             with self._previous_lock:
                 self._previous = None
         elif self.temporal > 0.0:
-            self._reset_backend_temporal()
             result = self._smooth(result, color, info)
         return result
 
@@ -343,8 +345,7 @@ class Stylizer:
         fused = getattr(self._backend, "stylize_frame", None)
         if fused is not None:
             temporal = self._fused_temporal(info)
-            result = fused(*self._device_input(frame, info, color), size, style_vec, strength,
-                           **({"temporal": temporal} if temporal else {}))
+            result = fused(*self._device_input(frame, info, color), size, style_vec, strength, temporal=temporal)
             if result is not None:
                 self.timer.add_total(time.perf_counter() - t0)
                 return (frames.restore_layout(result[:, :, :3], frame, info) if info.kind != "color" else result,

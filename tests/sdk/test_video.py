@@ -163,7 +163,7 @@ class RecordingPipelinedBackend:
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
-    def submit_frame(self, frame, order, size_hw, style, strength):
+    def submit_frame(self, frame, order, size_hw, style, strength, temporal=0.0):
         from sdk import frames
         handle = len(self.log)
         image = frames.preprocess(frame[:, :, :3], size_hw, order[:3])
