@@ -17,6 +17,7 @@ from sdk.cuda.kernels import ORDERS, POST_ROWS_PER_THREAD, launch_shape
 class KernelEmulator:
     def __init__(self, post_rows: int = POST_ROWS_PER_THREAD):
         self.post_rows = post_rows
+        self.stream_waits: list[tuple[int, int]] = []  # (consumer, producer) of each wait_for_stream
         self.lib = ctypes.CDLL(str(build("kernel_emulator.cpp", include_dirs=("emulation",),
                                          defines=(f"SK_POST_ROWS={int(post_rows)}",))))
         p, l, i, f, u = ctypes.c_void_p, ctypes.c_long, ctypes.c_int, ctypes.c_float, ctypes.c_uint
@@ -46,6 +47,10 @@ class KernelEmulator:
                      [styled_ptr, h, w, frame_ptr, pitch, height, width, ORDERS[order], strength,
                       previous_ptr or None, previous_pitch, previous_input_ptr or None, previous_input_pitch, temporal,
                       out_ptr, out_pitch, params_ptr or None])
+
+    def wait_for_stream(self, consumer: int, producer: int) -> None:
+        """As StylizeKernels.wait_for_stream: everything already ran here, so it only records the wait."""
+        self.stream_waits.append((consumer, producer))
 
     @staticmethod
     def copy_2d(dst_ptr: int, dst_pitch: int, src_ptr: int, src_pitch: int, width_bytes: int, height: int,

@@ -163,12 +163,12 @@ class TorchCudaPipeline:
             if on_device:
                 # Wait for the caller's current stream (where torch, which exports no stream, enqueued the
                 # frame, and where `out` may still be read) and for the stream the array names (CUDA
-                # array interface v3).
-                waits = [caller] + ([torch.cuda.ExternalStream(frame.stream)] if frame.stream is not None else [])
-                for producer in waits:
-                    ready = torch.cuda.Event()
-                    ready.record(producer)
-                    slot.stream.wait_event(ready)
+                # array interface v3; CuPy names 1, the legacy default stream, through the driver).
+                ready = torch.cuda.Event()
+                ready.record(caller)
+                slot.stream.wait_event(ready)
+                if frame.stream is not None:
+                    self.kernels.wait_for_stream(slot.stream.cuda_stream, frame.stream)
                 self.kernels.copy_2d(slot.frame.data_ptr(), slot.frame.stride(0), frame.ptr, frame.pitch,
                                      frame.width * frame.channels, frame.height, slot.stream.cuda_stream)
             else:

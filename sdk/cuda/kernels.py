@@ -143,6 +143,18 @@ class StylizeKernels:
                 ctypes.c_void_p(params_ptr)]
         self._launch("postprocess_f16" if half else "postprocess_f32", width, height, stream, args)
 
+    def wait_for_stream(self, consumer: int, producer: int) -> None:
+        """Make stream ``consumer`` wait for the work enqueued so far on ``producer``: any stream handle,
+        including the special ones the CUDA array interface names (1: legacy default stream, 2:
+        per-thread default stream), which torch.cuda.ExternalStream refuses ("invalid StreamId")."""
+        driver = self._driver
+        event = check(driver.cuEventCreate(driver.CUevent_flags.CU_EVENT_DISABLE_TIMING), "cuEventCreate")
+        try:
+            check(driver.cuEventRecord(event, producer), "cuEventRecord")
+            check(driver.cuStreamWaitEvent(consumer, event, 0), "cuStreamWaitEvent")
+        finally:  # the wait already enqueued holds what it needs; destroying the event does not cancel it
+            check(driver.cuEventDestroy(event), "cuEventDestroy")
+
     def copy_2d(self, dst_ptr: int, dst_pitch: int, src_ptr: int, src_pitch: int, width_bytes: int, height: int,
                 stream: int = 0) -> None:
         """Device-to-device copy of ``height`` rows of ``width_bytes``, each side with its own pitch."""

@@ -41,16 +41,8 @@ class _Event:
         pass
 
 
-class _ExternalStream(_Stream):
-    made = []
-
-    def __init__(self, handle):
-        self.handle = handle
-        _ExternalStream.made.append(handle)
-
-
 class _NoCuda:
-    Stream, Event, ExternalStream = _Stream, _Event, _ExternalStream
+    Stream, Event = _Stream, _Event  # no ExternalStream: a producer's stream is waited for through the driver
     caller_stream = _Stream()  # what torch.cuda.current_stream() returns
 
     @staticmethod
@@ -221,18 +213,24 @@ def test_device_frames_pitched_alpha_out_and_the_producer_stream(package, emulat
     pitched = np.ndarray(rgba.shape, np.uint8, padded, strides=(padded.shape[1], 4, 1))
     pitched[...] = rgba
     out = np.zeros_like(rgba)
-    _ExternalStream.made.clear()
+    emulator.stream_waits.clear()
     _Event.recorded_on.clear()
     got = s(FakeDeviceArray(pitched, stream=7), out=FakeDeviceArray(out))
     assert isinstance(got, FakeDeviceArray) and got.array is out  # the caller's out, filled in
     np.testing.assert_array_equal(out, s(rgba))
     np.testing.assert_array_equal(out[:, :, 3], 77)
-    assert _ExternalStream.made == [7]  # waited for the producer's stream (CUDA array interface v3)
-    assert _Event.recorded_on[0] is _NoCuda.caller_stream  # and the caller's, which may still read `out`
-    assert isinstance(_Event.recorded_on[1], _ExternalStream) and _Event.recorded_on[1].handle == 7
+    # Waited for the producer's stream (CUDA array interface v3) through the driver, so that the special
+    # handles 1 and 2 work too, and for the caller's current stream, which may still read `out`.
+    assert emulator.stream_waits == [(_Stream.cuda_stream, 7)]
+    assert _Event.recorded_on[0] is _NoCuda.caller_stream
+    for special in (1, 2):  # CuPy names 1 (the legacy default stream): torch's ExternalStream refuses it
+        emulator.stream_waits.clear()
+        s(FakeDeviceArray(rgba, stream=special))
+        assert emulator.stream_waits == [(_Stream.cuda_stream, special)]
     _Event.recorded_on.clear()
+    emulator.stream_waits.clear()
     s(FakeDeviceArray(rgba))  # no stream named (v2, as torch exports): the caller's current stream alone
-    assert _Event.recorded_on == [_NoCuda.caller_stream]
+    assert _Event.recorded_on == [_NoCuda.caller_stream] and emulator.stream_waits == []
 
 
 def test_device_frames_pipeline_and_smooth_in_the_kernel(package, emulator, clip):
