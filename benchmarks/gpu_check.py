@@ -33,6 +33,7 @@ from sdk.cuda.kernels import StylizeKernels  # noqa: E402
 
 ORDERS = ("bgr", "rgb", "bgra", "rgba")
 CHECK_SIZES = ((129, 237), (1080, 1920), (2160, 3840))  # H, W
+SECTIONS = ("gpu_tests", "kernel_checks", "kernel_times", "model_720p", "end_to_end")
 E2E_SIZES = {"360p": (360, 640), "720p": (720, 1280), "1080p": (1080, 1920)}
 MAX_SIDE, STRIDE, MIN_SIDE = 1280, 4, 16
 
@@ -366,14 +367,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=os.environ.get("OUT", str(ROOT / ".benchmarks")))
     parser.add_argument("--frames", type=int, default=300, help="timed frames per end-to-end row")
+    parser.add_argument("--sections", default=",".join(SECTIONS),
+                        help=f"comma-separated parts to run (default all: {','.join(SECTIONS)})")
     args = parser.parse_args()
+    wanted = set(args.sections.split(","))
+    if wanted - set(SECTIONS):
+        parser.error(f"--sections {args.sections!r}: unknown {sorted(wanted - set(SECTIONS))}; choose from {SECTIONS}")
     if not torch.cuda.is_available():
         print("no CUDA GPU: nothing to check here (the CPU parts run in `make test`)")
         return 0
     rng = np.random.default_rng(0)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tests = gpu_tests(out_dir)
+    tests = gpu_tests(out_dir) if "gpu_tests" in wanted else {"command": "(not run)", "returncode": 0,
+                                                                 "summary": "not run (--sections)", "log": ""}
     print(f"GPU tests: {tests['summary']} (rc {tests['returncode']}; {tests['log']})", flush=True)
     info = {"gpu": torch.cuda.get_device_name(0), "capability": list(torch.cuda.get_device_capability(0)),
             "torch": torch.__version__, "cuda": torch.version.cuda, "python": platform.python_version(),
@@ -395,6 +402,9 @@ def main() -> int:
     def section(name: str, run):
         """One part of the check; a failure is recorded and the rest still runs, and the JSON is
         rewritten after each part, so a run cut short keeps what it measured."""
+        if name not in wanted:
+            results[name] = []
+            return []
         started = time.perf_counter()
         try:
             results[name] = run()

@@ -22,10 +22,15 @@ class KernelEmulator:
                                          defines=(f"SK_POST_ROWS={int(post_rows)}",))))
         p, l, i, f, u = ctypes.c_void_p, ctypes.c_long, ctypes.c_int, ctypes.c_float, ctypes.c_uint
         grid = [u, u, u, u]
+        self.lib.emulate_div_by_fade.argtypes, self.lib.emulate_div_by_fade.restype = [f], f
         for half in ("f32", "f16"):
             getattr(self.lib, f"emulate_preprocess_{half}").argtypes = grid + [p, l, i, i, i, p, i, i]
             getattr(self.lib, f"emulate_postprocess_{half}").argtypes = grid + [p, i, i, p, l, i, i, i, f, p, l, p, l, f,
                                                                                 p, l, p]
+
+    def div_by_fade(self, x: float) -> float:
+        """The post kernel's x / SK_TEMPORAL_FADE (a reciprocal product and one FMA step)."""
+        return self.lib.emulate_div_by_fade(x)
 
     def _launch(self, name: str, width: int, height: int, args: list) -> None:
         grid, block = launch_shape(name, width, height, self.post_rows)

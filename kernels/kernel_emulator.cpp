@@ -50,3 +50,6 @@ void emulate_postprocess_f16(SK_GRID, SK_POST_KERNEL_PARAMS(__half)) {
     for_each_thread(gx, gy, bx, by, [&] { postprocess_f16(SK_POST_ARGS, params); });
 }
 }
+
+// The kernels' division of an input change by the temporal fade, for tests/kernels/test_kernel_math.py.
+extern "C" float emulate_div_by_fade(float x) { return div_by_fade(x); }

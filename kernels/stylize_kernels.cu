@@ -20,9 +20,58 @@ struct FloatPairIo : sk::FloatIo {
     }
 };
 
+// Byte and float conversions in full-rate instructions (the GPU's int<->float converts run at a
+// quarter of the rate), exact for the values they get. kernels/emulation/ has CPU versions of the
+// intrinsics so that the CPU emulation runs this same code.
+constexpr float MAGIC = 8388608.f;  // 2^23: in [2^23, 2^24) a float's low mantissa bits are its integer part
+
+// Byte j of the words w as a float: the byte placed in the mantissa of 2^23, minus 2^23 (exact).
+__device__ __forceinline__ float byte_as_float(const unsigned int* words, int j) {
+    return __uint_as_float(__byte_perm(words[j >> 2], 0x4B000000u, 0x7440u | (j & 3))) - MAGIC;
+}
+
+// floor(v) for 0 <= v < 256, in the low byte of the result: the add rounds down, so 2^23 + floor(v)
+// is what remains. The result's float value minus 2^23 is floor(v) as a float.
+__device__ __forceinline__ unsigned int floor_to_byte(float v) { return __float_as_uint(__fadd_rd(v, MAGIC)); }
+
+// The low bytes of four words as one word.
+__device__ __forceinline__ unsigned int pack_low_bytes(unsigned int a, unsigned int b, unsigned int c, unsigned int d) {
+    return __byte_perm(__byte_perm(a, b, 0x0040u), __byte_perm(c, d, 0x0040u), 0x5410u);
+}
+
+// x / 24 for an integer x in [0, 255], bit-identical to the division (checked for every such x in
+// tests/kernels/test_emulated_kernels.py): a product by the reciprocal and one FMA correction step,
+// instead of the division's slow path on every pixel.
+__device__ __forceinline__ float div_by_fade(float x) {
+    const float reciprocal = 1.f / SK_TEMPORAL_FADE;
+    float q = x * reciprocal;
+    return fmaf(fmaf(-q, SK_TEMPORAL_FADE, x), reciprocal, q);
+}
+
+__device__ __forceinline__ float clamp01(float v) { return fminf(fmaxf(v, 0.f), 1.f); }
+
 // Preprocess: each thread writes PRE_PIXELS neighbouring pixels of a row, so the vertical tap and
 // the scale division are computed once for both and each plane gets one paired store.
 constexpr int PRE_PIXELS = 2;
+
+// The 2 * C bytes of source pixels i and i + 1 of a row whose start is 4-byte aligned, as two words
+// (bytes 0-3, 4-7): the aligned words that hold them, loaded and shifted into place. No byte
+// outside those words is read.
+template <int C>
+__device__ __forceinline__ void load_pixel_pair(const unsigned char* row, int i, unsigned int* pair) {
+    const int first = i * C;
+    const unsigned int* words = reinterpret_cast<const unsigned int*>(row + (first & ~3));
+    if (C == 4) {  // 4-byte pixels: already aligned
+        pair[0] = words[0];
+        pair[1] = words[1];
+        return;
+    }
+    const unsigned int shift = (first & 3) * 8;
+    unsigned int w0 = words[0], w1 = words[1];
+    unsigned int w2 = (first & 3) == 3 ? words[2] : 0u;  // the sixth byte is in a third word only then
+    pair[0] = __funnelshift_r(w0, w1, shift);
+    pair[1] = __funnelshift_r(w1, w2, shift);
+}
 
 template <typename T, typename Io, int ORDER>
 __device__ void preprocess_pair(const unsigned char* frame, long pitch, int H, int W, T* out, int h, int w) {
@@ -33,13 +82,36 @@ __device__ void preprocess_pair(const unsigned char* frame, long pitch, int H, i
     bool pair = x0 + 1 < w;  // false for the last pixel of an odd-width row
     sk::Tap ty = sk::linear_tap(y, (float)H / h, H);
     const float x_scale = (float)W / w;
+    sk::Tap tx[PRE_PIXELS];
+#pragma unroll
+    for (int k = 0; k < PRE_PIXELS; ++k) tx[k] = sk::linear_tap(pair ? x0 + k : x0, x_scale, W);
     float v[PRE_PIXELS][3];
+    // Word loads where the rows are 4-byte aligned and both taps of every pixel exist (the taps are
+    // neighbours then: i1 == i0 + 1); byte loads at the right edge and for unaligned frames.
+    const bool words = ((reinterpret_cast<size_t>(frame) | (size_t)pitch) & 3) == 0 && tx[PRE_PIXELS - 1].i0 < W - 1;
+    if (words) {
+        const unsigned char* top_row = frame + (long)ty.i0 * pitch;
+        const unsigned char* bottom_row = frame + (long)ty.i1 * pitch;
 #pragma unroll
-    for (int k = 0; k < PRE_PIXELS; ++k) {
-        sk::Tap tx = sk::linear_tap(pair ? x0 + k : x0, x_scale, W);
+        for (int k = 0; k < PRE_PIXELS; ++k) {
+            unsigned int top[2], bottom[2];
+            load_pixel_pair<C>(top_row, tx[k].i0, top);
+            load_pixel_pair<C>(bottom_row, tx[k].i0, bottom);
+            const float right = tx[k].w1, left = 1.f - right;
 #pragma unroll
-        for (int c = 0; c < 3; ++c)
-            v[k][c] = sk::normalize(sk::sample_u8(frame, pitch, C, sk::channel_for_rgb(ORDER, c), ty, tx));
+            for (int c = 0; c < 3; ++c) {
+                const int j = sk::channel_for_rgb(ORDER, c);
+                float t = byte_as_float(top, j) * left + byte_as_float(top, C + j) * right;
+                float b = byte_as_float(bottom, j) * left + byte_as_float(bottom, C + j) * right;
+                v[k][c] = sk::normalize(t * (1.f - ty.w1) + b * ty.w1);
+            }
+        }
+    } else {
+#pragma unroll
+        for (int k = 0; k < PRE_PIXELS; ++k)
+#pragma unroll
+            for (int c = 0; c < 3; ++c)
+                v[k][c] = sk::normalize(sk::sample_u8(frame, pitch, C, sk::channel_for_rgb(ORDER, c), ty, tx[k]));
     }
     const long plane = (long)h * w;
 #pragma unroll
@@ -74,14 +146,16 @@ extern "C" __global__ void preprocess_f16(const unsigned char* frame, long pitch
 }
 
 // Postprocess: each thread writes a tile of PIXELS consecutive pixels by ROWS consecutive rows.
-// - Bytes move as 32-bit words (C words hold 4 pixels of C channels) where the row's pointers are
-//   4-byte aligned and the tile is whole; otherwise byte by byte, into the same words.
-// - The horizontal taps and the scale division are computed once per thread, not per pixel.
+// - Bytes move as 32-bit words (C words hold 4 pixels of C channels) where the rows are 4-byte
+//   aligned and the tile is whole; otherwise byte by byte, into the same words.
+// - The horizontal taps, their weights and the scale division are computed once per thread.
 // - A warp is one row of 32 threads (blockDim.x == 32), so every thread of a warp is on the same
 //   output row and the vertical taps are warp-uniform. The horizontally sampled source rows
 //   (top, bottom) are kept in registers and re-read only when the vertical tap moves: on a 3x
-//   upscale a source row serves three output rows instead of being re-read and re-denormalized
-//   for each.
+//   upscale a source row serves three output rows instead of being re-read for each.
+// - Where the tile's taps lie in WINDOW neighbouring source pixels (every upscale of 1.5x or more),
+//   a source row is read as those WINDOW values, each denormalized once, and every pixel is a
+//   weighted sum of them: 4 loads a plane instead of 8, and no per-tap address arithmetic.
 // ROWS is set at compile time (benchmarks/gpu_check.py times several); sdk/cuda/kernels.py launches
 // with the same value.
 #ifndef SK_POST_ROWS
@@ -89,6 +163,7 @@ extern "C" __global__ void preprocess_f16(const unsigned char* frame, long pitch
 #endif
 constexpr int PIXELS = 4;
 constexpr int ROWS = SK_POST_ROWS;
+constexpr int WINDOW = 4;
 
 // Byte j of the words w (little-endian, as the GPU stores them); j is a compile-time constant
 // after unrolling, so the words stay in registers.
@@ -124,14 +199,30 @@ __device__ __forceinline__ void store_words(unsigned char* p, const unsigned int
 }
 
 // Horizontally sampled values of source row `row` for the tile's pixels and the three planes.
+// `window`: the taps lie in source pixels first..first + WINDOW - 1 and `weights` holds each
+// pixel's weight for each of them (zero for all but its two taps); else each tap is read itself.
 template <typename T, typename Io>
 __device__ __forceinline__ void sample_source_row(const T* styled, long plane, int w, int row, const sk::Tap* tx,
+                                                  bool window, int first, const float (*weights)[WINDOW],
                                                   float (*values)[3]) {
 #pragma unroll
     for (int c = 0; c < 3; ++c) {
         const T* line = styled + c * plane + (long)row * w;
+        if (window) {
+            float e[WINDOW];
 #pragma unroll
-        for (int k = 0; k < PIXELS; ++k) values[k][c] = sk::sample_row<T, Io>(line, tx[k]);
+            for (int i = 0; i < WINDOW; ++i) e[i] = sk::denormalize(Io::load(line + first + i));
+#pragma unroll
+            for (int k = 0; k < PIXELS; ++k) {
+                float v = weights[k][0] * e[0];
+#pragma unroll
+                for (int i = 1; i < WINDOW; ++i) v = fmaf(weights[k][i], e[i], v);
+                values[k][c] = v;
+            }
+        } else {
+#pragma unroll
+            for (int k = 0; k < PIXELS; ++k) values[k][c] = sk::sample_row<T, Io>(line, tx[k]);
+        }
     }
 }
 
@@ -158,18 +249,50 @@ __device__ void postprocess_tile(SK_POST_PARAMS(T)) {
     int y0 = (blockIdx.y * blockDim.y + threadIdx.y) * ROWS;
     if (x0 >= W || y0 >= H) return;
     int pixels = W - x0 < PIXELS ? W - x0 : PIXELS;  // fewer in the last tile of a row
+    // Both in [0, 1] (the SDK validates them), so every blend below is a convex combination of values in
+    // [0, 255] and stays there: rounding needs no clamp, and gives what the CPU build's clamped rounding gives.
+    strength = clamp01(strength);
+    temporal = clamp01(temporal);
     const float x_scale = (float)w / W, y_scale = (float)h / H;
     sk::Tap tx[PIXELS];
 #pragma unroll
     for (int k = 0; k < PIXELS; ++k) tx[k] = sk::linear_tap(x0 + k < W ? x0 + k : W - 1, x_scale, w);
+    // The source window: starts at the first tap, moved left at the row's end so that it stays inside.
+    int first = tx[0].i0 < w - WINDOW ? tx[0].i0 : w - WINDOW;
+    first = first > 0 ? first : 0;
+    const bool window = w >= WINDOW && tx[PIXELS - 1].i1 - first < WINDOW;
+    float weights[PIXELS][WINDOW];
+#pragma unroll
+    for (int k = 0; k < PIXELS; ++k)
+#pragma unroll
+        for (int i = 0; i < WINDOW; ++i)
+            weights[k][i] = (first + i == tx[k].i0 ? 1.f - tx[k].w1 : 0.f) + (first + i == tx[k].i1 ? tx[k].w1 : 0.f);
     const long plane = (long)h * w;
     float top[PIXELS][3], bottom[PIXELS][3];
     int top_row = -1, bottom_row = -1;
     const bool smooth = previous != nullptr && previous_input != nullptr;  // the same for every thread
-#pragma unroll 1  // a loop, not four copies of a long body: the instruction cache holds it
+    // Row pointers advance by their pitch; the word path needs every row 4-byte aligned.
+    const unsigned char* src = frame + (long)y0 * pitch + (long)x0 * C;
+    const unsigned char* prev = smooth ? previous + (long)y0 * previous_pitch + (long)x0 * C : nullptr;
+    const unsigned char* prev_in = smooth ? previous_input + (long)y0 * previous_input_pitch + (long)x0 * C : nullptr;
+    unsigned char* dst = out + (long)y0 * out_pitch + (long)x0 * C;
+    const bool whole_words =
+        pixels == PIXELS &&
+        ((reinterpret_cast<size_t>(src) | reinterpret_cast<size_t>(dst) | (size_t)pitch | (size_t)out_pitch |
+          (smooth ? reinterpret_cast<size_t>(prev) | reinterpret_cast<size_t>(prev_in) | (size_t)previous_pitch |
+                        (size_t)previous_input_pitch
+                  : 0)) &
+         3) == 0;
+#pragma unroll 1  // a loop, not ROWS copies of a long body: the instruction cache holds it
     for (int r = 0; r < ROWS; ++r) {
         int y = y0 + r;
         if (y >= H) break;
+        unsigned int s[C], p[C], q[C], d[C];
+        load_words<C>(src, s, whole_words, pixels * C);  // issued before the source rows' loads
+        if (smooth) {
+            load_words<C>(prev, p, whole_words, pixels * C);
+            load_words<C>(prev_in, q, whole_words, pixels * C);
+        }
         sk::Tap ty = sk::linear_tap(y, y_scale, h);
         if (ty.i0 != top_row) {
             if (ty.i0 == bottom_row) {
@@ -178,50 +301,53 @@ __device__ void postprocess_tile(SK_POST_PARAMS(T)) {
 #pragma unroll
                     for (int c = 0; c < 3; ++c) top[k][c] = bottom[k][c];
             } else {
-                sample_source_row<T, Io>(styled, plane, w, ty.i0, tx, top);
+                sample_source_row<T, Io>(styled, plane, w, ty.i0, tx, window, first, weights, top);
             }
             top_row = ty.i0;
         }
         if (ty.i1 != bottom_row) {
-            sample_source_row<T, Io>(styled, plane, w, ty.i1, tx, bottom);
+            sample_source_row<T, Io>(styled, plane, w, ty.i1, tx, window, first, weights, bottom);
             bottom_row = ty.i1;
         }
-        const unsigned char* src = frame + (long)y * pitch + (long)x0 * C;
-        const unsigned char* prev = smooth ? previous + (long)y * previous_pitch + (long)x0 * C : nullptr;
-        const unsigned char* prev_in = smooth ? previous_input + (long)y * previous_input_pitch + (long)x0 * C : nullptr;
-        unsigned char* dst = out + (long)y * out_pitch + (long)x0 * C;
-        bool whole_words = pixels == PIXELS && ((reinterpret_cast<size_t>(src) | reinterpret_cast<size_t>(dst) |
-                                                 reinterpret_cast<size_t>(prev) | reinterpret_cast<size_t>(prev_in)) &
-                                                3) == 0;
-        unsigned int s[C], p[C], q[C], d[C];
-        load_words<C>(src, s, whole_words, pixels * C);
-        if (smooth) {
-            load_words<C>(prev, p, whole_words, pixels * C);
-            load_words<C>(prev_in, q, whole_words, pixels * C);
-        }
-#pragma unroll
-        for (int i = 0; i < C; ++i) d[i] = 0;
+        const float lower = ty.w1, upper = 1.f - ty.w1;
+        unsigned int u[C * PIXELS];  // output bytes, each in the low byte of a word
 #pragma unroll
         for (int k = 0; k < PIXELS; ++k) {
             float weight = 0.f;
-            if (smooth) {
-                float change = 0.f;
+            if (smooth) {  // the largest input change over the colour channels, in uint8 steps
+                unsigned int change = 0;
 #pragma unroll
-                for (int c = 0; c < 3; ++c)
-                    change = fmaxf(change, fabsf((float)byte_of(s, k * C + c) - (float)byte_of(q, k * C + c)));
-                weight = sk::temporal_weight(change, temporal);
+                for (int c = 0; c < 3; ++c) {
+                    const int j = k * C + c;
+                    unsigned int a = byte_of(s, j), b = byte_of(q, j);
+                    unsigned int diff = a > b ? a - b : b - a;
+                    change = change > diff ? change : diff;
+                }
+                weight = clamp01(1.f - div_by_fade((float)change)) * temporal;
             }
 #pragma unroll
             for (int c = 0; c < 3; ++c) {
-                int j = k * C + sk::channel_for_rgb(ORDER, c);
-                unsigned char u = sk::blend_to_u8(sk::lerp_rows(top[k][c], bottom[k][c], ty), (float)byte_of(s, j),
-                                                  strength);
-                if (smooth) u = sk::temporal_to_u8(u, (float)byte_of(p, j), weight);
-                d[j >> 2] |= (unsigned int)u << ((j & 3) * 8);
+                const int j = k * C + sk::channel_for_rgb(ORDER, c);
+                const float original = byte_as_float(s, j);
+                const float styled_value = top[k][c] * upper + bottom[k][c] * lower;
+                unsigned int rounded = floor_to_byte(original + (styled_value - original) * strength + 0.5f);
+                if (smooth) {
+                    const float current = __uint_as_float(rounded) - MAGIC;
+                    rounded = floor_to_byte(current + (byte_as_float(p, j) - current) * weight + 0.5f);
+                }
+                u[j] = rounded;
             }
-            if (C == 4) d[(k * C + 3) >> 2] |= byte_of(s, k * C + 3) << (((k * C + 3) & 3) * 8);  // alpha as is
+            if (C == 4) u[k * C + 3] = byte_of(s, k * C + 3);  // alpha as is
         }
+#pragma unroll
+        for (int i = 0; i < C; ++i) d[i] = pack_low_bytes(u[4 * i], u[4 * i + 1], u[4 * i + 2], u[4 * i + 3]);
         store_words<C>(dst, d, whole_words, pixels * C);
+        src += pitch;
+        dst += out_pitch;
+        if (smooth) {
+            prev += previous_pitch;
+            prev_in += previous_input_pitch;
+        }
     }
 }
 

@@ -1,6 +1,11 @@
 // Stand-in for CUDA's cuda_fp16.h in the CPU emulation of the kernels (kernel_emulator.cpp):
-// the types and conversions the kernels use, with the GPU's rounding (to nearest, ties to even).
+// the types and conversions the kernels use, with the GPU's rounding (to nearest, ties to even),
+// and the device intrinsics they call (built into NVRTC), with the GPU's results.
 #pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
 
 struct __half {
     _Float16 value;
@@ -20,3 +25,35 @@ struct alignas(8) float2 {
     float x, y;
 };
 inline float2 make_float2(float x, float y) { return float2{x, y}; }
+
+inline float __uint_as_float(unsigned int bits) {
+    float v;
+    std::memcpy(&v, &bits, sizeof v);
+    return v;
+}
+inline unsigned int __float_as_uint(float v) {
+    unsigned int bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    return bits;
+}
+
+// Byte n of the result is byte (s >> 4n) & 7 of the eight bytes y:x (x the low four).
+inline unsigned int __byte_perm(unsigned int x, unsigned int y, unsigned int s) {
+    const uint64_t bytes = (uint64_t)y << 32 | x;
+    unsigned int result = 0;
+    for (int n = 0; n < 4; ++n) result |= (unsigned int)((bytes >> (((s >> (4 * n)) & 7) * 8)) & 0xff) << (8 * n);
+    return result;
+}
+
+// The low 32 bits of hi:lo shifted right by shift & 31.
+inline unsigned int __funnelshift_r(unsigned int lo, unsigned int hi, unsigned int shift) {
+    return (unsigned int)((((uint64_t)hi << 32) | lo) >> (shift & 31));
+}
+
+// a + b rounded toward minus infinity. Exact where a + b is exact in double, as for the kernels'
+// 2^23 + v with v a float in [2^-29, 2^9).
+inline float __fadd_rd(float a, float b) {
+    const double sum = (double)a + (double)b;
+    float rounded = (float)sum;
+    return (double)rounded > sum ? std::nextafter(rounded, -INFINITY) : rounded;
+}

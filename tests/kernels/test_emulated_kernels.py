@@ -176,3 +176,14 @@ def test_strength_and_temporal_from_device_memory_override_the_values(emulator, 
     params = np.array([0.3, 0.8], np.float32)
     np.testing.assert_array_equal(post(0.9, 0.1, params), post(0.3, 0.8))
     assert not np.array_equal(post(0.9, 0.1), post(0.3, 0.8))
+
+
+def test_the_post_kernels_fade_division_is_exact_for_every_input_change(emulator):
+    """The kernel divides the input change (an integer 0..255) by the fade with a reciprocal product and
+    one FMA step instead of a division; it must equal the division for every input, as on the CPU."""
+    from sdk.frames import TEMPORAL_FADE
+    changes = np.arange(256, dtype=np.float32)
+    want = changes / np.float32(TEMPORAL_FADE)
+    got = np.array([emulator.div_by_fade(float(x)) for x in changes], np.float32)
+    np.testing.assert_array_equal(got, want)
+    assert (changes * (np.float32(1) / np.float32(TEMPORAL_FADE)) != want).sum() == 84  # the product alone is not
