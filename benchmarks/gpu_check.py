@@ -33,6 +33,9 @@ from sdk.cuda.kernels import StylizeKernels  # noqa: E402
 
 ORDERS = ("bgr", "rgb", "bgra", "rgba")
 CHECK_SIZES = ((129, 237), (1080, 1920), (2160, 3840))  # H, W
+# A frame smaller than the smallest working size: the model output is upscaled to it, so the post
+# step downscales and runs the direct kernel; every size above runs the staged one.
+SMALL_FRAME = (9, 13)
 SECTIONS = ("gpu_tests", "kernel_checks", "kernel_times", "model_720p", "end_to_end")
 E2E_SIZES = {"360p": (360, 640), "720p": (720, 1280), "1080p": (1080, 1920)}
 MAX_SIDE, STRIDE, MIN_SIDE = 1280, 4, 16
@@ -201,7 +204,8 @@ def time_kernels(kernels: StylizeKernels, bandwidth: float, rng,
             warm_ms = graph_ms([launch])
             cold_ms = graph_ms([evict, launch]) - evict_ms
             floor = nbytes / bandwidth * 1e3
-            rows.append({"kernel": name, "post_rows": kernels.post_rows, "frame": f"{W}x{H}", "work": f"{w}x{h}",
+            rows.append({"kernel": name, "post_rows": kernels.post_rows,
+                         "defines": " ".join(getattr(kernels, "defines", ())), "frame": f"{W}x{H}", "work": f"{w}x{h}",
                          "ms_python_launch": round(python_ms, 4),
                          "ms_warm_l2": round(warm_ms, 4), "ms": round(cold_ms, 4), "floor_ms": round(floor, 4),
                          "x_floor_warm": round(warm_ms / floor, 2), "x_floor": round(cold_ms / floor, 2),
@@ -417,12 +421,12 @@ def main() -> int:
         (out_dir / "gpu_check.json").write_text(json.dumps(results, indent=2))
         return results[name]
 
-    checks = section("kernel_checks", lambda: check_kernels(kernels, ref, rng))
-    # Other tile heights of the post kernel (rows per thread, a compile-time constant): data for the default.
+    checks = section("kernel_checks", lambda: check_kernels(kernels, ref, rng, sizes=(*CHECK_SIZES, SMALL_FRAME)))
+    # Other builds of the post kernel: tile heights (rows per thread) and a register cap (4 blocks an SM).
     timings = section("kernel_times", lambda: time_kernels(kernels, bandwidth, rng) + [
-        r for rows in (2, 8)
-        for r in time_kernels(StylizeKernels(torch.cuda.current_device(), post_rows=rows), bandwidth, rng,
-                              names=("post",))])
+        r for rows, defines in ((1, ()), (3, ()), (2, ("SK_POST_MIN_BLOCKS=4",)))
+        for r in time_kernels(StylizeKernels(torch.cuda.current_device(), post_rows=rows, defines=defines), bandwidth,
+                              rng, names=("post",))])
     torch.backends.cudnn.benchmark = True
     models = section("model_720p", lambda: model_times(load_package()))
     e2e = section("end_to_end", lambda: end_to_end(load_package(), args.frames, rng))
@@ -437,10 +441,11 @@ def main() -> int:
     print(f"\nkernel times (FP16, BGR; CUDA events, median of 50) vs the memory floor (bytes over the "
           f"{info['d2d_copy_GBps']} GB/s copy): from Python, 20 launches back to back; on the GPU alone (20 launches "
           f"in a CUDA graph) with the data in L2 (warm) and after evicting L2 (cold; ok = cold <= 2x floor)")
-    print(f"{'kernel':>13} {'rows':>4} {'frame':>10} {'work':>9} {'python ms':>10} {'warm ms':>8} {'cold ms':>8} "
+    print(f"{'kernel':>13} {'rows, build':>12} {'frame':>10} {'work':>9} {'python ms':>10} {'warm ms':>8} {'cold ms':>8} "
           f"{'floor ms':>8} {'warm/fl':>7} {'cold/fl':>7} ok")
     for r in timings:
-        print(f"{r['kernel']:>13} {r['post_rows'] if 'post' in r['kernel'] else '':>4} {r['frame']:>10} {r['work']:>9} {r['ms_python_launch']:10.4f} {r['ms_warm_l2']:8.4f} "
+        build = f"{r['post_rows']}{' ' + r['defines'].replace('SK_POST_MIN_BLOCKS=', 'minblk') if r['defines'] else ''}"
+        print(f"{r['kernel']:>13} {build if 'post' in r['kernel'] else '':>12} {r['frame']:>10} {r['work']:>9} {r['ms_python_launch']:10.4f} {r['ms_warm_l2']:8.4f} "
               f"{r['ms']:8.4f} {r['floor_ms']:8.4f} {r['x_floor_warm']:7.2f} {r['x_floor']:7.2f} {r['ok']}")
     print("\ngenerator alone, 1280x720, 1 frame (CUDA events, median of 30)")
     for r in models:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ctypes
 
 from kernels.cpu_reference import build
-from sdk.cuda.kernels import ORDERS, POST_ROWS_PER_THREAD, launch_shape
+from sdk.cuda.kernels import ORDERS, POST_ROWS_PER_THREAD, launch_shape, postprocess_kernel
 
 
 class KernelEmulator:
@@ -23,10 +23,11 @@ class KernelEmulator:
         p, l, i, f, u = ctypes.c_void_p, ctypes.c_long, ctypes.c_int, ctypes.c_float, ctypes.c_uint
         grid = [u, u, u, u]
         self.lib.emulate_div_by_fade.argtypes, self.lib.emulate_div_by_fade.restype = [f], f
+        post = grid + [p, i, i, p, l, i, i, i, f, p, l, p, l, f, p, l, p]
         for half in ("f32", "f16"):
             getattr(self.lib, f"emulate_preprocess_{half}").argtypes = grid + [p, l, i, i, i, p, i, i]
-            getattr(self.lib, f"emulate_postprocess_{half}").argtypes = grid + [p, i, i, p, l, i, i, i, f, p, l, p, l, f,
-                                                                                p, l, p]
+            getattr(self.lib, f"emulate_postprocess_{half}").argtypes = post
+            getattr(self.lib, f"emulate_postprocess_staged_{half}").argtypes = post
 
     def div_by_fade(self, x: float) -> float:
         """The post kernel's x / SK_TEMPORAL_FADE (a reciprocal product and one FMA step)."""
@@ -48,7 +49,7 @@ class KernelEmulator:
                     previous_input_pitch: int = 0, temporal: float = 0.0, stream: int = 0,
                     params_ptr: int = 0) -> None:
         """As StylizeKernels.postprocess; ``stream`` is accepted and ignored (runs at once)."""
-        self._launch("postprocess_f16" if half else "postprocess_f32", width, height,
+        self._launch(postprocess_kernel(h, w, height, width, half), width, height,
                      [styled_ptr, h, w, frame_ptr, pitch, height, width, ORDERS[order], strength,
                       previous_ptr or None, previous_pitch, previous_input_ptr or None, previous_input_pitch, temporal,
                       out_ptr, out_pitch, params_ptr or None])

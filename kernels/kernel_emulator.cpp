@@ -3,19 +3,45 @@
 // (sdk/cuda/kernels.launch_shape). Tests use it on machines without a GPU to check what the
 // shared per-pixel math does not cover: thread indexing, row tails, the word/byte paths,
 // pitches, alignment and which elements get written. It is valid because the kernels share
-// nothing between threads (no shared memory, no barriers, no warp intrinsics).
+// nothing between threads (no warp intrinsics), except the staged post kernel, which shares its
+// block's staged rows through shared memory across one barrier: it is written as two phase
+// functions, and the emulation runs phase 1 for every thread of a block, then phase 2.
+#include <cmath>
 #include <functional>
+#include <vector>
 
 #define __global__
 #define __device__
 #define __host__
 #define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __shared__ static
+inline void __syncthreads() {}  // only in the kernels' glue, which the emulation does not call
 
 namespace {
 struct EmulatedDim3 {
     unsigned x = 0, y = 0, z = 0;
 };
 EmulatedDim3 blockIdx, threadIdx, blockDim, gridDim;
+
+// Each block: `phase(0)` for every thread, then `phase(1)` for every thread, with `shared` poisoned
+// (NaN) before each block so that a read of anything phase 1 did not write shows in the output.
+void for_each_block_in_phases(unsigned gx, unsigned gy, unsigned bx, unsigned by, std::vector<float>& shared,
+                              const std::function<void(int)>& phase) {
+    gridDim = {gx, gy, 1};
+    blockDim = {bx, by, 1};
+    for (unsigned y = 0; y < gy; ++y)
+        for (unsigned x = 0; x < gx; ++x) {
+            blockIdx = {x, y, 0};
+            std::fill(shared.begin(), shared.end(), NAN);
+            for (int step = 0; step < 2; ++step)
+                for (unsigned ty = 0; ty < by; ++ty)
+                    for (unsigned tx = 0; tx < bx; ++tx) {
+                        threadIdx = {tx, ty, 0};
+                        phase(step);
+                    }
+        }
+}
 
 void for_each_thread(unsigned gx, unsigned gy, unsigned bx, unsigned by, const std::function<void()>& kernel) {
     gridDim = {gx, gy, 1};
@@ -49,6 +75,14 @@ void emulate_postprocess_f32(SK_GRID, SK_POST_KERNEL_PARAMS(float)) {
 void emulate_postprocess_f16(SK_GRID, SK_POST_KERNEL_PARAMS(__half)) {
     for_each_thread(gx, gy, bx, by, [&] { postprocess_f16(SK_POST_ARGS, params); });
 }
+// As the kernels' glue (SK_STAGED_KERNEL) does it: params, then the two phases around the barrier.
+#define SK_EMULATE_STAGED(T, IO)                                                                   \
+    std::vector<float> shared(STAGE_FLOATS);                                                      \
+    if (params) strength = params[0], temporal = params[1];                                       \
+    for_each_block_in_phases(gx, gy, bx, by, shared,                                              \
+                             [&](int phase) { postprocess_staged<T, IO>(phase, shared.data(), SK_POST_ARGS); });
+void emulate_postprocess_staged_f32(SK_GRID, SK_POST_KERNEL_PARAMS(float)) { SK_EMULATE_STAGED(float, sk::FloatIo) }
+void emulate_postprocess_staged_f16(SK_GRID, SK_POST_KERNEL_PARAMS(__half)) { SK_EMULATE_STAGED(__half, HalfIo) }
 }
 
 // The kernels' division of an input change by the temporal fade, for tests/kernels/test_kernel_math.py.

@@ -159,7 +159,7 @@ extern "C" __global__ void preprocess_f16(const unsigned char* frame, long pitch
 // ROWS is set at compile time (benchmarks/gpu_check.py times several); sdk/cuda/kernels.py launches
 // with the same value.
 #ifndef SK_POST_ROWS
-#define SK_POST_ROWS 4
+#define SK_POST_ROWS 2
 #endif
 constexpr int PIXELS = 4;
 constexpr int ROWS = SK_POST_ROWS;
@@ -360,6 +360,207 @@ __device__ void postprocess(SK_POST_PARAMS(T)) {
         default: postprocess_tile<T, Io, 3>(SK_POST_ARGS); break;
     }
 }
+
+// ---- Staged postprocess: every upscale and 1:1 (the working size never exceeds the frame) ----
+// A block's output tile is blockDim.x * PIXELS columns by BLOCK_Y * ROWS rows, and it reads at most
+// STAGE_ROWS source rows. Phase 1: the block samples each of those source rows horizontally for the
+// tile's columns, once, into shared memory, as value * strength + 0.5. Phase 2: each thread blends
+// its PIXELS x ROWS pixels from the two staged rows around each output row. No per-thread state
+// crosses rows, so a thread needs few registers and an SM holds many threads to hide memory latency;
+// the direct kernel above keeps the sampled rows in registers and holds a quarter as many.
+// The kernel runs as two phase functions around one barrier; the CPU emulation runs phase 1 for
+// every thread of a block, then phase 2 (kernels/kernel_emulator.cpp).
+constexpr int BLOCK_X = 32, BLOCK_Y = 8;  // sdk/cuda/kernels.BLOCK
+// Blocks an SM must hold at once (__launch_bounds__), which caps a thread's registers; 1: no cap.
+#ifndef SK_POST_MIN_BLOCKS
+#define SK_POST_MIN_BLOCKS 1
+#endif
+constexpr int STAGE_ROWS = BLOCK_Y * ROWS + 2;
+constexpr int STAGE_VALUES = PIXELS * 3;  // per thread column and staged row: pixel-major, then R, G, B
+constexpr int STAGE_FLOATS = STAGE_ROWS * BLOCK_X * STAGE_VALUES;
+static_assert(STAGE_FLOATS * 4 <= 48 * 1024, "SK_POST_ROWS above 3 stages more than the 48 KB of static shared memory");
+
+// The first source row the block's tile reads, and how many it reads.
+__device__ __forceinline__ int2 stage_range(int H, int h) {
+    const float y_scale = (float)h / H;
+    const int y_first = blockIdx.y * BLOCK_Y * ROWS;
+    const int y_last = y_first + BLOCK_Y * ROWS - 1 < H - 1 ? y_first + BLOCK_Y * ROWS - 1 : H - 1;
+    const int first = sk::linear_tap(y_first, y_scale, h).i0;
+    return make_int2(first, sk::linear_tap(y_last, y_scale, h).i1 - first + 1);
+}
+
+// Phase 1: this thread's columns of staged rows threadIdx.y, threadIdx.y + BLOCK_Y, ...
+template <typename T, typename Io>
+__device__ void stage_source_rows(float* stage, const T* styled, int h, int w, int H, int W, float strength) {
+    const int x0 = (blockIdx.x * blockDim.x + threadIdx.x) * PIXELS;
+    if (x0 >= W) return;  // columns past the frame: their threads write nothing in phase 2 either
+    strength = clamp01(strength);
+    const int2 range = stage_range(H, h);
+    const float x_scale = (float)w / W;
+    sk::Tap tx[PIXELS];
+#pragma unroll
+    for (int k = 0; k < PIXELS; ++k) tx[k] = sk::linear_tap(x0 + k < W ? x0 + k : W - 1, x_scale, w);
+    // The source window: starts at the first tap, moved left at the row's end so that it stays inside.
+    int first = tx[0].i0 < w - WINDOW ? tx[0].i0 : w - WINDOW;
+    first = first > 0 ? first : 0;
+    const bool window = w >= WINDOW && tx[PIXELS - 1].i1 - first < WINDOW;
+    float weights[PIXELS][WINDOW];  // each pixel's weight for each window pixel, times strength
+#pragma unroll
+    for (int k = 0; k < PIXELS; ++k)
+#pragma unroll
+        for (int i = 0; i < WINDOW; ++i)
+            weights[k][i] = ((first + i == tx[k].i0 ? 1.f - tx[k].w1 : 0.f) + (first + i == tx[k].i1 ? tx[k].w1 : 0.f)) *
+                            strength;
+    const long plane = (long)h * w;
+    for (int t = threadIdx.y; t < range.y; t += BLOCK_Y) {
+        float values[STAGE_VALUES];
+#pragma unroll
+        for (int c = 0; c < 3; ++c) {
+            const T* line = styled + c * plane + (long)(range.x + t) * w;
+            if (window) {
+                float e[WINDOW];
+#pragma unroll
+                for (int i = 0; i < WINDOW; ++i) e[i] = sk::denormalize(Io::load(line + first + i));
+#pragma unroll
+                for (int k = 0; k < PIXELS; ++k) {
+                    float v = 0.5f;
+#pragma unroll
+                    for (int i = 0; i < WINDOW; ++i) v = fmaf(weights[k][i], e[i], v);
+                    values[k * 3 + c] = v;
+                }
+            } else {
+#pragma unroll
+                for (int k = 0; k < PIXELS; ++k) values[k * 3 + c] = fmaf(sk::sample_row<T, Io>(line, tx[k]), strength, 0.5f);
+            }
+        }
+        float4* slot = reinterpret_cast<float4*>(stage + (t * BLOCK_X + threadIdx.x) * STAGE_VALUES);
+#pragma unroll
+        for (int i = 0; i < STAGE_VALUES / 4; ++i)
+            slot[i] = make_float4(values[4 * i], values[4 * i + 1], values[4 * i + 2], values[4 * i + 3]);
+    }
+}
+
+// Phase 2: this thread's PIXELS x ROWS pixels. Per value: original * (1 - strength) + the staged
+// rows' vertical blend (already times strength, plus 0.5), rounded down: two FMAs besides the byte
+// conversions. The CPU build's arithmetic up to float rounding (tests hold it to one uint8 step).
+template <int ORDER>
+__device__ void blend_staged_tile(const float* stage, int h, int H, int W, const unsigned char* frame, long pitch,
+                                  float strength, const unsigned char* previous, long previous_pitch,
+                                  const unsigned char* previous_input, long previous_input_pitch, float temporal,
+                                  unsigned char* out, long out_pitch) {
+    constexpr int C = ORDER >= 2 ? 4 : 3;
+    const int x0 = (blockIdx.x * blockDim.x + threadIdx.x) * PIXELS;
+    const int y0 = (blockIdx.y * blockDim.y + threadIdx.y) * ROWS;
+    if (x0 >= W || y0 >= H) return;
+    const int pixels = W - x0 < PIXELS ? W - x0 : PIXELS;  // fewer in the last tile of a row
+    const int rows = H - y0 < ROWS ? H - y0 : ROWS;
+    // Both in [0, 1] (the SDK validates them), so every blend is a convex combination of values in
+    // [0, 255] and stays there: rounding needs no clamp, and gives what the CPU build's clamped rounding gives.
+    const float keep = 1.f - clamp01(strength);
+    temporal = clamp01(temporal);
+    const int first_row = stage_range(H, h).x;
+    const float y_scale = (float)h / H;
+    const bool smooth = previous != nullptr && previous_input != nullptr;  // the same for every thread
+    const long offset = (long)x0 * C;
+    const bool whole_words =
+        pixels == PIXELS &&
+        ((reinterpret_cast<size_t>(frame) | reinterpret_cast<size_t>(out) | (size_t)pitch | (size_t)out_pitch |
+          (size_t)offset |
+          (smooth ? reinterpret_cast<size_t>(previous) | reinterpret_cast<size_t>(previous_input) |
+                        (size_t)previous_pitch | (size_t)previous_input_pitch
+                  : 0)) &
+         3) == 0;
+    const int count = pixels * C;
+    // Every row's words first, so that their loads are in flight together.
+    unsigned int s[ROWS][C], p[ROWS][C], q[ROWS][C];
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r) {
+        if (r >= rows) break;
+        const long y = y0 + r;
+        load_words<C>(frame + y * pitch + offset, s[r], whole_words, count);
+        if (smooth) {
+            load_words<C>(previous + y * previous_pitch + offset, p[r], whole_words, count);
+            load_words<C>(previous_input + y * previous_input_pitch + offset, q[r], whole_words, count);
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r) {
+        if (r >= rows) break;
+        const int y = y0 + r;
+        const sk::Tap ty = sk::linear_tap(y, y_scale, h);
+        float top[STAGE_VALUES], bottom[STAGE_VALUES];
+        const float4* top_slot = reinterpret_cast<const float4*>(stage + ((ty.i0 - first_row) * BLOCK_X + threadIdx.x) * STAGE_VALUES);
+        const float4* bottom_slot = reinterpret_cast<const float4*>(stage + ((ty.i1 - first_row) * BLOCK_X + threadIdx.x) * STAGE_VALUES);
+#pragma unroll
+        for (int i = 0; i < STAGE_VALUES / 4; ++i) {
+            const float4 a = top_slot[i], b = bottom_slot[i];
+            top[4 * i] = a.x, top[4 * i + 1] = a.y, top[4 * i + 2] = a.z, top[4 * i + 3] = a.w;
+            bottom[4 * i] = b.x, bottom[4 * i + 1] = b.y, bottom[4 * i + 2] = b.z, bottom[4 * i + 3] = b.w;
+        }
+        unsigned int u[C * PIXELS];  // output bytes, each in the low byte of a word
+#pragma unroll
+        for (int k = 0; k < PIXELS; ++k) {
+            float weight = 0.f;
+            if (smooth) {  // the largest input change over the colour channels, in uint8 steps
+                unsigned int change = 0;
+#pragma unroll
+                for (int c = 0; c < 3; ++c) {
+                    const unsigned int a = byte_of(s[r], k * C + c), b = byte_of(q[r], k * C + c);
+                    const unsigned int diff = a > b ? a - b : b - a;
+                    change = change > diff ? change : diff;
+                }
+                weight = clamp01(1.f - div_by_fade((float)change)) * temporal;
+            }
+#pragma unroll
+            for (int c = 0; c < 3; ++c) {
+                const int j = k * C + sk::channel_for_rgb(ORDER, c);
+                const float styled = fmaf(bottom[k * 3 + c] - top[k * 3 + c], ty.w1, top[k * 3 + c]);
+                unsigned int rounded = floor_to_byte(fmaf(byte_as_float(s[r], j), keep, styled));
+                if (smooth) {
+                    const float current = __uint_as_float(rounded) - MAGIC;
+                    rounded = floor_to_byte(current + (byte_as_float(p[r], j) - current) * weight + 0.5f);
+                }
+                u[j] = rounded;
+            }
+            if (C == 4) u[k * C + 3] = byte_of(s[r], k * C + 3);  // alpha as is
+        }
+        unsigned int d[C];
+#pragma unroll
+        for (int i = 0; i < C; ++i) d[i] = pack_low_bytes(u[4 * i], u[4 * i + 1], u[4 * i + 2], u[4 * i + 3]);
+        store_words<C>(out + (long)y * out_pitch + offset, d, whole_words, count);
+    }
+}
+
+// One phase of the staged kernel for this thread (0: stage the source rows, 1: blend the tile).
+template <typename T, typename Io>
+__device__ void postprocess_staged(int phase, float* stage, SK_POST_PARAMS(T)) {
+    if (phase == 0) {
+        stage_source_rows<T, Io>(stage, styled, h, w, H, W, strength);
+        return;
+    }
+#define SK_BLEND_ARGS stage, h, H, W, frame, pitch, strength, previous, previous_pitch, previous_input, \
+                      previous_input_pitch, temporal, out, out_pitch
+    switch (order) {
+        case 0: blend_staged_tile<0>(SK_BLEND_ARGS); break;
+        case 1: blend_staged_tile<1>(SK_BLEND_ARGS); break;
+        case 2: blend_staged_tile<2>(SK_BLEND_ARGS); break;
+        default: blend_staged_tile<3>(SK_BLEND_ARGS); break;
+    }
+#undef SK_BLEND_ARGS
+}
+
+// As postprocess_f32/f16 below, for h <= H and w <= W (sdk/cuda/kernels.py picks it then).
+// Launch with BLOCK_X x BLOCK_Y threads, one per PIXELS x ROWS tile (sdk/cuda/kernels.launch_shape).
+#define SK_STAGED_KERNEL(NAME, T, IO)                                                          \
+    extern "C" __global__ void __launch_bounds__(BLOCK_X * BLOCK_Y, SK_POST_MIN_BLOCKS) NAME(SK_POST_KERNEL_PARAMS(T)) { \
+        __shared__ float4 stage[STAGE_FLOATS / 4];                                             \
+        if (params) strength = params[0], temporal = params[1];                                \
+        postprocess_staged<T, IO>(0, reinterpret_cast<float*>(stage), SK_POST_ARGS);           \
+        __syncthreads();                                                                       \
+        postprocess_staged<T, IO>(1, reinterpret_cast<float*>(stage), SK_POST_ARGS);           \
+    }
+SK_STAGED_KERNEL(postprocess_staged_f32, float, sk::FloatIo)
+SK_STAGED_KERNEL(postprocess_staged_f16, __half, HalfIo)
 
 // model output (NCHW RGB [-1, 1], h x w) -> H x W uint8 HWC in `order`, blended by strength, then
 // smoothed toward the previous output where the input did not change (temporal > 0 and both

@@ -66,9 +66,10 @@ def nvrtc_version() -> str:
     return f"{major}.{minor}"
 
 
-def compile_cubin(arch: str, use_cache: bool = True, post_rows: int = 4) -> bytes:
+def compile_cubin(arch: str, use_cache: bool = True, post_rows: int = 2, defines: tuple[str, ...] = ()) -> bytes:
     """CUBIN of the kernels for ``arch`` (e.g. "sm_90"); compiled once, then read from the cache.
-    ``post_rows``: output rows per postprocess thread (SK_POST_ROWS)."""
+    ``post_rows``: output rows per postprocess thread (SK_POST_ROWS); ``defines``: other NAME=VALUE
+    macros of the kernels (SK_POST_MIN_BLOCKS)."""
     nvrtc = _nvrtc()
     source = (KERNEL_DIR / SOURCE).read_bytes()
     headers = [(KERNEL_DIR / h).read_bytes() for h in HEADERS]
@@ -76,15 +77,15 @@ def compile_cubin(arch: str, use_cache: bool = True, post_rows: int = 4) -> byte
     if not includes:
         raise BackendUnavailableError("cuda_fp16.h was not found (NVRTC needs it to compile the kernels); "
                                       "install it with `pip install nvidia-cuda-runtime` or set CUDA_HOME")
-    define = f"-DSK_POST_ROWS={int(post_rows)}".encode()
-    key = hashlib.sha256(b"\0".join([source, *headers, arch.encode(), nvrtc_version().encode(), define])).hexdigest()[:24]
+    macros = [f"-DSK_POST_ROWS={int(post_rows)}".encode(), *(f"-D{d}".encode() for d in defines)]
+    key = hashlib.sha256(b"\0".join([source, *headers, arch.encode(), nvrtc_version().encode(), *macros])).hexdigest()[:24]
     cached = cache_dir() / f"stylize_kernels-{arch}-{key}.cubin"
     if use_cache and cached.is_file():
         return cached.read_bytes()
     program = _check(nvrtc.nvrtcCreateProgram(source, SOURCE.encode(), len(headers), headers,
                                               [h.encode() for h in HEADERS]), "create program")
     try:
-        options = [f"--gpu-architecture={arch}".encode(), b"--std=c++17", b"-default-device", define,
+        options = [f"--gpu-architecture={arch}".encode(), b"--std=c++17", b"-default-device", *macros,
                    *(f"--include-path={d}".encode() for d in includes)]
         result = nvrtc.nvrtcCompileProgram(program, len(options), options)
         _check(result, f"compile for {arch}", program)

@@ -18,7 +18,7 @@ ORDERS = {"bgr": 0, "rgb": 1, "bgra": 2, "rgba": 3}
 BLOCK = (32, 8)
 # Pixels a thread writes, as in stylize_kernels.cu: PRE_PIXELS of a row; PIXELS x ROWS.
 PRE_PIXELS_PER_THREAD = 2
-POST_PIXELS_PER_THREAD, POST_ROWS_PER_THREAD = 4, 4
+POST_PIXELS_PER_THREAD, POST_ROWS_PER_THREAD = 4, 2
 
 
 def launch_shape(name: str, width: int, height: int,
@@ -32,6 +32,17 @@ def launch_shape(name: str, width: int, height: int,
         height = (height + post_rows - 1) // post_rows
     grid = ((width + BLOCK[0] - 1) // BLOCK[0], (height + BLOCK[1] - 1) // BLOCK[1], 1)
     return grid, (BLOCK[0], BLOCK[1], 1)
+
+
+KERNEL_NAMES = ("preprocess_f32", "preprocess_f16", "postprocess_f32", "postprocess_f16",
+                "postprocess_staged_f32", "postprocess_staged_f16")
+
+
+def postprocess_kernel(h: int, w: int, height: int, width: int, half: bool) -> str:
+    """The staged post kernel where the model output is no larger than the frame in either direction
+    (every working size the SDK picks), else the direct one (stylize_kernels.cu says why)."""
+    staged = "staged_" if h <= height and w <= width else ""
+    return f"postprocess_{staged}{'f16' if half else 'f32'}"
 
 
 def _driver():
@@ -72,9 +83,10 @@ def device_arch(device: int = 0) -> str:
 
 class StylizeKernels:
     """The four kernels, loaded into the primary context of ``device`` (the one torch and CuPy use).
-    ``post_rows``: output rows per postprocess thread, a compile-time constant of the kernels."""
+    ``post_rows``: output rows per postprocess thread, a compile-time constant of the kernels;
+    ``defines``: other NAME=VALUE compile options of theirs (benchmarks/gpu_check.py times some)."""
 
-    def __init__(self, device: int = 0, post_rows: int = POST_ROWS_PER_THREAD):
+    def __init__(self, device: int = 0, post_rows: int = POST_ROWS_PER_THREAD, defines: tuple[str, ...] = ()):
         driver = _driver()
         self._driver = driver
         self._module = None
@@ -87,11 +99,12 @@ class StylizeKernels:
             check(driver.cuCtxSetCurrent(self._ctx), "cuCtxSetCurrent")
         self.arch = device_arch(device)
         self.post_rows = post_rows
-        cubin = compile_cubin(self.arch, post_rows=post_rows)
+        self.defines = tuple(defines)
+        cubin = compile_cubin(self.arch, post_rows=post_rows, defines=self.defines)
         self._cubin = np.frombuffer(cubin, np.uint8).copy()  # the driver reads it during load
         self._module = check(driver.cuModuleLoadData(self._cubin.ctypes.data), "cuModuleLoadData")
         self._functions = {name: check(driver.cuModuleGetFunction(self._module, name.encode()), f"get {name}")
-                           for name in ("preprocess_f32", "preprocess_f16", "postprocess_f32", "postprocess_f16")}
+                           for name in KERNEL_NAMES}
 
     def close(self) -> None:
         """Unload the module and release the primary context if this object retained it. Call it when
@@ -141,7 +154,7 @@ class StylizeKernels:
                 ctypes.c_void_p(previous_input_ptr), ctypes.c_long(previous_input_pitch),
                 ctypes.c_float(temporal), ctypes.c_void_p(out_ptr), ctypes.c_long(out_pitch),
                 ctypes.c_void_p(params_ptr)]
-        self._launch("postprocess_f16" if half else "postprocess_f32", width, height, stream, args)
+        self._launch(postprocess_kernel(h, w, height, width, half), width, height, stream, args)
 
     def wait_for_stream(self, consumer: int, producer: int) -> None:
         """Make stream ``consumer`` wait for the work enqueued so far on ``producer``: any stream handle,
