@@ -17,6 +17,7 @@ from sdk.cuda.kernels import ORDERS, POST_ROWS_PER_THREAD, launch_shape, postpro
 class KernelEmulator:
     def __init__(self, post_rows: int = POST_ROWS_PER_THREAD):
         self.post_rows = post_rows
+        self.shared_limit = 227 * 1024  # a Hopper's, which picks the staged post kernel wherever it fits
         self.stream_waits: list[tuple[int, int]] = []  # (consumer, producer) of each wait_for_stream
         self.lib = ctypes.CDLL(str(build("kernel_emulator.cpp", include_dirs=("emulation",),
                                          defines=(f"SK_POST_ROWS={int(post_rows)}",))))
@@ -49,7 +50,7 @@ class KernelEmulator:
                     previous_input_pitch: int = 0, temporal: float = 0.0, stream: int = 0,
                     params_ptr: int = 0) -> None:
         """As StylizeKernels.postprocess; ``stream`` is accepted and ignored (runs at once)."""
-        self._launch(postprocess_kernel(h, w, height, width, half), width, height,
+        self._launch(postprocess_kernel(h, w, height, width, half, self.post_rows, self.shared_limit)[0], width, height,
                      [styled_ptr, h, w, frame_ptr, pitch, height, width, ORDERS[order], strength,
                       previous_ptr or None, previous_pitch, previous_input_ptr or None, previous_input_pitch, temporal,
                       out_ptr, out_pitch, params_ptr or None])

@@ -15,7 +15,7 @@
 #define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
-#define __shared__ static
+#define __shared__
 inline void __syncthreads() {}  // only in the kernels' glue, which the emulation does not call
 
 namespace {
@@ -59,6 +59,10 @@ void for_each_thread(unsigned gx, unsigned gy, unsigned bx, unsigned by, const s
 
 #include "stylize_kernels.cu"
 
+// The staged kernels' dynamic shared memory, as their glue names it; the emulation never calls the
+// glue (it runs the phases itself, with a buffer of its own per launch).
+float4 stage[1];
+
 #define SK_GRID unsigned gx, unsigned gy, unsigned bx, unsigned by
 #define SK_PRE_PARAMS(T) const unsigned char *frame, long pitch, int H, int W, int order, T *out, int h, int w
 
@@ -76,11 +80,12 @@ void emulate_postprocess_f16(SK_GRID, SK_POST_KERNEL_PARAMS(__half)) {
     for_each_thread(gx, gy, bx, by, [&] { postprocess_f16(SK_POST_ARGS, params); });
 }
 // As the kernels' glue (SK_STAGED_KERNEL) does it: params, then the two phases around the barrier.
-#define SK_EMULATE_STAGED(T, IO)                                                                   \
-    std::vector<float> shared(STAGE_FLOATS);                                                      \
-    if (params) strength = params[0], temporal = params[1];                                       \
-    for_each_block_in_phases(gx, gy, bx, by, shared,                                              \
-                             [&](int phase) { postprocess_staged<T, IO>(phase, shared.data(), SK_POST_ARGS); });
+#define SK_EMULATE_STAGED(T, IO)                                                                      \
+    std::vector<float> shared((size_t)stage_capacity(h, H) * BLOCK_X * STAGE_VALUES);                \
+    if (params) strength = params[0], temporal = params[1];                                          \
+    for_each_block_in_phases(gx, gy, bx, by, shared, [&](int phase) {                                \
+        postprocess_staged<T, IO>(phase, shared.data(), stage_range(H, h), SK_POST_ARGS);            \
+    });
 void emulate_postprocess_staged_f32(SK_GRID, SK_POST_KERNEL_PARAMS(float)) { SK_EMULATE_STAGED(float, sk::FloatIo) }
 void emulate_postprocess_staged_f16(SK_GRID, SK_POST_KERNEL_PARAMS(__half)) { SK_EMULATE_STAGED(__half, HalfIo) }
 }

@@ -159,7 +159,7 @@ extern "C" __global__ void preprocess_f16(const unsigned char* frame, long pitch
 // ROWS is set at compile time (benchmarks/gpu_check.py times several); sdk/cuda/kernels.py launches
 // with the same value.
 #ifndef SK_POST_ROWS
-#define SK_POST_ROWS 2
+#define SK_POST_ROWS 4
 #endif
 constexpr int PIXELS = 4;
 constexpr int ROWS = SK_POST_ROWS;
@@ -373,29 +373,34 @@ __device__ void postprocess(SK_POST_PARAMS(T)) {
 constexpr int BLOCK_X = 32, BLOCK_Y = 8;  // sdk/cuda/kernels.BLOCK
 // Blocks an SM must hold at once (__launch_bounds__), which caps a thread's registers; 1: no cap.
 #ifndef SK_POST_MIN_BLOCKS
-#define SK_POST_MIN_BLOCKS 1
+#define SK_POST_MIN_BLOCKS 4
 #endif
-constexpr int STAGE_ROWS = BLOCK_Y * ROWS + 2;
 constexpr int STAGE_VALUES = PIXELS * 3;  // per thread column and staged row: pixel-major, then R, G, B
-constexpr int STAGE_FLOATS = STAGE_ROWS * BLOCK_X * STAGE_VALUES;
-static_assert(STAGE_FLOATS * 4 <= 48 * 1024, "SK_POST_ROWS above 3 stages more than the 48 KB of static shared memory");
 
-// The first source row the block's tile reads, and how many it reads.
+// Source rows a block may stage: its BLOCK_Y * ROWS output rows span (BLOCK_Y * ROWS - 1) * h / H
+// source rows, and each end adds at most two. The launch sizes the dynamic shared memory with the
+// same float arithmetic (sdk/cuda/kernels.staged_shared_bytes), plus one row of margin.
+__device__ __forceinline__ int stage_capacity(int h, int H) {
+    return (int)ceilf((float)(BLOCK_Y * ROWS - 1) * ((float)h / H)) + 3;
+}
+
+// The first source row the block's tile reads, and how many it reads (never more than the capacity).
 __device__ __forceinline__ int2 stage_range(int H, int h) {
     const float y_scale = (float)h / H;
     const int y_first = blockIdx.y * BLOCK_Y * ROWS;
     const int y_last = y_first + BLOCK_Y * ROWS - 1 < H - 1 ? y_first + BLOCK_Y * ROWS - 1 : H - 1;
     const int first = sk::linear_tap(y_first, y_scale, h).i0;
-    return make_int2(first, sk::linear_tap(y_last, y_scale, h).i1 - first + 1);
+    const int count = sk::linear_tap(y_last, y_scale, h).i1 - first + 1;
+    const int capacity = stage_capacity(h, H);
+    return make_int2(first, count < capacity ? count : capacity);
 }
 
 // Phase 1: this thread's columns of staged rows threadIdx.y, threadIdx.y + BLOCK_Y, ...
 template <typename T, typename Io>
-__device__ void stage_source_rows(float* stage, const T* styled, int h, int w, int H, int W, float strength) {
+__device__ void stage_source_rows(float* stage, int2 range, const T* styled, int h, int w, int W, float strength) {
     const int x0 = (blockIdx.x * blockDim.x + threadIdx.x) * PIXELS;
     if (x0 >= W) return;  // columns past the frame: their threads write nothing in phase 2 either
     strength = clamp01(strength);
-    const int2 range = stage_range(H, h);
     const float x_scale = (float)w / W;
     sk::Tap tx[PIXELS];
 #pragma unroll
@@ -444,8 +449,8 @@ __device__ void stage_source_rows(float* stage, const T* styled, int h, int w, i
 // rows' vertical blend (already times strength, plus 0.5), rounded down: two FMAs besides the byte
 // conversions. The CPU build's arithmetic up to float rounding (tests hold it to one uint8 step).
 template <int ORDER>
-__device__ void blend_staged_tile(const float* stage, int h, int H, int W, const unsigned char* frame, long pitch,
-                                  float strength, const unsigned char* previous, long previous_pitch,
+__device__ void blend_staged_tile(const float* stage, int first_row, int h, int H, int W, const unsigned char* frame,
+                                  long pitch, float strength, const unsigned char* previous, long previous_pitch,
                                   const unsigned char* previous_input, long previous_input_pitch, float temporal,
                                   unsigned char* out, long out_pitch) {
     constexpr int C = ORDER >= 2 ? 4 : 3;
@@ -458,39 +463,42 @@ __device__ void blend_staged_tile(const float* stage, int h, int H, int W, const
     // [0, 255] and stays there: rounding needs no clamp, and gives what the CPU build's clamped rounding gives.
     const float keep = 1.f - clamp01(strength);
     temporal = clamp01(temporal);
-    const int first_row = stage_range(H, h).x;
     const float y_scale = (float)h / H;
     const bool smooth = previous != nullptr && previous_input != nullptr;  // the same for every thread
     const long offset = (long)x0 * C;
     const bool whole_words =
         pixels == PIXELS &&
         ((reinterpret_cast<size_t>(frame) | reinterpret_cast<size_t>(out) | (size_t)pitch | (size_t)out_pitch |
-          (size_t)offset |
           (smooth ? reinterpret_cast<size_t>(previous) | reinterpret_cast<size_t>(previous_input) |
                         (size_t)previous_pitch | (size_t)previous_input_pitch
                   : 0)) &
-         3) == 0;
+         3) == 0;  // offset = 4 * x0 * C / 4 is a multiple of 4 already
     const int count = pixels * C;
-    // Every row's words first, so that their loads are in flight together.
-    unsigned int s[ROWS][C], p[ROWS][C], q[ROWS][C];
-#pragma unroll
-    for (int r = 0; r < ROWS; ++r) {
-        if (r >= rows) break;
-        const long y = y0 + r;
-        load_words<C>(frame + y * pitch + offset, s[r], whole_words, count);
-        if (smooth) {
-            load_words<C>(previous + y * previous_pitch + offset, p[r], whole_words, count);
-            load_words<C>(previous_input + y * previous_input_pitch + offset, q[r], whole_words, count);
-        }
+    const unsigned char* src = frame + (long)y0 * pitch + offset;
+    const unsigned char* prev = smooth ? previous + (long)y0 * previous_pitch + offset : nullptr;
+    const unsigned char* prev_in = smooth ? previous_input + (long)y0 * previous_input_pitch + offset : nullptr;
+    unsigned char* dst = out + (long)y0 * out_pitch + offset;
+    unsigned int s[C], p[C], q[C];  // this row's words, loaded one row ahead
+    load_words<C>(src, s, whole_words, count);
+    if (smooth) {
+        load_words<C>(prev, p, whole_words, count);
+        load_words<C>(prev_in, q, whole_words, count);
     }
-#pragma unroll
-    for (int r = 0; r < ROWS; ++r) {
-        if (r >= rows) break;
-        const int y = y0 + r;
-        const sk::Tap ty = sk::linear_tap(y, y_scale, h);
-        float top[STAGE_VALUES], bottom[STAGE_VALUES];
+#pragma unroll 1  // a loop, not ROWS copies of its body: the instruction cache holds it
+    for (int r = 0; r < rows; ++r) {
+        unsigned int next_s[C], next_p[C], next_q[C];
+        const bool next = r + 1 < rows;
+        if (next) {  // requested now, so that they arrive while this row is computed
+            load_words<C>(src + pitch, next_s, whole_words, count);
+            if (smooth) {
+                load_words<C>(prev + previous_pitch, next_p, whole_words, count);
+                load_words<C>(prev_in + previous_input_pitch, next_q, whole_words, count);
+            }
+        }
+        const sk::Tap ty = sk::linear_tap(y0 + r, y_scale, h);
         const float4* top_slot = reinterpret_cast<const float4*>(stage + ((ty.i0 - first_row) * BLOCK_X + threadIdx.x) * STAGE_VALUES);
         const float4* bottom_slot = reinterpret_cast<const float4*>(stage + ((ty.i1 - first_row) * BLOCK_X + threadIdx.x) * STAGE_VALUES);
+        float top[STAGE_VALUES], bottom[STAGE_VALUES];
 #pragma unroll
         for (int i = 0; i < STAGE_VALUES / 4; ++i) {
             const float4 a = top_slot[i], b = bottom_slot[i];
@@ -505,7 +513,7 @@ __device__ void blend_staged_tile(const float* stage, int h, int H, int W, const
                 unsigned int change = 0;
 #pragma unroll
                 for (int c = 0; c < 3; ++c) {
-                    const unsigned int a = byte_of(s[r], k * C + c), b = byte_of(q[r], k * C + c);
+                    const unsigned int a = byte_of(s, k * C + c), b = byte_of(q, k * C + c);
                     const unsigned int diff = a > b ? a - b : b - a;
                     change = change > diff ? change : diff;
                 }
@@ -515,30 +523,43 @@ __device__ void blend_staged_tile(const float* stage, int h, int H, int W, const
             for (int c = 0; c < 3; ++c) {
                 const int j = k * C + sk::channel_for_rgb(ORDER, c);
                 const float styled = fmaf(bottom[k * 3 + c] - top[k * 3 + c], ty.w1, top[k * 3 + c]);
-                unsigned int rounded = floor_to_byte(fmaf(byte_as_float(s[r], j), keep, styled));
+                unsigned int rounded = floor_to_byte(fmaf(byte_as_float(s, j), keep, styled));
                 if (smooth) {
                     const float current = __uint_as_float(rounded) - MAGIC;
-                    rounded = floor_to_byte(current + (byte_as_float(p[r], j) - current) * weight + 0.5f);
+                    rounded = floor_to_byte(current + (byte_as_float(p, j) - current) * weight + 0.5f);
                 }
                 u[j] = rounded;
             }
-            if (C == 4) u[k * C + 3] = byte_of(s[r], k * C + 3);  // alpha as is
+            if (C == 4) u[k * C + 3] = byte_of(s, k * C + 3);  // alpha as is
         }
         unsigned int d[C];
 #pragma unroll
         for (int i = 0; i < C; ++i) d[i] = pack_low_bytes(u[4 * i], u[4 * i + 1], u[4 * i + 2], u[4 * i + 3]);
-        store_words<C>(out + (long)y * out_pitch + offset, d, whole_words, count);
+        store_words<C>(dst, d, whole_words, count);
+        src += pitch;
+        dst += out_pitch;
+        if (smooth) {
+            prev += previous_pitch;
+            prev_in += previous_input_pitch;
+        }
+        if (next) {
+#pragma unroll
+            for (int i = 0; i < C; ++i) {
+                s[i] = next_s[i];
+                if (smooth) p[i] = next_p[i], q[i] = next_q[i];
+            }
+        }
     }
 }
 
 // One phase of the staged kernel for this thread (0: stage the source rows, 1: blend the tile).
 template <typename T, typename Io>
-__device__ void postprocess_staged(int phase, float* stage, SK_POST_PARAMS(T)) {
+__device__ void postprocess_staged(int phase, float* stage, int2 range, SK_POST_PARAMS(T)) {
     if (phase == 0) {
-        stage_source_rows<T, Io>(stage, styled, h, w, H, W, strength);
+        stage_source_rows<T, Io>(stage, range, styled, h, w, W, strength);
         return;
     }
-#define SK_BLEND_ARGS stage, h, H, W, frame, pitch, strength, previous, previous_pitch, previous_input, \
+#define SK_BLEND_ARGS stage, range.x, h, H, W, frame, pitch, strength, previous, previous_pitch, previous_input, \
                       previous_input_pitch, temporal, out, out_pitch
     switch (order) {
         case 0: blend_staged_tile<0>(SK_BLEND_ARGS); break;
@@ -549,15 +570,17 @@ __device__ void postprocess_staged(int phase, float* stage, SK_POST_PARAMS(T)) {
 #undef SK_BLEND_ARGS
 }
 
-// As postprocess_f32/f16 below, for h <= H and w <= W (sdk/cuda/kernels.py picks it then).
+// As postprocess_f32/f16 below, for h <= H and w <= W (sdk/cuda/kernels.py picks it then), with
+// stage_capacity(h, H) * BLOCK_X * STAGE_VALUES floats of dynamic shared memory.
 // Launch with BLOCK_X x BLOCK_Y threads, one per PIXELS x ROWS tile (sdk/cuda/kernels.launch_shape).
-#define SK_STAGED_KERNEL(NAME, T, IO)                                                          \
+#define SK_STAGED_KERNEL(NAME, T, IO)                                                                         \
     extern "C" __global__ void __launch_bounds__(BLOCK_X * BLOCK_Y, SK_POST_MIN_BLOCKS) NAME(SK_POST_KERNEL_PARAMS(T)) { \
-        __shared__ float4 stage[STAGE_FLOATS / 4];                                             \
-        if (params) strength = params[0], temporal = params[1];                                \
-        postprocess_staged<T, IO>(0, reinterpret_cast<float*>(stage), SK_POST_ARGS);           \
-        __syncthreads();                                                                       \
-        postprocess_staged<T, IO>(1, reinterpret_cast<float*>(stage), SK_POST_ARGS);           \
+        extern __shared__ float4 stage[];                                                                      \
+        if (params) strength = params[0], temporal = params[1];                                                \
+        const int2 range = stage_range(H, h);                                                                  \
+        postprocess_staged<T, IO>(0, reinterpret_cast<float*>(stage), range, SK_POST_ARGS);                    \
+        __syncthreads();                                                                                       \
+        postprocess_staged<T, IO>(1, reinterpret_cast<float*>(stage), range, SK_POST_ARGS);                    \
     }
 SK_STAGED_KERNEL(postprocess_staged_f32, float, sk::FloatIo)
 SK_STAGED_KERNEL(postprocess_staged_f16, __half, HalfIo)

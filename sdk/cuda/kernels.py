@@ -18,7 +18,7 @@ ORDERS = {"bgr": 0, "rgb": 1, "bgra": 2, "rgba": 3}
 BLOCK = (32, 8)
 # Pixels a thread writes, as in stylize_kernels.cu: PRE_PIXELS of a row; PIXELS x ROWS.
 PRE_PIXELS_PER_THREAD = 2
-POST_PIXELS_PER_THREAD, POST_ROWS_PER_THREAD = 4, 2
+POST_PIXELS_PER_THREAD, POST_ROWS_PER_THREAD = 4, 4
 
 
 def launch_shape(name: str, width: int, height: int,
@@ -38,11 +38,26 @@ KERNEL_NAMES = ("preprocess_f32", "preprocess_f16", "postprocess_f32", "postproc
                 "postprocess_staged_f32", "postprocess_staged_f16")
 
 
-def postprocess_kernel(h: int, w: int, height: int, width: int, half: bool) -> str:
-    """The staged post kernel where the model output is no larger than the frame in either direction
-    (every working size the SDK picks), else the direct one (stylize_kernels.cu says why)."""
-    staged = "staged_" if h <= height and w <= width else ""
-    return f"postprocess_{staged}{'f16' if half else 'f32'}"
+def staged_shared_bytes(h: int, height: int, post_rows: int = POST_ROWS_PER_THREAD) -> int:
+    """Dynamic shared memory of a staged post kernel launch: stage_capacity() rows, computed with the
+    kernel's float32 arithmetic, of BLOCK[0] thread columns of POST_PIXELS_PER_THREAD RGB floats."""
+    span = np.float32(BLOCK[1] * post_rows - 1) * (np.float32(h) / np.float32(height))
+    rows = int(np.ceil(span)) + 3
+    return rows * BLOCK[0] * POST_PIXELS_PER_THREAD * 3 * 4
+
+
+def postprocess_kernel(h: int, w: int, height: int, width: int, half: bool, post_rows: int = POST_ROWS_PER_THREAD,
+                       shared_limit: int = 48 * 1024) -> tuple[str, int]:
+    """The post kernel for an h x w model output and a height x width frame, and its dynamic shared
+    memory: the staged kernel where the output is no larger than the frame in either direction
+    (every working size the SDK picks) and its staged rows fit in ``shared_limit`` bytes, else the
+    direct one (stylize_kernels.cu says why)."""
+    dtype = "f16" if half else "f32"
+    if h <= height and w <= width:
+        shared = staged_shared_bytes(h, height, post_rows)
+        if shared <= shared_limit:
+            return f"postprocess_staged_{dtype}", shared
+    return f"postprocess_{dtype}", 0
 
 
 def _driver():
@@ -82,7 +97,7 @@ def device_arch(device: int = 0) -> str:
 
 
 class StylizeKernels:
-    """The four kernels, loaded into the primary context of ``device`` (the one torch and CuPy use).
+    """The kernels, loaded into the primary context of ``device`` (the one torch and CuPy use).
     ``post_rows``: output rows per postprocess thread, a compile-time constant of the kernels;
     ``defines``: other NAME=VALUE compile options of theirs (benchmarks/gpu_check.py times some)."""
 
@@ -105,6 +120,14 @@ class StylizeKernels:
         self._module = check(driver.cuModuleLoadData(self._cubin.ctypes.data), "cuModuleLoadData")
         self._functions = {name: check(driver.cuModuleGetFunction(self._module, name.encode()), f"get {name}")
                            for name in KERNEL_NAMES}
+        # The staged post kernel's rows live in dynamic shared memory; past 48 KB a kernel must opt in.
+        self.shared_limit = int(check(driver.cuDeviceGetAttribute(
+            driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, dev), "shared memory"))
+        for name in KERNEL_NAMES:
+            if "staged" in name:
+                check(driver.cuFuncSetAttribute(
+                    self._functions[name], driver.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                    self.shared_limit), f"shared memory of {name}")
 
     def close(self) -> None:
         """Unload the module and release the primary context if this object retained it. Call it when
@@ -123,12 +146,12 @@ class StylizeKernels:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _launch(self, name: str, width: int, height: int, stream: int, args: list) -> None:
+    def _launch(self, name: str, width: int, height: int, stream: int, args: list, shared: int = 0) -> None:
         if self._module is None:
             raise RuntimeError(f"launch {name}: these kernels were closed; create a new StylizeKernels")
         params = np.array([ctypes.addressof(a) for a in args], dtype=np.uint64)
         grid, block = launch_shape(name, width, height, self.post_rows)
-        check(self._driver.cuLaunchKernel(self._functions[name], *grid, *block, 0, stream,
+        check(self._driver.cuLaunchKernel(self._functions[name], *grid, *block, shared, stream,
                                           params.ctypes.data, 0), f"launch {name}")
 
     def preprocess(self, frame_ptr: int, pitch: int, height: int, width: int, order: str, out_ptr: int,
@@ -154,7 +177,8 @@ class StylizeKernels:
                 ctypes.c_void_p(previous_input_ptr), ctypes.c_long(previous_input_pitch),
                 ctypes.c_float(temporal), ctypes.c_void_p(out_ptr), ctypes.c_long(out_pitch),
                 ctypes.c_void_p(params_ptr)]
-        self._launch(postprocess_kernel(h, w, height, width, half), width, height, stream, args)
+        name, shared = postprocess_kernel(h, w, height, width, half, self.post_rows, self.shared_limit)
+        self._launch(name, width, height, stream, args, shared)
 
     def wait_for_stream(self, consumer: int, producer: int) -> None:
         """Make stream ``consumer`` wait for the work enqueued so far on ``producer``: any stream handle,

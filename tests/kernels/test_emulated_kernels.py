@@ -95,7 +95,7 @@ def test_kernels_match_the_cpu_reference(emulator, ref, frame_hw, work_hw, order
     check(emulator, ref, frame_hw, work_hw, order, half)
 
 
-@pytest.mark.parametrize("post_rows", [1, 3])
+@pytest.mark.parametrize("post_rows", [1, 3, 8])
 @pytest.mark.parametrize("frame_hw,work_hw", [((129, 237), (128, 236)), ((50, 31), (100, 64)), ((3, 7), (16, 16))])
 def test_other_tile_heights(ref, post_rows, frame_hw, work_hw):
     """gpu_check.py times several rows-per-thread builds of the post kernels: each is correct (the first

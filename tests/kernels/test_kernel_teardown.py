@@ -14,7 +14,9 @@ class FakeDriver:
         CUDA_SUCCESS = 0
 
     CUdevice_attribute = types.SimpleNamespace(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR="major",
-                                               CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR="minor")
+                                               CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR="minor",
+                                               CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN="optin")
+    CUfunction_attribute = types.SimpleNamespace(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES="dynamic")
 
     def __init__(self, current_context: int = 0):
         self.calls, self.current_context = [], current_context
@@ -34,7 +36,7 @@ def fake(monkeypatch):
     def install(current_context=0):
         driver = FakeDriver(current_context)
         monkeypatch.setattr(kernels_module, "_driver", lambda: driver)
-        monkeypatch.setattr(kernels_module, "compile_cubin", lambda arch, post_rows=2, defines=(): b"\x7fELF" + bytes(60))
+        monkeypatch.setattr(kernels_module, "compile_cubin", lambda arch, post_rows=4, defines=(): b"\x7fELF" + bytes(60))
         return driver
     return install
 
