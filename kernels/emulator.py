@@ -24,6 +24,7 @@ class KernelEmulator:
         p, l, i, f, u = ctypes.c_void_p, ctypes.c_long, ctypes.c_int, ctypes.c_float, ctypes.c_uint
         grid = [u, u, u, u]
         self.lib.emulate_div_by_fade.argtypes, self.lib.emulate_div_by_fade.restype = [f], f
+        self.lib.emulate_stage_capacity.argtypes, self.lib.emulate_stage_capacity.restype = [i, i], i
         post = grid + [p, i, i, p, l, i, i, i, f, p, l, p, l, f, p, l, p]
         for half in ("f32", "f16"):
             getattr(self.lib, f"emulate_preprocess_{half}").argtypes = grid + [p, l, i, i, i, p, i, i]
@@ -33,6 +34,10 @@ class KernelEmulator:
     def div_by_fade(self, x: float) -> float:
         """The post kernel's x / SK_TEMPORAL_FADE (a reciprocal product and one FMA step)."""
         return self.lib.emulate_div_by_fade(x)
+
+    def stage_capacity(self, h: int, height: int) -> int:
+        """Source rows the staged post kernel stages for an h-row output and a height-row frame."""
+        return self.lib.emulate_stage_capacity(h, height)
 
     def _launch(self, name: str, width: int, height: int, args: list) -> None:
         grid, block = launch_shape(name, width, height, self.post_rows)

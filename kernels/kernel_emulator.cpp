@@ -92,3 +92,6 @@ void emulate_postprocess_staged_f16(SK_GRID, SK_POST_KERNEL_PARAMS(__half)) { SK
 
 // The kernels' division of an input change by the temporal fade, for tests/kernels/test_kernel_math.py.
 extern "C" float emulate_div_by_fade(float x) { return div_by_fade(x); }
+
+// The staged kernel's shared-memory rows for an h-row model output and an H-row frame.
+extern "C" int emulate_stage_capacity(int h, int H) { return stage_capacity(h, H); }

@@ -159,7 +159,7 @@ extern "C" __global__ void preprocess_f16(const unsigned char* frame, long pitch
 // ROWS is set at compile time (benchmarks/gpu_check.py times several); sdk/cuda/kernels.py launches
 // with the same value.
 #ifndef SK_POST_ROWS
-#define SK_POST_ROWS 4
+#define SK_POST_ROWS 8
 #endif
 constexpr int PIXELS = 4;
 constexpr int ROWS = SK_POST_ROWS;
@@ -373,7 +373,7 @@ __device__ void postprocess(SK_POST_PARAMS(T)) {
 constexpr int BLOCK_X = 32, BLOCK_Y = 8;  // sdk/cuda/kernels.BLOCK
 // Blocks an SM must hold at once (__launch_bounds__), which caps a thread's registers; 1: no cap.
 #ifndef SK_POST_MIN_BLOCKS
-#define SK_POST_MIN_BLOCKS 4
+#define SK_POST_MIN_BLOCKS 3
 #endif
 constexpr int STAGE_VALUES = PIXELS * 3;  // per thread column and staged row: pixel-major, then R, G, B
 
@@ -448,15 +448,21 @@ __device__ void stage_source_rows(float* stage, int2 range, const T* styled, int
 // Phase 2: this thread's PIXELS x ROWS pixels. Per value: original * (1 - strength) + the staged
 // rows' vertical blend (already times strength, plus 0.5), rounded down: two FMAs besides the byte
 // conversions. The CPU build's arithmetic up to float rounding (tests hold it to one uint8 step).
-template <int ORDER>
-__device__ void blend_staged_tile(const float* stage, int first_row, int h, int H, int W, const unsigned char* frame,
-                                  long pitch, float strength, const unsigned char* previous, long previous_pitch,
-                                  const unsigned char* previous_input, long previous_input_pitch, float temporal,
-                                  unsigned char* out, long out_pitch) {
+// WORDS: every row of the tile moves as whole 32-bit words (a separate instantiation, so that the
+// common case carries no byte-path code).
+#define SK_BLEND_PARAMS                                                                                       \
+    const float *stage, int first_row, int h, int H, int W, const unsigned char *frame, long pitch, float strength, \
+        const unsigned char *previous, long previous_pitch, const unsigned char *previous_input,                   \
+        long previous_input_pitch, float temporal, unsigned char *out, long out_pitch
+#define SK_BLEND_ARGS                                                                                      \
+    stage, first_row, h, H, W, frame, pitch, strength, previous, previous_pitch, previous_input, previous_input_pitch, \
+        temporal, out, out_pitch
+template <int ORDER, bool WORDS>
+__device__ void blend_staged_tile(SK_BLEND_PARAMS) {
     constexpr int C = ORDER >= 2 ? 4 : 3;
+    constexpr bool whole_words = WORDS;
     const int x0 = (blockIdx.x * blockDim.x + threadIdx.x) * PIXELS;
     const int y0 = (blockIdx.y * blockDim.y + threadIdx.y) * ROWS;
-    if (x0 >= W || y0 >= H) return;
     const int pixels = W - x0 < PIXELS ? W - x0 : PIXELS;  // fewer in the last tile of a row
     const int rows = H - y0 < ROWS ? H - y0 : ROWS;
     // Both in [0, 1] (the SDK validates them), so every blend is a convex combination of values in
@@ -466,13 +472,6 @@ __device__ void blend_staged_tile(const float* stage, int first_row, int h, int 
     const float y_scale = (float)h / H;
     const bool smooth = previous != nullptr && previous_input != nullptr;  // the same for every thread
     const long offset = (long)x0 * C;
-    const bool whole_words =
-        pixels == PIXELS &&
-        ((reinterpret_cast<size_t>(frame) | reinterpret_cast<size_t>(out) | (size_t)pitch | (size_t)out_pitch |
-          (smooth ? reinterpret_cast<size_t>(previous) | reinterpret_cast<size_t>(previous_input) |
-                        (size_t)previous_pitch | (size_t)previous_input_pitch
-                  : 0)) &
-         3) == 0;  // offset = 4 * x0 * C / 4 is a multiple of 4 already
     const int count = pixels * C;
     const unsigned char* src = frame + (long)y0 * pitch + offset;
     const unsigned char* prev = smooth ? previous + (long)y0 * previous_pitch + offset : nullptr;
@@ -552,6 +551,27 @@ __device__ void blend_staged_tile(const float* stage, int first_row, int h, int 
     }
 }
 
+// Phase 2 for this thread: the word or the byte instantiation.
+template <int ORDER>
+__device__ void blend_staged(SK_BLEND_PARAMS) {
+    constexpr int C = ORDER >= 2 ? 4 : 3;
+    const int x0 = (blockIdx.x * blockDim.x + threadIdx.x) * PIXELS;
+    const int y0 = (blockIdx.y * blockDim.y + threadIdx.y) * ROWS;
+    if (x0 >= W || y0 >= H) return;
+    const bool smooth = previous != nullptr && previous_input != nullptr;
+    const bool words = W - x0 >= PIXELS &&  // the tile's start, x0 * C bytes in, is a multiple of 4 already
+                       ((reinterpret_cast<size_t>(frame) | reinterpret_cast<size_t>(out) | (size_t)pitch |
+                         (size_t)out_pitch |
+                         (smooth ? reinterpret_cast<size_t>(previous) | reinterpret_cast<size_t>(previous_input) |
+                                       (size_t)previous_pitch | (size_t)previous_input_pitch
+                                 : 0)) &
+                        3) == 0;
+    if (words)
+        blend_staged_tile<ORDER, true>(SK_BLEND_ARGS);
+    else
+        blend_staged_tile<ORDER, false>(SK_BLEND_ARGS);
+}
+
 // One phase of the staged kernel for this thread (0: stage the source rows, 1: blend the tile).
 template <typename T, typename Io>
 __device__ void postprocess_staged(int phase, float* stage, int2 range, SK_POST_PARAMS(T)) {
@@ -559,15 +579,13 @@ __device__ void postprocess_staged(int phase, float* stage, int2 range, SK_POST_
         stage_source_rows<T, Io>(stage, range, styled, h, w, W, strength);
         return;
     }
-#define SK_BLEND_ARGS stage, range.x, h, H, W, frame, pitch, strength, previous, previous_pitch, previous_input, \
-                      previous_input_pitch, temporal, out, out_pitch
+    const int first_row = range.x;
     switch (order) {
-        case 0: blend_staged_tile<0>(SK_BLEND_ARGS); break;
-        case 1: blend_staged_tile<1>(SK_BLEND_ARGS); break;
-        case 2: blend_staged_tile<2>(SK_BLEND_ARGS); break;
-        default: blend_staged_tile<3>(SK_BLEND_ARGS); break;
+        case 0: blend_staged<0>(SK_BLEND_ARGS); break;
+        case 1: blend_staged<1>(SK_BLEND_ARGS); break;
+        case 2: blend_staged<2>(SK_BLEND_ARGS); break;
+        default: blend_staged<3>(SK_BLEND_ARGS); break;
     }
-#undef SK_BLEND_ARGS
 }
 
 // As postprocess_f32/f16 below, for h <= H and w <= W (sdk/cuda/kernels.py picks it then), with

@@ -66,7 +66,7 @@ def nvrtc_version() -> str:
     return f"{major}.{minor}"
 
 
-def compile_cubin(arch: str, use_cache: bool = True, post_rows: int = 4, defines: tuple[str, ...] = ()) -> bytes:
+def compile_cubin(arch: str, use_cache: bool = True, post_rows: int = 8, defines: tuple[str, ...] = ()) -> bytes:
     """CUBIN of the kernels for ``arch`` (e.g. "sm_90"); compiled once, then read from the cache.
     ``post_rows``: output rows per postprocess thread (SK_POST_ROWS); ``defines``: other NAME=VALUE
     macros of the kernels (SK_POST_MIN_BLOCKS)."""

@@ -18,7 +18,7 @@ ORDERS = {"bgr": 0, "rgb": 1, "bgra": 2, "rgba": 3}
 BLOCK = (32, 8)
 # Pixels a thread writes, as in stylize_kernels.cu: PRE_PIXELS of a row; PIXELS x ROWS.
 PRE_PIXELS_PER_THREAD = 2
-POST_PIXELS_PER_THREAD, POST_ROWS_PER_THREAD = 4, 4
+POST_PIXELS_PER_THREAD, POST_ROWS_PER_THREAD = 4, 8
 
 
 def launch_shape(name: str, width: int, height: int,

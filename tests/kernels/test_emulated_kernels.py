@@ -188,3 +188,14 @@ def test_the_post_kernels_fade_division_is_exact_for_every_input_change(emulator
     got = np.array([emulator.div_by_fade(float(x)) for x in changes], np.float32)
     np.testing.assert_array_equal(got, want)
     assert (changes * (np.float32(1) / np.float32(TEMPORAL_FADE)) != want).sum() == 84  # the product alone is not
+
+
+def test_the_launch_sizes_the_staged_kernels_shared_memory_as_the_kernel_counts_it(emulator):
+    """sdk.cuda.kernels sizes the dynamic shared memory on the host with the kernel's own float
+    arithmetic; a mismatch would let the kernel write past it on the GPU."""
+    from sdk.cuda.kernels import BLOCK, POST_PIXELS_PER_THREAD, staged_shared_bytes
+    row_bytes = BLOCK[0] * POST_PIXELS_PER_THREAD * 3 * 4
+    for height in (16, 129, 360, 720, 1080, 1081, 2160, 4320):
+        for h in sorted({16, 128, 359, 360, 718, 720, height // 3, height // 2, height}):
+            if h <= height:
+                assert staged_shared_bytes(h, height, emulator.post_rows) == emulator.stage_capacity(h, height) * row_bytes

@@ -36,7 +36,7 @@ def fake(monkeypatch):
     def install(current_context=0):
         driver = FakeDriver(current_context)
         monkeypatch.setattr(kernels_module, "_driver", lambda: driver)
-        monkeypatch.setattr(kernels_module, "compile_cubin", lambda arch, post_rows=4, defines=(): b"\x7fELF" + bytes(60))
+        monkeypatch.setattr(kernels_module, "compile_cubin", lambda arch, post_rows=8, defines=(): b"\x7fELF" + bytes(60))
         return driver
     return install
 
