@@ -10,6 +10,7 @@ Prints a table last and writes gpu_check.json and gpu_tests.log to --out (defaul
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -389,7 +390,10 @@ def main() -> int:
     info = {"gpu": torch.cuda.get_device_name(0), "capability": list(torch.cuda.get_device_capability(0)),
             "torch": torch.__version__, "cuda": torch.version.cuda, "python": platform.python_version(),
             "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                     cwd=ROOT).stdout.strip()}
+                                     cwd=ROOT).stdout.strip(),
+            # What actually ran: a copied tree's .git can be older than its files.
+            "kernel_sources_sha256": hashlib.sha256(b"".join(
+                (ROOT / "kernels" / name).read_bytes() for name in ("stylize_kernels.cu", "pixel_math.cuh"))).hexdigest()[:16]}
     try:
         info["driver"] = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
                                         capture_output=True, text=True).stdout.strip()

@@ -145,7 +145,9 @@ extern "C" __global__ void preprocess_f16(const unsigned char* frame, long pitch
     preprocess<__half, HalfIo>(frame, pitch, H, W, order, out, h, w);
 }
 
-// Postprocess: each thread writes a tile of PIXELS consecutive pixels by ROWS consecutive rows.
+// Direct postprocess, for any sizes; sdk/cuda/kernels.postprocess_kernel picks it where the staged
+// kernel below does not apply (the model output larger than the frame, or staged rows past the
+// device's shared memory). Each thread writes a tile of PIXELS consecutive pixels by ROWS rows.
 // - Bytes move as 32-bit words (C words hold 4 pixels of C channels) where the rows are 4-byte
 //   aligned and the tile is whole; otherwise byte by byte, into the same words.
 // - The horizontal taps, their weights and the scale division are computed once per thread.
@@ -156,8 +158,8 @@ extern "C" __global__ void preprocess_f16(const unsigned char* frame, long pitch
 // - Where the tile's taps lie in WINDOW neighbouring source pixels (every upscale of 1.5x or more),
 //   a source row is read as those WINDOW values, each denormalized once, and every pixel is a
 //   weighted sum of them: 4 loads a plane instead of 8, and no per-tap address arithmetic.
-// ROWS is set at compile time (benchmarks/gpu_check.py times several); sdk/cuda/kernels.py launches
-// with the same value.
+// ROWS (both post kernels) is set at compile time (benchmarks/gpu_check.py times several);
+// sdk/cuda/kernels.py launches with the same value.
 #ifndef SK_POST_ROWS
 #define SK_POST_ROWS 8
 #endif
@@ -363,11 +365,13 @@ __device__ void postprocess(SK_POST_PARAMS(T)) {
 
 // ---- Staged postprocess: every upscale and 1:1 (the working size never exceeds the frame) ----
 // A block's output tile is blockDim.x * PIXELS columns by BLOCK_Y * ROWS rows, and it reads at most
-// STAGE_ROWS source rows. Phase 1: the block samples each of those source rows horizontally for the
-// tile's columns, once, into shared memory, as value * strength + 0.5. Phase 2: each thread blends
-// its PIXELS x ROWS pixels from the two staged rows around each output row. No per-thread state
-// crosses rows, so a thread needs few registers and an SM holds many threads to hide memory latency;
-// the direct kernel above keeps the sampled rows in registers and holds a quarter as many.
+// stage_capacity() source rows. Phase 1: the block samples each of those source rows horizontally
+// for the tile's columns, once, into shared memory, as value * strength + 0.5. Phase 2: each thread
+// blends its PIXELS x ROWS pixels from the two staged rows around each output row. No sampled row
+// stays in registers across rows, so a thread needs fewer of them (80 against the direct kernel's
+// 127 on sm_90: 3 blocks an SM instead of 2), and a source row is sampled once per block instead of
+// once per thread row. On an H200 it is 1.4x faster than the direct kernel at 2160p
+// (benchmarks/results/kernel_tuning.md).
 // The kernel runs as two phase functions around one barrier; the CPU emulation runs phase 1 for
 // every thread of a block, then phase 2 (kernels/kernel_emulator.cpp).
 constexpr int BLOCK_X = 32, BLOCK_Y = 8;  // sdk/cuda/kernels.BLOCK
