@@ -199,3 +199,15 @@ def test_the_launch_sizes_the_staged_kernels_shared_memory_as_the_kernel_counts_
         for h in sorted({16, 128, 359, 360, 718, 720, height // 3, height // 2, height}):
             if h <= height:
                 assert staged_shared_bytes(h, height, emulator.post_rows) == emulator.stage_capacity(h, height) * row_bytes
+
+
+def test_the_staged_post_kernel_is_picked_where_it_applies():
+    """Staged for upscales and 1:1 whose staged rows fit the device's shared memory; direct otherwise."""
+    from sdk.cuda.kernels import postprocess_kernel, staged_shared_bytes
+    hopper, ampere_default = 227 * 1024, 48 * 1024
+    assert postprocess_kernel(720, 1280, 2160, 3840, True, 8, hopper) == (
+        "postprocess_staged_f16", staged_shared_bytes(720, 2160, 8))
+    assert staged_shared_bytes(720, 2160, 8) == 24 * 32 * 4 * 3 * 4  # 21 rows spanned, 3 of margin
+    assert postprocess_kernel(16, 24, 9, 13, False, 8, hopper) == ("postprocess_f32", 0)  # output larger
+    assert postprocess_kernel(720, 1280, 720, 1280, True, 8, hopper)[0] == "postprocess_staged_f16"
+    assert postprocess_kernel(720, 1280, 720, 1280, True, 8, ampere_default) == ("postprocess_f16", 0)  # 99 KB
