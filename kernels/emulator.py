@@ -15,12 +15,12 @@ from sdk.cuda.kernels import ORDERS, POST_ROWS_PER_THREAD, launch_shape, postpro
 
 
 class KernelEmulator:
-    def __init__(self, post_rows: int = POST_ROWS_PER_THREAD):
+    def __init__(self, post_rows: int = POST_ROWS_PER_THREAD, defines: tuple[str, ...] = ()):
         self.post_rows = post_rows
         self.shared_limit = 227 * 1024  # a Hopper's, which picks the staged post kernel wherever it fits
         self.stream_waits: list[tuple[int, int]] = []  # (consumer, producer) of each wait_for_stream
         self.lib = ctypes.CDLL(str(build("kernel_emulator.cpp", include_dirs=("emulation",),
-                                         defines=(f"SK_POST_ROWS={int(post_rows)}",))))
+                                         defines=(f"SK_POST_ROWS={int(post_rows)}", *defines))))
         p, l, i, f, u = ctypes.c_void_p, ctypes.c_long, ctypes.c_int, ctypes.c_float, ctypes.c_uint
         grid = [u, u, u, u]
         self.lib.emulate_div_by_fade.argtypes, self.lib.emulate_div_by_fade.restype = [f], f

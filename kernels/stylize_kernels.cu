@@ -576,10 +576,45 @@ __device__ void blend_staged(SK_BLEND_PARAMS) {
         blend_staged_tile<ORDER, false>(SK_BLEND_ARGS);
 }
 
+// SK_POST_PREFETCH_L2 (0 by default; benchmarks/gpu_check.py times 1): before phase 1, each thread
+// asks L2 for its tile's rows of the frame (and of the previous frames when smoothing), so that their
+// trip from memory overlaps the staging and phase 2's loads find them in L2.
+#ifndef SK_POST_PREFETCH_L2
+#define SK_POST_PREFETCH_L2 0
+#endif
+__device__ __forceinline__ void prefetch_l2(const unsigned char* p) {
+#if defined(__CUDA_ARCH__)
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
+#else  // the CPU emulation reads the byte instead, so that a prefetch outside the frame faults there
+    volatile unsigned char byte = *p;
+    (void)byte;
+#endif
+}
+
+__device__ __forceinline__ void prefetch_tile_rows(int H, int W, int order, const unsigned char* frame, long pitch,
+                                                   const unsigned char* previous, long previous_pitch,
+                                                   const unsigned char* previous_input, long previous_input_pitch) {
+    const int x0 = (blockIdx.x * blockDim.x + threadIdx.x) * PIXELS;
+    const int y0 = (blockIdx.y * blockDim.y + threadIdx.y) * ROWS;
+    if (x0 >= W || y0 >= H) return;
+    const long offset = (long)x0 * sk::channels_of(order);
+    const bool smooth = previous != nullptr && previous_input != nullptr;
+    for (int y = y0; y < y0 + ROWS && y < H; ++y) {
+        prefetch_l2(frame + y * pitch + offset);
+        if (smooth) {
+            prefetch_l2(previous + y * previous_pitch + offset);
+            prefetch_l2(previous_input + y * previous_input_pitch + offset);
+        }
+    }
+}
+
 // One phase of the staged kernel for this thread (0: stage the source rows, 1: blend the tile).
 template <typename T, typename Io>
 __device__ void postprocess_staged(int phase, float* stage, int2 range, SK_POST_PARAMS(T)) {
     if (phase == 0) {
+        if (SK_POST_PREFETCH_L2)
+            prefetch_tile_rows(H, W, order, frame, pitch, previous, previous_pitch, previous_input,
+                               previous_input_pitch);
         stage_source_rows<T, Io>(stage, range, styled, h, w, W, strength);
         return;
     }

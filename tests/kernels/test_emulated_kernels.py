@@ -95,12 +95,14 @@ def test_kernels_match_the_cpu_reference(emulator, ref, frame_hw, work_hw, order
     check(emulator, ref, frame_hw, work_hw, order, half)
 
 
-@pytest.mark.parametrize("post_rows", [1, 3, 8])
+@pytest.mark.parametrize("post_rows,defines", [(1, ()), (3, ()), (8, ()), (4, ("SK_POST_PREFETCH_L2=1",)),
+                                               (8, ("SK_POST_PREFETCH_L2=1",))])
 @pytest.mark.parametrize("frame_hw,work_hw", [((129, 237), (128, 236)), ((50, 31), (100, 64)), ((3, 7), (16, 16))])
-def test_other_tile_heights(ref, post_rows, frame_hw, work_hw):
-    """gpu_check.py times several rows-per-thread builds of the post kernels: each is correct (the first
-    and last sizes run the staged kernel, the middle one, a downscale, the direct kernel)."""
-    emulator = KernelEmulator(post_rows=post_rows)
+def test_other_tile_heights(ref, post_rows, defines, frame_hw, work_hw):
+    """gpu_check.py times several builds of the post kernels: each is correct (the first and last sizes
+    run the staged kernel, the middle one, a downscale, the direct kernel). With the L2 prefetch the
+    emulation reads each prefetched byte, so a prefetch outside the frames would fault here."""
+    emulator = KernelEmulator(post_rows=post_rows, defines=defines)
     check(emulator, ref, frame_hw, work_hw, "bgr", half=True, temporal=0.4)
     check(emulator, ref, frame_hw, work_hw, "rgba", half=False)
 

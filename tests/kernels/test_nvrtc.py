@@ -49,3 +49,5 @@ def test_post_tile_height_is_a_compile_option():
     assert len(set(cubins.values())) == 3
     assert compiler.compile_cubin("sm_90") == cubins[8]  # the default
     assert compiler.compile_cubin("sm_90", defines=("SK_POST_MIN_BLOCKS=1",)) not in cubins.values()
+    for arch in ("sm_87", "sm_90"):  # the L2 prefetch is inline PTX: NVRTC must take it for Orin and Hopper
+        assert compiler.compile_cubin(arch, defines=("SK_POST_PREFETCH_L2=1",)) != compiler.compile_cubin(arch)
