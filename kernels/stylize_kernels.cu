@@ -558,7 +558,6 @@ __device__ void blend_staged_tile(SK_BLEND_PARAMS) {
 // Phase 2 for this thread: the word or the byte instantiation.
 template <int ORDER>
 __device__ void blend_staged(SK_BLEND_PARAMS) {
-    constexpr int C = ORDER >= 2 ? 4 : 3;
     const int x0 = (blockIdx.x * blockDim.x + threadIdx.x) * PIXELS;
     const int y0 = (blockIdx.y * blockDim.y + threadIdx.y) * ROWS;
     if (x0 >= W || y0 >= H) return;
