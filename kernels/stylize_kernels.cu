@@ -1,8 +1,8 @@
 // Fused pre/post-processing kernels: one pass over the pixels each way, a few pixels a thread.
 // Compiled at first use with NVRTC for the GPU present (sdk/cuda/compiler.py). The
 // per-pixel math is in pixel_math.cuh, shared with the CPU build (cpu_reference.cpp); the
-// kernels themselves also run on the CPU in tests (kernel_emulator.cpp), so they use no
-// shared memory, barriers or warp intrinsics.
+// kernels themselves also run on the CPU in tests (kernel_emulator.cpp), so they use no warp
+// intrinsics, and the one kernel with shared memory and a barrier is written as two phases.
 #include <cuda_fp16.h>
 #include "pixel_math.cuh"
 
@@ -54,25 +54,6 @@ __device__ __forceinline__ float clamp01(float v) { return fminf(fmaxf(v, 0.f), 
 // the scale division are computed once for both and each plane gets one paired store.
 constexpr int PRE_PIXELS = 2;
 
-// The 2 * C bytes of source pixels i and i + 1 of a row whose start is 4-byte aligned, as two words
-// (bytes 0-3, 4-7): the aligned words that hold them, loaded and shifted into place. No byte
-// outside those words is read.
-template <int C>
-__device__ __forceinline__ void load_pixel_pair(const unsigned char* row, int i, unsigned int* pair) {
-    const int first = i * C;
-    const unsigned int* words = reinterpret_cast<const unsigned int*>(row + (first & ~3));
-    if (C == 4) {  // 4-byte pixels: already aligned
-        pair[0] = words[0];
-        pair[1] = words[1];
-        return;
-    }
-    const unsigned int shift = (first & 3) * 8;
-    unsigned int w0 = words[0], w1 = words[1];
-    unsigned int w2 = (first & 3) == 3 ? words[2] : 0u;  // the sixth byte is in a third word only then
-    pair[0] = __funnelshift_r(w0, w1, shift);
-    pair[1] = __funnelshift_r(w1, w2, shift);
-}
-
 template <typename T, typename Io, int ORDER>
 __device__ void preprocess_pair(const unsigned char* frame, long pitch, int H, int W, T* out, int h, int w) {
     constexpr int C = ORDER >= 2 ? 4 : 3;
@@ -86,33 +67,11 @@ __device__ void preprocess_pair(const unsigned char* frame, long pitch, int H, i
 #pragma unroll
     for (int k = 0; k < PRE_PIXELS; ++k) tx[k] = sk::linear_tap(pair ? x0 + k : x0, x_scale, W);
     float v[PRE_PIXELS][3];
-    // Word loads where the rows are 4-byte aligned and both taps of every pixel exist (the taps are
-    // neighbours then: i1 == i0 + 1); byte loads at the right edge and for unaligned frames.
-    const bool words = ((reinterpret_cast<size_t>(frame) | (size_t)pitch) & 3) == 0 && tx[PRE_PIXELS - 1].i0 < W - 1;
-    if (words) {
-        const unsigned char* top_row = frame + (long)ty.i0 * pitch;
-        const unsigned char* bottom_row = frame + (long)ty.i1 * pitch;
 #pragma unroll
-        for (int k = 0; k < PRE_PIXELS; ++k) {
-            unsigned int top[2], bottom[2];
-            load_pixel_pair<C>(top_row, tx[k].i0, top);
-            load_pixel_pair<C>(bottom_row, tx[k].i0, bottom);
-            const float right = tx[k].w1, left = 1.f - right;
+    for (int k = 0; k < PRE_PIXELS; ++k)
 #pragma unroll
-            for (int c = 0; c < 3; ++c) {
-                const int j = sk::channel_for_rgb(ORDER, c);
-                float t = byte_as_float(top, j) * left + byte_as_float(top, C + j) * right;
-                float b = byte_as_float(bottom, j) * left + byte_as_float(bottom, C + j) * right;
-                v[k][c] = sk::normalize(t * (1.f - ty.w1) + b * ty.w1);
-            }
-        }
-    } else {
-#pragma unroll
-        for (int k = 0; k < PRE_PIXELS; ++k)
-#pragma unroll
-            for (int c = 0; c < 3; ++c)
-                v[k][c] = sk::normalize(sk::sample_u8(frame, pitch, C, sk::channel_for_rgb(ORDER, c), ty, tx[k]));
-    }
+        for (int c = 0; c < 3; ++c)
+            v[k][c] = sk::normalize(sk::sample_u8(frame, pitch, C, sk::channel_for_rgb(ORDER, c), ty, tx[k]));
     const long plane = (long)h * w;
 #pragma unroll
     for (int c = 0; c < 3; ++c) {
@@ -200,32 +159,61 @@ __device__ __forceinline__ void store_words(unsigned char* p, const unsigned int
         if (j < count) p[j] = (unsigned char)byte_of(words, j);
 }
 
-// Horizontally sampled values of source row `row` for the tile's pixels and the three planes.
-// `window`: the taps lie in source pixels first..first + WINDOW - 1 and `weights` holds each
-// pixel's weight for each of them (zero for all but its two taps); else each tap is read itself.
+// A tile's PIXELS columns: their horizontal taps and, where all the taps lie in WINDOW neighbouring
+// source pixels (every upscale of 1.5x or more), each pixel's weight for each of those pixels times
+// `scale` (zero for all but its two taps). Both post kernels compute this once per thread.
+struct SourceColumns {
+    sk::Tap tx[PIXELS];
+    int first;    // the window's first pixel: the first tap, moved left at the row's end to stay inside
+    bool window;  // every tap lies in the window
+    float weights[PIXELS][WINDOW];
+};
+
+__device__ __forceinline__ void source_columns(int x0, int W, int w, float scale, SourceColumns& cols) {
+    const float x_scale = (float)w / W;
+#pragma unroll
+    for (int k = 0; k < PIXELS; ++k) cols.tx[k] = sk::linear_tap(x0 + k < W ? x0 + k : W - 1, x_scale, w);
+    int first = cols.tx[0].i0 < w - WINDOW ? cols.tx[0].i0 : w - WINDOW;
+    cols.first = first = first > 0 ? first : 0;
+    cols.window = w >= WINDOW && cols.tx[PIXELS - 1].i1 - first < WINDOW;
+#pragma unroll
+    for (int k = 0; k < PIXELS; ++k)
+#pragma unroll
+        for (int i = 0; i < WINDOW; ++i)
+            cols.weights[k][i] = ((first + i == cols.tx[k].i0 ? 1.f - cols.tx[k].w1 : 0.f) +
+                                  (first + i == cols.tx[k].i1 ? cols.tx[k].w1 : 0.f)) *
+                                 scale;
+}
+
+// One plane row (`line`) sampled horizontally for the tile's pixels, times `scale` (already in the
+// window weights), plus `bias`, into values[0], values[3], ... (pixel-major, R, G, B interleaved).
+// In the window each source value is read and denormalized once; else each tap is read itself.
 template <typename T, typename Io>
-__device__ __forceinline__ void sample_source_row(const T* styled, long plane, int w, int row, const sk::Tap* tx,
-                                                  bool window, int first, const float (*weights)[WINDOW],
-                                                  float (*values)[3]) {
+__device__ __forceinline__ void sample_line(const T* line, const SourceColumns& cols, float scale, float bias,
+                                            float* values) {
+    if (cols.window) {
+        float e[WINDOW];
 #pragma unroll
-    for (int c = 0; c < 3; ++c) {
-        const T* line = styled + c * plane + (long)row * w;
-        if (window) {
-            float e[WINDOW];
+        for (int i = 0; i < WINDOW; ++i) e[i] = sk::denormalize(Io::load(line + cols.first + i));
 #pragma unroll
-            for (int i = 0; i < WINDOW; ++i) e[i] = sk::denormalize(Io::load(line + first + i));
+        for (int k = 0; k < PIXELS; ++k) {
+            float v = bias;
 #pragma unroll
-            for (int k = 0; k < PIXELS; ++k) {
-                float v = weights[k][0] * e[0];
-#pragma unroll
-                for (int i = 1; i < WINDOW; ++i) v = fmaf(weights[k][i], e[i], v);
-                values[k][c] = v;
-            }
-        } else {
-#pragma unroll
-            for (int k = 0; k < PIXELS; ++k) values[k][c] = sk::sample_row<T, Io>(line, tx[k]);
+            for (int i = 0; i < WINDOW; ++i) v = fmaf(cols.weights[k][i], e[i], v);
+            values[k * 3] = v;
         }
+    } else {
+#pragma unroll
+        for (int k = 0; k < PIXELS; ++k) values[k * 3] = fmaf(sk::sample_row<T, Io>(line, cols.tx[k]), scale, bias);
     }
+}
+
+// Source row `row` of the three planes for the direct kernel: plain values.
+template <typename T, typename Io>
+__device__ __forceinline__ void sample_source_row(const T* styled, long plane, int w, int row,
+                                                  const SourceColumns& cols, float (*values)[3]) {
+#pragma unroll
+    for (int c = 0; c < 3; ++c) sample_line<T, Io>(styled + c * plane + (long)row * w, cols, 1.f, 0.f, &values[0][c]);
 }
 
 // The post kernels' parameters (the CPU emulation uses them too). `previous` and `previous_input`
@@ -255,20 +243,9 @@ __device__ void postprocess_tile(SK_POST_PARAMS(T)) {
     // [0, 255] and stays there: rounding needs no clamp, and gives what the CPU build's clamped rounding gives.
     strength = clamp01(strength);
     temporal = clamp01(temporal);
-    const float x_scale = (float)w / W, y_scale = (float)h / H;
-    sk::Tap tx[PIXELS];
-#pragma unroll
-    for (int k = 0; k < PIXELS; ++k) tx[k] = sk::linear_tap(x0 + k < W ? x0 + k : W - 1, x_scale, w);
-    // The source window: starts at the first tap, moved left at the row's end so that it stays inside.
-    int first = tx[0].i0 < w - WINDOW ? tx[0].i0 : w - WINDOW;
-    first = first > 0 ? first : 0;
-    const bool window = w >= WINDOW && tx[PIXELS - 1].i1 - first < WINDOW;
-    float weights[PIXELS][WINDOW];
-#pragma unroll
-    for (int k = 0; k < PIXELS; ++k)
-#pragma unroll
-        for (int i = 0; i < WINDOW; ++i)
-            weights[k][i] = (first + i == tx[k].i0 ? 1.f - tx[k].w1 : 0.f) + (first + i == tx[k].i1 ? tx[k].w1 : 0.f);
+    const float y_scale = (float)h / H;
+    SourceColumns cols;
+    source_columns(x0, W, w, 1.f, cols);
     const long plane = (long)h * w;
     float top[PIXELS][3], bottom[PIXELS][3];
     int top_row = -1, bottom_row = -1;
@@ -303,12 +280,12 @@ __device__ void postprocess_tile(SK_POST_PARAMS(T)) {
 #pragma unroll
                     for (int c = 0; c < 3; ++c) top[k][c] = bottom[k][c];
             } else {
-                sample_source_row<T, Io>(styled, plane, w, ty.i0, tx, window, first, weights, top);
+                sample_source_row<T, Io>(styled, plane, w, ty.i0, cols, top);
             }
             top_row = ty.i0;
         }
         if (ty.i1 != bottom_row) {
-            sample_source_row<T, Io>(styled, plane, w, ty.i1, tx, window, first, weights, bottom);
+            sample_source_row<T, Io>(styled, plane, w, ty.i1, cols, bottom);
             bottom_row = ty.i1;
         }
         const float lower = ty.w1, upper = 1.f - ty.w1;
@@ -405,43 +382,14 @@ __device__ void stage_source_rows(float* stage, int2 range, const T* styled, int
     const int x0 = (blockIdx.x * blockDim.x + threadIdx.x) * PIXELS;
     if (x0 >= W) return;  // columns past the frame: their threads write nothing in phase 2 either
     strength = clamp01(strength);
-    const float x_scale = (float)w / W;
-    sk::Tap tx[PIXELS];
-#pragma unroll
-    for (int k = 0; k < PIXELS; ++k) tx[k] = sk::linear_tap(x0 + k < W ? x0 + k : W - 1, x_scale, w);
-    // The source window: starts at the first tap, moved left at the row's end so that it stays inside.
-    int first = tx[0].i0 < w - WINDOW ? tx[0].i0 : w - WINDOW;
-    first = first > 0 ? first : 0;
-    const bool window = w >= WINDOW && tx[PIXELS - 1].i1 - first < WINDOW;
-    float weights[PIXELS][WINDOW];  // each pixel's weight for each window pixel, times strength
-#pragma unroll
-    for (int k = 0; k < PIXELS; ++k)
-#pragma unroll
-        for (int i = 0; i < WINDOW; ++i)
-            weights[k][i] = ((first + i == tx[k].i0 ? 1.f - tx[k].w1 : 0.f) + (first + i == tx[k].i1 ? tx[k].w1 : 0.f)) *
-                            strength;
+    SourceColumns cols;  // weights times strength
+    source_columns(x0, W, w, strength, cols);
     const long plane = (long)h * w;
     for (int t = threadIdx.y; t < range.y; t += BLOCK_Y) {
         float values[STAGE_VALUES];
 #pragma unroll
-        for (int c = 0; c < 3; ++c) {
-            const T* line = styled + c * plane + (long)(range.x + t) * w;
-            if (window) {
-                float e[WINDOW];
-#pragma unroll
-                for (int i = 0; i < WINDOW; ++i) e[i] = sk::denormalize(Io::load(line + first + i));
-#pragma unroll
-                for (int k = 0; k < PIXELS; ++k) {
-                    float v = 0.5f;
-#pragma unroll
-                    for (int i = 0; i < WINDOW; ++i) v = fmaf(weights[k][i], e[i], v);
-                    values[k * 3 + c] = v;
-                }
-            } else {
-#pragma unroll
-                for (int k = 0; k < PIXELS; ++k) values[k * 3 + c] = fmaf(sk::sample_row<T, Io>(line, tx[k]), strength, 0.5f);
-            }
-        }
+        for (int c = 0; c < 3; ++c)
+            sample_line<T, Io>(styled + c * plane + (long)(range.x + t) * w, cols, strength, 0.5f, values + c);
         float4* slot = reinterpret_cast<float4*>(stage + (t * BLOCK_X + threadIdx.x) * STAGE_VALUES);
 #pragma unroll
         for (int i = 0; i < STAGE_VALUES / 4; ++i)

@@ -53,11 +53,6 @@ inline unsigned int __byte_perm(unsigned int x, unsigned int y, unsigned int s) 
     return result;
 }
 
-// The low 32 bits of hi:lo shifted right by shift & 31.
-inline unsigned int __funnelshift_r(unsigned int lo, unsigned int hi, unsigned int shift) {
-    return (unsigned int)((((uint64_t)hi << 32) | lo) >> (shift & 31));
-}
-
 // a + b rounded toward minus infinity. Exact where a + b is exact in double, as for the kernels'
 // 2^23 + v with v a float in [2^-29, 2^9).
 inline float __fadd_rd(float a, float b) {
