@@ -106,6 +106,7 @@ class StylizeKernels:
         self._driver = driver
         self._module = None
         self._retained = None  # the device whose primary context this object retained, to release at close
+        self._wait_event = None  # made by the first wait_for_stream
         check(driver.cuInit(0), "cuInit")
         dev = check(driver.cuDeviceGet(device), "cuDeviceGet")
         if int(check(driver.cuCtxGetCurrent(), "cuCtxGetCurrent")) == 0:
@@ -133,6 +134,9 @@ class StylizeKernels:
         """Unload the module and release the primary context if this object retained it. Call it when
         no launched work is pending (the backends synchronize first); a second call does nothing."""
         driver = self._driver
+        if self._wait_event is not None:
+            event, self._wait_event = self._wait_event, None
+            check(driver.cuEventDestroy(event), "cuEventDestroy")
         if self._module is not None:
             module, self._module, self._functions = self._module, None, {}
             check(driver.cuModuleUnload(module), "cuModuleUnload")
@@ -185,12 +189,11 @@ class StylizeKernels:
         including the special ones the CUDA array interface names (1: legacy default stream, 2:
         per-thread default stream), which torch.cuda.ExternalStream refuses ("invalid StreamId")."""
         driver = self._driver
-        event = check(driver.cuEventCreate(driver.CUevent_flags.CU_EVENT_DISABLE_TIMING), "cuEventCreate")
-        try:
-            check(driver.cuEventRecord(event, producer), "cuEventRecord")
-            check(driver.cuStreamWaitEvent(consumer, event, 0), "cuStreamWaitEvent")
-        finally:  # the wait already enqueued holds what it needs; destroying the event does not cancel it
-            check(driver.cuEventDestroy(event), "cuEventDestroy")
+        if self._wait_event is None:  # one event serves every wait: a wait takes the event's state when enqueued
+            self._wait_event = check(driver.cuEventCreate(driver.CUevent_flags.CU_EVENT_DISABLE_TIMING),
+                                     "cuEventCreate")
+        check(driver.cuEventRecord(self._wait_event, producer), "cuEventRecord")
+        check(driver.cuStreamWaitEvent(consumer, self._wait_event, 0), "cuStreamWaitEvent")
 
     def copy_2d(self, dst_ptr: int, dst_pitch: int, src_ptr: int, src_pitch: int, width_bytes: int, height: int,
                 stream: int = 0) -> None:

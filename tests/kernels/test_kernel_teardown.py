@@ -17,13 +17,15 @@ class FakeDriver:
                                                CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR="minor",
                                                CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN="optin")
     CUfunction_attribute = types.SimpleNamespace(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES="dynamic")
+    CUevent_flags = types.SimpleNamespace(CU_EVENT_DISABLE_TIMING="no timing")
 
     def __init__(self, current_context: int = 0):
         self.calls, self.current_context = [], current_context
 
     def __getattr__(self, name):
         results = {"cuCtxGetCurrent": self.current_context, "cuDeviceGet": 3, "cuDevicePrimaryCtxRetain": 77,
-                   "cuModuleLoadData": "module", "cuModuleGetFunction": "function", "cuDeviceGetAttribute": 9}
+                   "cuModuleLoadData": "module", "cuModuleGetFunction": "function", "cuDeviceGetAttribute": 9,
+                   "cuEventCreate": "event"}
 
         def call(*args):
             self.calls.append(name)
@@ -60,3 +62,16 @@ def test_a_context_someone_else_made_current_is_left_alone(fake):
     assert driver.calls.count("cuLaunchKernel") == 1
     assert "cuDevicePrimaryCtxRetain" not in driver.calls and "cuDevicePrimaryCtxRelease" not in driver.calls
     assert driver.calls.count("cuModuleUnload") == 1
+
+
+def test_stream_waits_share_one_event_that_close_destroys(fake):
+    """A device frame's producer stream is waited for through the driver every frame: one event, made once."""
+    driver = fake()
+    k = kernels_module.StylizeKernels()
+    k.wait_for_stream(11, 1)  # 1: the legacy default stream, as CuPy names it
+    k.wait_for_stream(11, 2)
+    assert driver.calls.count("cuEventCreate") == 1
+    assert driver.calls.count("cuEventRecord") == 2 and driver.calls.count("cuStreamWaitEvent") == 2
+    k.close()
+    k.close()
+    assert driver.calls.count("cuEventDestroy") == 1
