@@ -167,6 +167,35 @@ def check_kernels(kernels: StylizeKernels, ref: CpuReference, rng, device: str =
     return rows
 
 
+def kernel_launches(kernels: StylizeKernels, H: int, W: int, rng) -> list[tuple]:
+    """(name, launch, bytes it must move) for pre, post and post with temporal smoothing on a random
+    H x W BGR frame and its FP16 working size, strength 0.8; each launch goes to the current stream."""
+    h, w = frames.working_size(H, W, STRIDE, MAX_SIDE, MIN_SIDE)
+    frame = torch.from_numpy(rng.integers(0, 256, (H, W, 3), dtype=np.uint8)).cuda()
+    image = torch.empty((1, 3, h, w), dtype=torch.float16, device="cuda")
+    styled = torch.from_numpy(rng.uniform(-1, 1, (1, 3, h, w)).astype(np.float16)).cuda()
+    out, previous, previous_input = torch.empty_like(frame), torch.empty_like(frame), frame.clone()
+
+    def pre():
+        kernels.preprocess(frame.data_ptr(), frame.stride(0), H, W, "bgr", image.data_ptr(), h, w, True,
+                           torch.cuda.current_stream().cuda_stream)
+
+    def post():
+        kernels.postprocess(styled.data_ptr(), h, w, frame.data_ptr(), frame.stride(0), H, W, "bgr", 0.8,
+                            out.data_ptr(), out.stride(0), True, stream=torch.cuda.current_stream().cuda_stream)
+
+    def post_temporal():
+        kernels.postprocess(styled.data_ptr(), h, w, frame.data_ptr(), frame.stride(0), H, W, "bgr", 0.8,
+                            out.data_ptr(), out.stride(0), True, previous.data_ptr(), previous.stride(0),
+                            previous_input.data_ptr(), previous_input.stride(0), 0.5,
+                            stream=torch.cuda.current_stream().cuda_stream)
+
+    pre_bytes = H * W * 3 + 3 * h * w * 2
+    post_bytes = 3 * h * w * 2 + H * W * 3 * 2
+    return [("pre", pre, pre_bytes), ("post", post, post_bytes),
+            ("post+temporal", post_temporal, post_bytes + H * W * 3 * 2)]
+
+
 def time_kernels(kernels: StylizeKernels, bandwidth: float, rng,
                  names=("pre", "post", "post+temporal")) -> list[dict]:
     """Each kernel three ways: launched from Python; on the GPU alone with its data left in L2 by
@@ -182,31 +211,7 @@ def time_kernels(kernels: StylizeKernels, bandwidth: float, rng,
     evict_ms = graph_ms([evict])
     for (H, W) in CHECK_SIZES[1:]:
         h, w = frames.working_size(H, W, STRIDE, MAX_SIDE, MIN_SIDE)
-        frame = torch.from_numpy(rng.integers(0, 256, (H, W, 3), dtype=np.uint8)).cuda()
-        image = torch.empty((1, 3, h, w), dtype=torch.float16, device="cuda")
-        styled = torch.from_numpy(rng.uniform(-1, 1, (1, 3, h, w)).astype(np.float16)).cuda()
-        out = torch.empty_like(frame)
-
-        def pre():
-            kernels.preprocess(frame.data_ptr(), frame.stride(0), H, W, "bgr", image.data_ptr(), h, w, True,
-                               torch.cuda.current_stream().cuda_stream)
-
-        def post():
-            kernels.postprocess(styled.data_ptr(), h, w, frame.data_ptr(), frame.stride(0), H, W, "bgr", 0.8,
-                                out.data_ptr(), out.stride(0), True, stream=torch.cuda.current_stream().cuda_stream)
-
-        previous, previous_input = torch.empty_like(frame), frame.clone()
-
-        def post_temporal():
-            kernels.postprocess(styled.data_ptr(), h, w, frame.data_ptr(), frame.stride(0), H, W, "bgr", 0.8,
-                                out.data_ptr(), out.stride(0), True, previous.data_ptr(), previous.stride(0),
-                                previous_input.data_ptr(), previous_input.stride(0), 0.5,
-                                stream=torch.cuda.current_stream().cuda_stream)
-
-        pre_bytes = H * W * 3 + 3 * h * w * 2
-        post_bytes = 3 * h * w * 2 + H * W * 3 * 2
-        for name, launch, nbytes in (("pre", pre, pre_bytes), ("post", post, post_bytes),
-                                     ("post+temporal", post_temporal, post_bytes + H * W * 3 * 2)):
+        for name, launch, nbytes in kernel_launches(kernels, H, W, rng):
             if name not in names:
                 continue
             python_ms = per_launch_ms(launch)
