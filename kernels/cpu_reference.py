@@ -21,11 +21,16 @@ from sdk.cuda.kernels import ORDERS
 HERE = Path(__file__).resolve().parent
 
 
+# The kernels reinterpret words as bytes and half pairs as words, as GPU code does; without
+# -fno-strict-aliasing the host compiler may reorder such accesses.
+CXX_FLAGS = ("-O2", "-std=c++17", "-shared", "-fPIC", "-fno-strict-aliasing")
+
+
 def build(source: str = "cpu_reference.cpp", include_dirs: tuple[str, ...] = (), defines: tuple[str, ...] = ()) -> Path:
     """Shared library of ``source`` (a file in kernels/), rebuilt when any kernel source changes.
     ``defines``: NAME=VALUE macros for the compiler."""
     inputs = sorted(p for p in HERE.rglob("*") if p.suffix in (".cpp", ".cu", ".cuh", ".h"))
-    key = hashlib.sha256(b"\0".join([source.encode(), *(d.encode() for d in defines),
+    key = hashlib.sha256(b"\0".join([source.encode(), *(f.encode() for f in CXX_FLAGS), *(d.encode() for d in defines),
                                      *(p.read_bytes() for p in inputs)])).hexdigest()[:16]
     lib = cache_root() / "kernels" / f"{Path(source).stem}-{key}.so"
     if lib.is_file():
@@ -36,7 +41,7 @@ def build(source: str = "cpu_reference.cpp", include_dirs: tuple[str, ...] = (),
     lib.parent.mkdir(parents=True, exist_ok=True)
     tmp = lib.with_suffix(f".{os.getpid()}.tmp")
     includes = [f"-I{HERE / d}" for d in include_dirs] + [f"-D{d}" for d in defines]
-    result = subprocess.run([compiler, "-O2", "-std=c++17", "-shared", "-fPIC", *includes, "-o", str(tmp),
+    result = subprocess.run([compiler, *CXX_FLAGS, *includes, "-o", str(tmp),
                              str(HERE / source)], check=False, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"{compiler} could not build kernels/{source}:\n{result.stderr.strip()}")

@@ -24,7 +24,8 @@ class KernelEmulator:
         p, l, i, f, u = ctypes.c_void_p, ctypes.c_long, ctypes.c_int, ctypes.c_float, ctypes.c_uint
         grid = [u, u, u, u]
         self.lib.emulate_div_by_fade.argtypes, self.lib.emulate_div_by_fade.restype = [f], f
-        self.lib.emulate_stage_capacity.argtypes, self.lib.emulate_stage_capacity.restype = [i, i], i
+        self.lib.emulate_staged_shared_bytes.argtypes = [i, i, i, i, i]
+        self.lib.emulate_staged_shared_bytes.restype = i
         post = grid + [p, i, i, p, l, i, i, i, f, p, l, p, l, f, p, l, p]
         for half in ("f32", "f16"):
             getattr(self.lib, f"emulate_preprocess_{half}").argtypes = grid + [p, l, i, i, i, p, i, i]
@@ -35,9 +36,10 @@ class KernelEmulator:
         """The post kernel's x / SK_TEMPORAL_FADE (a reciprocal product and one FMA step)."""
         return self.lib.emulate_div_by_fade(x)
 
-    def stage_capacity(self, h: int, height: int) -> int:
-        """Source rows the staged post kernel stages for an h-row output and a height-row frame."""
-        return self.lib.emulate_stage_capacity(h, height)
+    def staged_shared_bytes(self, h: int, w: int, height: int, width: int, half: bool) -> int:
+        """The staged post kernel's shared memory, as the kernel counts it, for an h x w model output
+        and a height x width frame."""
+        return self.lib.emulate_staged_shared_bytes(h, w, height, width, 2 if half else 4)
 
     def _launch(self, name: str, width: int, height: int, args: list) -> None:
         grid, block = launch_shape(name, width, height, self.post_rows)

@@ -4,8 +4,8 @@
 // shared per-pixel math does not cover: thread indexing, row tails, the word/byte paths,
 // pitches, alignment and which elements get written. It is valid because the kernels share
 // nothing between threads (no warp intrinsics), except the staged post kernel, which shares its
-// block's staged rows through shared memory across one barrier: it is written as two phase
-// functions, and the emulation runs phase 1 for every thread of a block, then phase 2.
+// block's rows through shared memory across two barriers: it is written as three phase functions,
+// and the emulation runs each phase for every thread of a block before the next.
 #include <cmath>
 #include <functional>
 #include <vector>
@@ -24,21 +24,22 @@ struct EmulatedDim3 {
 };
 EmulatedDim3 blockIdx, threadIdx, blockDim, gridDim;
 
-// Each block: `phase(0)` for every thread, then `phase(1)` for every thread, with `shared` poisoned
-// (NaN) before each block so that a read of anything phase 1 did not write shows in the output.
-void for_each_block_in_phases(unsigned gx, unsigned gy, unsigned bx, unsigned by, std::vector<float>& shared,
-                              const std::function<void(int)>& phase) {
+// Each block: `phase(step, thread)` for every thread, then the next step, PHASES steps in all, with
+// `shared` poisoned (NaN) before each block so that a read of anything an earlier phase did not write
+// shows in the output. `thread` is the thread's index in the block, for what it keeps across phases.
+void for_each_block_in_phases(unsigned gx, unsigned gy, unsigned bx, unsigned by, int phases, std::vector<float>& shared,
+                              const std::function<void(int, unsigned)>& phase) {
     gridDim = {gx, gy, 1};
     blockDim = {bx, by, 1};
     for (unsigned y = 0; y < gy; ++y)
         for (unsigned x = 0; x < gx; ++x) {
             blockIdx = {x, y, 0};
             std::fill(shared.begin(), shared.end(), NAN);
-            for (int step = 0; step < 2; ++step)
+            for (int step = 0; step < phases; ++step)
                 for (unsigned ty = 0; ty < by; ++ty)
                     for (unsigned tx = 0; tx < bx; ++tx) {
                         threadIdx = {tx, ty, 0};
-                        phase(step);
+                        phase(step, ty * bx + tx);
                     }
         }
 }
@@ -61,7 +62,7 @@ void for_each_thread(unsigned gx, unsigned gy, unsigned bx, unsigned by, const s
 
 // The staged kernels' dynamic shared memory, as their glue names it; the emulation never calls the
 // glue (it runs the phases itself, with a buffer of its own per launch).
-float4 stage[1];
+float4 shared_memory[1];
 
 #define SK_GRID unsigned gx, unsigned gy, unsigned bx, unsigned by
 #define SK_PRE_PARAMS(T) const unsigned char *frame, long pitch, int H, int W, int order, T *out, int h, int w
@@ -79,12 +80,15 @@ void emulate_postprocess_f32(SK_GRID, SK_POST_KERNEL_PARAMS(float)) {
 void emulate_postprocess_f16(SK_GRID, SK_POST_KERNEL_PARAMS(__half)) {
     for_each_thread(gx, gy, bx, by, [&] { postprocess_f16(SK_POST_ARGS, params); });
 }
-// As the kernels' glue (SK_STAGED_KERNEL) does it: params, then the two phases around the barrier.
-#define SK_EMULATE_STAGED(T, IO)                                                                      \
-    std::vector<float> shared((size_t)stage_capacity(h, H) * BLOCK_X * STAGE_VALUES);                \
-    if (params) strength = params[0], temporal = params[1];                                          \
-    for_each_block_in_phases(gx, gy, bx, by, shared, [&](int phase) {                                \
-        postprocess_staged<T, IO>(phase, shared.data(), stage_range(H, h), SK_POST_ARGS);            \
+// As the kernels' glue (SK_STAGED_KERNEL) does it: params, then the three phases around the barriers,
+// each thread's registers in a StagedThread of its own, poisoned too.
+#define SK_EMULATE_STAGED(T, IO)                                                                       \
+    std::vector<float> shared(staged_shared_bytes(h, w, H, W, sizeof(T)) / sizeof(float));           \
+    std::vector<StagedThread> threads(bx * by);                                                       \
+    if (params) strength = params[0], temporal = params[1];                                           \
+    for_each_block_in_phases(gx, gy, bx, by, 3, shared, [&](int phase, unsigned thread) {             \
+        if (phase == 0) std::fill(std::begin(threads[thread].frame), std::end(threads[thread].frame), 0xDEADBEEFu); \
+        postprocess_staged<T, IO>(phase, threads[thread], shared.data(), SK_POST_ARGS);               \
     });
 void emulate_postprocess_staged_f32(SK_GRID, SK_POST_KERNEL_PARAMS(float)) { SK_EMULATE_STAGED(float, sk::FloatIo) }
 void emulate_postprocess_staged_f16(SK_GRID, SK_POST_KERNEL_PARAMS(__half)) { SK_EMULATE_STAGED(__half, HalfIo) }
@@ -93,5 +97,7 @@ void emulate_postprocess_staged_f16(SK_GRID, SK_POST_KERNEL_PARAMS(__half)) { SK
 // The kernels' division of an input change by the temporal fade, for tests/kernels/test_kernel_math.py.
 extern "C" float emulate_div_by_fade(float x) { return div_by_fade(x); }
 
-// The staged kernel's shared-memory rows for an h-row model output and an H-row frame.
-extern "C" int emulate_stage_capacity(int h, int H) { return stage_capacity(h, H); }
+// The staged kernel's shared memory for an h x w model output, an H x W frame and values of value_bytes.
+extern "C" int emulate_staged_shared_bytes(int h, int w, int H, int W, int value_bytes) {
+    return staged_shared_bytes(h, w, H, W, value_bytes);
+}

@@ -6,17 +6,28 @@
 #include <cuda_fp16.h>
 #include "pixel_math.cuh"
 
-// Element stores and loads; store2 writes two neighbours of a plane as one 4- or 8-byte store.
+// Element stores and loads; store4 writes four neighbours of a plane (fewer at a row's end, `room`) as
+// one 8- or 16-byte store where p is aligned to it, else one by one.
 struct HalfIo {
     static __device__ __forceinline__ void store(__half* p, float v) { *p = __float2half_rn(v); }
-    static __device__ __forceinline__ void store2(__half* p, float a, float b) {
-        *reinterpret_cast<__half2*>(p) = __floats2half2_rn(a, b);
+    static __device__ __forceinline__ void store4(__half* p, const float* v, int room) {
+        if (room >= 4 && (reinterpret_cast<size_t>(p) & 7) == 0) {
+            const __half2 lo = __floats2half2_rn(v[0], v[1]), hi = __floats2half2_rn(v[2], v[3]);
+            *reinterpret_cast<uint2*>(p) =
+                make_uint2(*reinterpret_cast<const unsigned int*>(&lo), *reinterpret_cast<const unsigned int*>(&hi));
+            return;
+        }
+        for (int k = 0; k < 4 && k < room; ++k) store(p + k, v[k]);
     }
     static __device__ __forceinline__ float load(const __half* p) { return __half2float(*p); }
 };
-struct FloatPairIo : sk::FloatIo {
-    static __device__ __forceinline__ void store2(float* p, float a, float b) {
-        *reinterpret_cast<float2*>(p) = make_float2(a, b);
+struct FloatQuadIo : sk::FloatIo {
+    static __device__ __forceinline__ void store4(float* p, const float* v, int room) {
+        if (room >= 4 && (reinterpret_cast<size_t>(p) & 15) == 0) {
+            *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+            return;
+        }
+        for (int k = 0; k < 4 && k < room; ++k) p[k] = v[k];
     }
 };
 
@@ -50,55 +61,73 @@ __device__ __forceinline__ float div_by_fade(float x) {
 
 __device__ __forceinline__ float clamp01(float v) { return fminf(fmaxf(v, 0.f), 1.f); }
 
-// Preprocess: each thread writes PRE_PIXELS neighbouring pixels of a row, so the vertical tap and
-// the scale division are computed once for both and each plane gets one paired store.
-constexpr int PRE_PIXELS = 2;
+// Preprocess: each thread writes PRE_PIXELS neighbouring pixels of a row, so the vertical tap, the
+// row addresses and the scale divisions are computed once for all four, and each plane gets one
+// 8-byte (FP16) or 16-byte (FP32) store. Per pixel and channel it reads the two rows' two taps as bytes
+// at constant offsets from one address per row: a tap at the last column or row is moved one left or
+// up with its weight set to 1, which gives the same value (exactly, for the byte taps).
+constexpr int PRE_PIXELS = 4;
+
+// A byte (zero-extended) as a float: two full-rate instructions instead of a conversion, which runs at a
+// fraction of their rate (sm_90: 16 a clock an SM against 64 and 128).
+__device__ __forceinline__ float u8_to_float(unsigned int byte) { return __uint_as_float(0x4B000000u | byte) - MAGIC; }
+
+// A tap whose second pixel is always the first's neighbour (size >= 2).
+__device__ __forceinline__ sk::Tap inner_tap(int dst, float scale, int size) {
+    sk::Tap t = sk::linear_tap(dst, scale, size);
+    if (t.i0 == size - 1) t.i0 = size - 2, t.w1 = 1.f;
+    return t;
+}
 
 template <typename T, typename Io, int ORDER>
-__device__ void preprocess_pair(const unsigned char* frame, long pitch, int H, int W, T* out, int h, int w) {
+__device__ void preprocess_quad(const unsigned char* frame, long pitch, int H, int W, T* out, int h, int w) {
     constexpr int C = ORDER >= 2 ? 4 : 3;
-    int x0 = (blockIdx.x * blockDim.x + threadIdx.x) * PRE_PIXELS;
-    int y = blockIdx.y * blockDim.y + threadIdx.y;
+    const int x0 = (blockIdx.x * blockDim.x + threadIdx.x) * PRE_PIXELS;
+    const int y = blockIdx.y * blockDim.y + threadIdx.y;
     if (x0 >= w || y >= h) return;
-    bool pair = x0 + 1 < w;  // false for the last pixel of an odd-width row
-    sk::Tap ty = sk::linear_tap(y, (float)H / h, H);
-    const float x_scale = (float)W / w;
-    sk::Tap tx[PRE_PIXELS];
-#pragma unroll
-    for (int k = 0; k < PRE_PIXELS; ++k) tx[k] = sk::linear_tap(pair ? x0 + k : x0, x_scale, W);
-    float v[PRE_PIXELS][3];
-#pragma unroll
-    for (int k = 0; k < PRE_PIXELS; ++k)
-#pragma unroll
-        for (int c = 0; c < 3; ++c)
-            v[k][c] = sk::normalize(sk::sample_u8(frame, pitch, C, sk::channel_for_rgb(ORDER, c), ty, tx[k]));
     const long plane = (long)h * w;
+    if (W < 2 || H < 2) {  // a frame one pixel wide or high: no neighbour to read; the shared math as is
+        for (int x = x0; x < x0 + PRE_PIXELS && x < w; ++x)
+            sk::preprocess_pixel<T, Io>(frame, pitch, H, W, ORDER, out, h, w, x, y);
+        return;
+    }
+    const sk::Tap ty = inner_tap(y, (float)H / h, H);
+    const unsigned char* row0 = frame + (long)ty.i0 * pitch;
+    const unsigned char* row1 = row0 + pitch;
+    const float x_scale = (float)W / w;
+    float v[3][PRE_PIXELS];
 #pragma unroll
-    for (int c = 0; c < 3; ++c) {
-        T* p = out + c * plane + (long)y * w + x0;
-        if (pair && (reinterpret_cast<size_t>(p) & (2 * sizeof(T) - 1)) == 0) {
-            Io::store2(p, v[0][c], v[1][c]);
-        } else {  // odd plane or row offsets, or a row's last odd pixel
-            Io::store(p, v[0][c]);
-            if (pair) Io::store(p + 1, v[1][c]);
+    for (int k = 0; k < PRE_PIXELS; ++k) {
+        const sk::Tap tx = inner_tap(x0 + k < w ? x0 + k : w - 1, x_scale, W);
+        const unsigned char* a = row0 + tx.i0 * C;
+        const unsigned char* b = row1 + tx.i0 * C;
+#pragma unroll
+        for (int c = 0; c < 3; ++c) {
+            const int ch = sk::channel_for_rgb(ORDER, c);
+            const float a0 = u8_to_float(a[ch]), a1 = u8_to_float(a[ch + C]);
+            const float b0 = u8_to_float(b[ch]), b1 = u8_to_float(b[ch + C]);
+            const float top = fmaf(a1 - a0, tx.w1, a0), bottom = fmaf(b1 - b0, tx.w1, b0);
+            v[c][k] = sk::normalize(fmaf(bottom - top, ty.w1, top));
         }
     }
+#pragma unroll
+    for (int c = 0; c < 3; ++c) Io::store4(out + c * plane + (long)y * w + x0, v[c], w - x0);
 }
 
 template <typename T, typename Io>
 __device__ void preprocess(const unsigned char* frame, long pitch, int H, int W, int order, T* out, int h, int w) {
     switch (order) {
-        case 0: preprocess_pair<T, Io, 0>(frame, pitch, H, W, out, h, w); break;
-        case 1: preprocess_pair<T, Io, 1>(frame, pitch, H, W, out, h, w); break;
-        case 2: preprocess_pair<T, Io, 2>(frame, pitch, H, W, out, h, w); break;
-        default: preprocess_pair<T, Io, 3>(frame, pitch, H, W, out, h, w); break;
+        case 0: preprocess_quad<T, Io, 0>(frame, pitch, H, W, out, h, w); break;
+        case 1: preprocess_quad<T, Io, 1>(frame, pitch, H, W, out, h, w); break;
+        case 2: preprocess_quad<T, Io, 2>(frame, pitch, H, W, out, h, w); break;
+        default: preprocess_quad<T, Io, 3>(frame, pitch, H, W, out, h, w); break;
     }
 }
 
 // frame (uint8 HWC in `order`, `pitch` bytes a row, H x W) -> bilinear to h x w -> [-1, 1] NCHW RGB.
 // Launch with one thread per PRE_PIXELS pixels of a row (sdk/cuda/kernels.launch_shape).
 extern "C" __global__ void preprocess_f32(const unsigned char* frame, long pitch, int H, int W, int order, float* out, int h, int w) {
-    preprocess<float, FloatPairIo>(frame, pitch, H, W, order, out, h, w);
+    preprocess<float, FloatQuadIo>(frame, pitch, H, W, order, out, h, w);
 }
 extern "C" __global__ void preprocess_f16(const unsigned char* frame, long pitch, int H, int W, int order, __half* out, int h, int w) {
     preprocess<__half, HalfIo>(frame, pitch, H, W, order, out, h, w);
@@ -341,20 +370,23 @@ __device__ void postprocess(SK_POST_PARAMS(T)) {
 }
 
 // ---- Staged postprocess: every upscale and 1:1 (the working size never exceeds the frame) ----
-// A block's output tile is blockDim.x * PIXELS columns by BLOCK_Y * ROWS rows, and it reads at most
-// stage_capacity() source rows. Phase 1: the block samples each of those source rows horizontally
-// for the tile's columns, once, into shared memory, as value * strength + 0.5. Phase 2: each thread
-// blends its PIXELS x ROWS pixels from the two staged rows around each output row. No sampled row
-// stays in registers across rows, so a thread needs fewer of them (80 against the direct kernel's
-// 127 on sm_90: 3 blocks an SM instead of 2), and a source row is sampled once per block instead of
-// once per thread row. On an H200 it is 1.4x faster than the direct kernel at 2160p
-// (benchmarks/results/kernel_tuning.md).
-// The kernel runs as two phase functions around one barrier; the CPU emulation runs phase 1 for
-// every thread of a block, then phase 2 (kernels/kernel_emulator.cpp).
+// A block's output tile is BLOCK_X * PIXELS columns by BLOCK_Y * ROWS rows. It reads at most
+// stage_capacity() rows of the model output, over at most raw_capacity() columns. Three phases, with a
+// barrier between each two:
+// 0. Every thread requests its tile's frame bytes, all ROWS rows, into registers; the block copies the
+//    model output rows and columns it reads into shared memory ("raw"), as asynchronous copies where the
+//    GPU has them. Nothing waits between requests, so the whole tile costs about one trip to memory
+//    instead of one a row (the previous versions were latency-bound: kernel_tuning.md).
+// 1. The block samples each raw row horizontally for the tile's columns, once, into shared memory
+//    ("stage"), as value * strength + 0.5.
+// 2. Each thread blends its PIXELS x ROWS pixels from the two staged rows around each output row and
+//    the frame bytes it already holds: two FMAs a value besides the byte conversions.
+// The CPU emulation runs each phase for every thread of a block before the next, with the shared memory
+// poisoned and each thread's registers kept in a StagedThread (kernels/kernel_emulator.cpp).
 constexpr int BLOCK_X = 32, BLOCK_Y = 8;  // sdk/cuda/kernels.BLOCK
 // Blocks an SM must hold at once (__launch_bounds__), which caps a thread's registers; 1: no cap.
 #ifndef SK_POST_MIN_BLOCKS
-#define SK_POST_MIN_BLOCKS 3
+#define SK_POST_MIN_BLOCKS 2
 #endif
 constexpr int STAGE_VALUES = PIXELS * 3;  // per thread column and staged row: pixel-major, then R, G, B
 
@@ -363,6 +395,12 @@ constexpr int STAGE_VALUES = PIXELS * 3;  // per thread column and staged row: p
 // same float arithmetic (sdk/cuda/kernels.staged_shared_bytes), plus one row of margin.
 __device__ __forceinline__ int stage_capacity(int h, int H) {
     return (int)ceilf((float)(BLOCK_Y * ROWS - 1) * ((float)h / H)) + 3;
+}
+
+// Source columns a block may copy, even: its BLOCK_X * PIXELS columns span (BLOCK_X * PIXELS - 1) * w / W
+// source columns; the taps add two, the window's move at the row's end three, the even start and end two.
+__device__ __forceinline__ int raw_capacity(int w, int W) {
+    return ((int)ceilf((float)(BLOCK_X * PIXELS - 1) * ((float)w / W)) + 8) & ~1;
 }
 
 // The first source row the block's tile reads, and how many it reads (never more than the capacity).
@@ -376,21 +414,130 @@ __device__ __forceinline__ int2 stage_range(int H, int h) {
     return make_int2(first, count < capacity ? count : capacity);
 }
 
-// Phase 1: this thread's columns of staged rows threadIdx.y, threadIdx.y + BLOCK_Y, ...
+// The first source column the block copies (even, and far enough left for every thread's window) and how
+// many it copies (even, never more than the capacity).
+__device__ __forceinline__ int2 raw_range(int W, int w) {
+    const float x_scale = (float)w / W;
+    const int x_first = blockIdx.x * BLOCK_X * PIXELS;
+    const int x_last = x_first + BLOCK_X * PIXELS - 1 < W - 1 ? x_first + BLOCK_X * PIXELS - 1 : W - 1;
+    int first = sk::linear_tap(x_first, x_scale, w).i0;
+    first = first < w - WINDOW ? first : w - WINDOW;
+    first = (first > 0 ? first : 0) & ~1;
+    const int count = (sk::linear_tap(x_last, x_scale, w).i1 - first + 2) & ~1;
+    const int capacity = raw_capacity(w, W);
+    return make_int2(first, count < capacity ? count : capacity);
+}
+
+// Bytes of the block's shared memory below (sdk/cuda/kernels.staged_shared_bytes computes the same).
+__device__ __forceinline__ int staged_shared_bytes(int h, int w, int H, int W, int value_bytes) {
+    return stage_capacity(h, H) * (BLOCK_X * STAGE_VALUES * 4 + 3 * raw_capacity(w, W) * value_bytes);
+}
+
+// The block's shared memory: the staged rows (floats, first, so that their float4 slots are aligned),
+// then the raw copy, three planes of stage_capacity rows of raw_capacity values of T.
+template <typename T>
+struct StagedShared {
+    float* stage;
+    T* raw;
+    int raw_rows, raw_columns;  // the raw copy's capacities, its plane and row strides
+    __device__ __forceinline__ StagedShared(float* shared, int h, int w, int H, int W)
+        : stage(shared),
+          raw(reinterpret_cast<T*>(shared + stage_capacity(h, H) * BLOCK_X * STAGE_VALUES)),
+          raw_rows(stage_capacity(h, H)),
+          raw_columns(raw_capacity(w, W)) {}
+    __device__ __forceinline__ T* raw_row(int plane, int row) const {
+        return raw + (plane * raw_rows + row) * raw_columns;
+    }
+};
+
+// A 4-byte copy from global to shared memory that does not hold the thread (cp.async, sm_80 and later);
+// copy_wait() waits for this thread's copies. Elsewhere (older GPUs, the CPU emulation) a plain copy.
+__device__ __forceinline__ void copy_async4(void* shared_dst, const void* global_src) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"((unsigned int)__cvta_generic_to_shared(shared_dst)),
+                 "l"(global_src)
+                 : "memory");
+#else
+    *reinterpret_cast<unsigned int*>(shared_dst) = *reinterpret_cast<const unsigned int*>(global_src);
+#endif
+}
+__device__ __forceinline__ void copy_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_all;" ::: "memory");
+#endif
+}
+
+// Phase 0, the block's part: rows range.x.. and columns columns.x.. of the three planes into the raw copy.
+// Whole 4-byte words where every row starts on one (the SDK's working widths are multiples of 4); else
+// value by value.
+template <typename T>
+__device__ void copy_raw(const StagedShared<T>& shared, int2 range, int2 columns, const T* styled, int h, int w) {
+    const long plane = (long)h * w;
+    constexpr int per_word = 4 / sizeof(T);
+    const bool words = (w % per_word) == 0 && (reinterpret_cast<size_t>(styled) & 3) == 0;
+    const int count = columns.y < w - columns.x ? columns.y : w - columns.x;  // inside the row
+    for (int c = 0; c < 3; ++c)
+        for (int r = threadIdx.y; r < range.y; r += BLOCK_Y) {
+            const T* src = styled + c * plane + (long)(range.x + r) * w + columns.x;
+            T* dst = shared.raw_row(c, r);
+            if (words) {
+                for (int i = threadIdx.x * per_word; i < count; i += BLOCK_X * per_word) copy_async4(dst + i, src + i);
+            } else {
+                for (int i = threadIdx.x; i < count; i += BLOCK_X) dst[i] = src[i];
+            }
+        }
+}
+
+// What a thread holds from phase 0 to phase 2: its tile's frame words, ROWS rows of C (at most 4) words.
+struct StagedThread {
+    unsigned int frame[ROWS * 4];
+};
+
+// Phase 0, the thread's part: its tile's frame rows (the bytes of a tile past the frame's last row stay unread).
+template <int ORDER, bool WORDS>
+__device__ __forceinline__ void load_tile(StagedThread& state, int H, int W, const unsigned char* frame, long pitch) {
+    constexpr int C = ORDER >= 2 ? 4 : 3;
+    const int x0 = (blockIdx.x * blockDim.x + threadIdx.x) * PIXELS;
+    const int y0 = (blockIdx.y * blockDim.y + threadIdx.y) * ROWS;
+    const int count = (W - x0 < PIXELS ? W - x0 : PIXELS) * C;
+    const unsigned char* src = frame + (long)y0 * pitch + (long)x0 * C;
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r)
+        if (y0 + r < H) load_words<C>(src + r * pitch, state.frame + r * C, WORDS, count);
+}
+
+// Every row of the tile moves as whole 32-bit words (the tile's start, x0 * C bytes in, is a multiple
+// of 4 already); each case is a separate instantiation, so that the common one carries no byte-path code.
+__device__ __forceinline__ bool tile_in_words(int W, const unsigned char* frame, long pitch, const unsigned char* out,
+                                              long out_pitch, const unsigned char* previous, long previous_pitch,
+                                              const unsigned char* previous_input, long previous_input_pitch) {
+    const int x0 = (blockIdx.x * blockDim.x + threadIdx.x) * PIXELS;
+    const bool smooth = previous != nullptr && previous_input != nullptr;
+    return W - x0 >= PIXELS &&
+           ((reinterpret_cast<size_t>(frame) | reinterpret_cast<size_t>(out) | (size_t)pitch | (size_t)out_pitch |
+             (smooth ? reinterpret_cast<size_t>(previous) | reinterpret_cast<size_t>(previous_input) |
+                           (size_t)previous_pitch | (size_t)previous_input_pitch
+                     : 0)) &
+            3) == 0;
+}
+
+// Phase 1: this thread's columns of staged rows threadIdx.y, threadIdx.y + BLOCK_Y, ..., from the raw copy.
 template <typename T, typename Io>
-__device__ void stage_source_rows(float* stage, int2 range, const T* styled, int h, int w, int W, float strength) {
+__device__ void stage_source_rows(const StagedShared<T>& shared, int2 range, int2 columns, int w, int W,
+                                  float strength) {
     const int x0 = (blockIdx.x * blockDim.x + threadIdx.x) * PIXELS;
     if (x0 >= W) return;  // columns past the frame: their threads write nothing in phase 2 either
     strength = clamp01(strength);
-    SourceColumns cols;  // weights times strength
+    SourceColumns cols;  // weights times strength; positions made relative to the raw copy's first column
     source_columns(x0, W, w, strength, cols);
-    const long plane = (long)h * w;
+    cols.first -= columns.x;
+#pragma unroll
+    for (int k = 0; k < PIXELS; ++k) cols.tx[k].i0 -= columns.x, cols.tx[k].i1 -= columns.x;
     for (int t = threadIdx.y; t < range.y; t += BLOCK_Y) {
         float values[STAGE_VALUES];
 #pragma unroll
-        for (int c = 0; c < 3; ++c)
-            sample_line<T, Io>(styled + c * plane + (long)(range.x + t) * w, cols, strength, 0.5f, values + c);
-        float4* slot = reinterpret_cast<float4*>(stage + (t * BLOCK_X + threadIdx.x) * STAGE_VALUES);
+        for (int c = 0; c < 3; ++c) sample_line<T, Io>(shared.raw_row(c, t), cols, strength, 0.5f, values + c);
+        float4* slot = reinterpret_cast<float4*>(shared.stage + (t * BLOCK_X + threadIdx.x) * STAGE_VALUES);
 #pragma unroll
         for (int i = 0; i < STAGE_VALUES / 4; ++i)
             slot[i] = make_float4(values[4 * i], values[4 * i + 1], values[4 * i + 2], values[4 * i + 3]);
@@ -400,15 +547,13 @@ __device__ void stage_source_rows(float* stage, int2 range, const T* styled, int
 // Phase 2: this thread's PIXELS x ROWS pixels. Per value: original * (1 - strength) + the staged
 // rows' vertical blend (already times strength, plus 0.5), rounded down: two FMAs besides the byte
 // conversions. The CPU build's arithmetic up to float rounding (tests hold it to one uint8 step).
-// WORDS: every row of the tile moves as whole 32-bit words (a separate instantiation, so that the
-// common case carries no byte-path code).
+// With temporal smoothing the previous output and input are read here, one row ahead.
 #define SK_BLEND_PARAMS                                                                                       \
-    const float *stage, int first_row, int h, int H, int W, const unsigned char *frame, long pitch, float strength, \
+    StagedThread &state, const float *stage, int first_row, int h, int H, int W, float strength,           \
         const unsigned char *previous, long previous_pitch, const unsigned char *previous_input,                   \
         long previous_input_pitch, float temporal, unsigned char *out, long out_pitch
-#define SK_BLEND_ARGS                                                                                      \
-    stage, first_row, h, H, W, frame, pitch, strength, previous, previous_pitch, previous_input, previous_input_pitch, \
-        temporal, out, out_pitch
+#define SK_BLEND_ARGS \
+    state, stage, first_row, h, H, W, strength, previous, previous_pitch, previous_input, previous_input_pitch, temporal, out, out_pitch
 template <int ORDER, bool WORDS>
 __device__ void blend_staged_tile(SK_BLEND_PARAMS) {
     constexpr int C = ORDER >= 2 ? 4 : 3;
@@ -416,7 +561,6 @@ __device__ void blend_staged_tile(SK_BLEND_PARAMS) {
     const int x0 = (blockIdx.x * blockDim.x + threadIdx.x) * PIXELS;
     const int y0 = (blockIdx.y * blockDim.y + threadIdx.y) * ROWS;
     const int pixels = W - x0 < PIXELS ? W - x0 : PIXELS;  // fewer in the last tile of a row
-    const int rows = H - y0 < ROWS ? H - y0 : ROWS;
     // Both in [0, 1] (the SDK validates them), so every blend is a convex combination of values in
     // [0, 255] and stays there: rounding needs no clamp, and gives what the CPU build's clamped rounding gives.
     const float keep = 1.f - clamp01(strength);
@@ -425,26 +569,24 @@ __device__ void blend_staged_tile(SK_BLEND_PARAMS) {
     const bool smooth = previous != nullptr && previous_input != nullptr;  // the same for every thread
     const long offset = (long)x0 * C;
     const int count = pixels * C;
-    const unsigned char* src = frame + (long)y0 * pitch + offset;
     const unsigned char* prev = smooth ? previous + (long)y0 * previous_pitch + offset : nullptr;
     const unsigned char* prev_in = smooth ? previous_input + (long)y0 * previous_input_pitch + offset : nullptr;
     unsigned char* dst = out + (long)y0 * out_pitch + offset;
-    unsigned int s[C], p[C], q[C];  // this row's words, loaded one row ahead
-    load_words<C>(src, s, whole_words, count);
+    unsigned int p[C], q[C];  // the previous output's and input's words of this row, loaded one row ahead
     if (smooth) {
         load_words<C>(prev, p, whole_words, count);
         load_words<C>(prev_in, q, whole_words, count);
     }
-#pragma unroll 1  // a loop, not ROWS copies of its body: the instruction cache holds it
-    for (int r = 0; r < rows; ++r) {
-        unsigned int next_s[C], next_p[C], next_q[C];
-        const bool next = r + 1 < rows;
+    // Unrolled: the frame words are registers indexed by the row.
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r) {
+        if (y0 + r >= H) break;
+        const unsigned int* s = state.frame + r * C;
+        unsigned int next_p[C], next_q[C];
+        const bool next = smooth && r + 1 < ROWS && y0 + r + 1 < H;
         if (next) {  // requested now, so that they arrive while this row is computed
-            load_words<C>(src + pitch, next_s, whole_words, count);
-            if (smooth) {
-                load_words<C>(prev + previous_pitch, next_p, whole_words, count);
-                load_words<C>(prev_in + previous_input_pitch, next_q, whole_words, count);
-            }
+            load_words<C>(prev + previous_pitch, next_p, whole_words, count);
+            load_words<C>(prev_in + previous_input_pitch, next_q, whole_words, count);
         }
         const sk::Tap ty = sk::linear_tap(y0 + r, y_scale, h);
         const float4* top_slot = reinterpret_cast<const float4*>(stage + ((ty.i0 - first_row) * BLOCK_X + threadIdx.x) * STAGE_VALUES);
@@ -487,104 +629,72 @@ __device__ void blend_staged_tile(SK_BLEND_PARAMS) {
 #pragma unroll
         for (int i = 0; i < C; ++i) d[i] = pack_low_bytes(u[4 * i], u[4 * i + 1], u[4 * i + 2], u[4 * i + 3]);
         store_words<C>(dst, d, whole_words, count);
-        src += pitch;
         dst += out_pitch;
-        if (smooth) {
+        if (next) {
             prev += previous_pitch;
             prev_in += previous_input_pitch;
-        }
-        if (next) {
 #pragma unroll
-            for (int i = 0; i < C; ++i) {
-                s[i] = next_s[i];
-                if (smooth) p[i] = next_p[i], q[i] = next_q[i];
-            }
+            for (int i = 0; i < C; ++i) p[i] = next_p[i], q[i] = next_q[i];
         }
     }
 }
 
-// Phase 2 for this thread: the word or the byte instantiation.
+// One phase of the staged kernel for this thread (0: request the tile and copy the raw rows, 1: stage
+// them, 2: blend the tile), with the words or the bytes instantiation for its tile.
 template <int ORDER>
-__device__ void blend_staged(SK_BLEND_PARAMS) {
-    const int x0 = (blockIdx.x * blockDim.x + threadIdx.x) * PIXELS;
-    const int y0 = (blockIdx.y * blockDim.y + threadIdx.y) * ROWS;
-    if (x0 >= W || y0 >= H) return;
-    const bool smooth = previous != nullptr && previous_input != nullptr;
-    const bool words = W - x0 >= PIXELS &&  // the tile's start, x0 * C bytes in, is a multiple of 4 already
-                       ((reinterpret_cast<size_t>(frame) | reinterpret_cast<size_t>(out) | (size_t)pitch |
-                         (size_t)out_pitch |
-                         (smooth ? reinterpret_cast<size_t>(previous) | reinterpret_cast<size_t>(previous_input) |
-                                       (size_t)previous_pitch | (size_t)previous_input_pitch
-                                 : 0)) &
-                        3) == 0;
-    if (words)
+__device__ void tile_phase(int phase, bool words, const unsigned char* frame, long pitch, SK_BLEND_PARAMS) {
+    if (phase == 0) {
+        if (words)
+            load_tile<ORDER, true>(state, H, W, frame, pitch);
+        else
+            load_tile<ORDER, false>(state, H, W, frame, pitch);
+    } else if (words) {
         blend_staged_tile<ORDER, true>(SK_BLEND_ARGS);
-    else
+    } else {
         blend_staged_tile<ORDER, false>(SK_BLEND_ARGS);
-}
-
-// SK_POST_PREFETCH_L2 (0 by default; benchmarks/gpu_check.py times 1): before phase 1, each thread
-// asks L2 for its tile's rows of the frame (and of the previous frames when smoothing), so that their
-// trip from memory overlaps the staging and phase 2's loads find them in L2.
-#ifndef SK_POST_PREFETCH_L2
-#define SK_POST_PREFETCH_L2 0
-#endif
-__device__ __forceinline__ void prefetch_l2(const unsigned char* p) {
-#if defined(__CUDA_ARCH__)
-    asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
-#else  // the CPU emulation reads the byte instead, so that a prefetch outside the frame faults there
-    volatile unsigned char byte = *p;
-    (void)byte;
-#endif
-}
-
-__device__ __forceinline__ void prefetch_tile_rows(int H, int W, int order, const unsigned char* frame, long pitch,
-                                                   const unsigned char* previous, long previous_pitch,
-                                                   const unsigned char* previous_input, long previous_input_pitch) {
-    const int x0 = (blockIdx.x * blockDim.x + threadIdx.x) * PIXELS;
-    const int y0 = (blockIdx.y * blockDim.y + threadIdx.y) * ROWS;
-    if (x0 >= W || y0 >= H) return;
-    const long offset = (long)x0 * sk::channels_of(order);
-    const bool smooth = previous != nullptr && previous_input != nullptr;
-    for (int y = y0; y < y0 + ROWS && y < H; ++y) {
-        prefetch_l2(frame + y * pitch + offset);
-        if (smooth) {
-            prefetch_l2(previous + y * previous_pitch + offset);
-            prefetch_l2(previous_input + y * previous_input_pitch + offset);
-        }
     }
 }
 
-// One phase of the staged kernel for this thread (0: stage the source rows, 1: blend the tile).
 template <typename T, typename Io>
-__device__ void postprocess_staged(int phase, float* stage, int2 range, SK_POST_PARAMS(T)) {
-    if (phase == 0) {
-        if (SK_POST_PREFETCH_L2)
-            prefetch_tile_rows(H, W, order, frame, pitch, previous, previous_pitch, previous_input,
-                               previous_input_pitch);
-        stage_source_rows<T, Io>(stage, range, styled, h, w, W, strength);
+__device__ void postprocess_staged(int phase, StagedThread& state, float* shared_memory, SK_POST_PARAMS(T)) {
+    const StagedShared<T> shared(shared_memory, h, w, H, W);
+    const int2 range = stage_range(H, h), columns = raw_range(W, w);
+    if (phase == 1) {
+        stage_source_rows<T, Io>(shared, range, columns, w, W, strength);
         return;
     }
-    const int first_row = range.x;
-    switch (order) {
-        case 0: blend_staged<0>(SK_BLEND_ARGS); break;
-        case 1: blend_staged<1>(SK_BLEND_ARGS); break;
-        case 2: blend_staged<2>(SK_BLEND_ARGS); break;
-        default: blend_staged<3>(SK_BLEND_ARGS); break;
+    if (phase == 0) copy_raw<T>(shared, range, columns, styled, h, w);
+    const int x0 = (blockIdx.x * blockDim.x + threadIdx.x) * PIXELS;
+    const int y0 = (blockIdx.y * blockDim.y + threadIdx.y) * ROWS;
+    if (x0 < W && y0 < H) {
+        const bool words = tile_in_words(W, frame, pitch, out, out_pitch, previous, previous_pitch, previous_input,
+                                         previous_input_pitch);
+        const float* stage = shared.stage;
+        const int first_row = range.x;
+        switch (order) {
+            case 0: tile_phase<0>(phase, words, frame, pitch, SK_BLEND_ARGS); break;
+            case 1: tile_phase<1>(phase, words, frame, pitch, SK_BLEND_ARGS); break;
+            case 2: tile_phase<2>(phase, words, frame, pitch, SK_BLEND_ARGS); break;
+            default: tile_phase<3>(phase, words, frame, pitch, SK_BLEND_ARGS); break;
+        }
     }
+    if (phase == 0) copy_wait();
 }
 
 // As postprocess_f32/f16 below, for h <= H and w <= W (sdk/cuda/kernels.py picks it then), with
-// stage_capacity(h, H) * BLOCK_X * STAGE_VALUES floats of dynamic shared memory.
+// sdk/cuda/kernels.staged_shared_bytes() of dynamic shared memory.
 // Launch with BLOCK_X x BLOCK_Y threads, one per PIXELS x ROWS tile (sdk/cuda/kernels.launch_shape).
 #define SK_STAGED_KERNEL(NAME, T, IO)                                                                         \
     extern "C" __global__ void __launch_bounds__(BLOCK_X * BLOCK_Y, SK_POST_MIN_BLOCKS) NAME(SK_POST_KERNEL_PARAMS(T)) { \
-        extern __shared__ float4 stage[];                                                                      \
+        extern __shared__ float4 shared_memory[];                                                              \
         if (params) strength = params[0], temporal = params[1];                                                \
-        const int2 range = stage_range(H, h);                                                                  \
-        postprocess_staged<T, IO>(0, reinterpret_cast<float*>(stage), range, SK_POST_ARGS);                    \
+        StagedThread state;                                                                                    \
+        float* shared = reinterpret_cast<float*>(shared_memory);                                               \
+        postprocess_staged<T, IO>(0, state, shared, SK_POST_ARGS);                                             \
         __syncthreads();                                                                                       \
-        postprocess_staged<T, IO>(1, reinterpret_cast<float*>(stage), range, SK_POST_ARGS);                    \
+        postprocess_staged<T, IO>(1, state, shared, SK_POST_ARGS);                                             \
+        __syncthreads();                                                                                       \
+        postprocess_staged<T, IO>(2, state, shared, SK_POST_ARGS);                                             \
     }
 SK_STAGED_KERNEL(postprocess_staged_f32, float, sk::FloatIo)
 SK_STAGED_KERNEL(postprocess_staged_f16, __half, HalfIo)

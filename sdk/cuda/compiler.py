@@ -69,7 +69,7 @@ def nvrtc_version() -> str:
 def compile_cubin(arch: str, use_cache: bool = True, post_rows: int = 8, defines: tuple[str, ...] = ()) -> bytes:
     """CUBIN of the kernels for ``arch`` (e.g. "sm_90"); compiled once, then read from the cache.
     ``post_rows``: output rows per postprocess thread (SK_POST_ROWS); ``defines``: other NAME=VALUE
-    macros of the kernels (SK_POST_MIN_BLOCKS, SK_POST_PREFETCH_L2)."""
+    macros of the kernels (SK_POST_MIN_BLOCKS)."""
     nvrtc = _nvrtc()
     source = (KERNEL_DIR / SOURCE).read_bytes()
     headers = [(KERNEL_DIR / h).read_bytes() for h in HEADERS]

@@ -17,7 +17,7 @@ from sdk.errors import BackendUnavailableError, CudaFatalError
 ORDERS = {"bgr": 0, "rgb": 1, "bgra": 2, "rgba": 3}
 BLOCK = (32, 8)
 # Pixels a thread writes, as in stylize_kernels.cu: PRE_PIXELS of a row; PIXELS x ROWS.
-PRE_PIXELS_PER_THREAD = 2
+PRE_PIXELS_PER_THREAD = 4
 POST_PIXELS_PER_THREAD, POST_ROWS_PER_THREAD = 4, 8
 
 
@@ -38,23 +38,26 @@ KERNEL_NAMES = ("preprocess_f32", "preprocess_f16", "postprocess_f32", "postproc
                 "postprocess_staged_f32", "postprocess_staged_f16")
 
 
-def staged_shared_bytes(h: int, height: int, post_rows: int = POST_ROWS_PER_THREAD) -> int:
-    """Dynamic shared memory of a staged post kernel launch: stage_capacity() rows, computed with the
-    kernel's float32 arithmetic, of BLOCK[0] thread columns of POST_PIXELS_PER_THREAD RGB floats."""
-    span = np.float32(BLOCK[1] * post_rows - 1) * (np.float32(h) / np.float32(height))
-    rows = int(np.ceil(span)) + 3
-    return rows * BLOCK[0] * POST_PIXELS_PER_THREAD * 3 * 4
+def staged_shared_bytes(h: int, w: int, height: int, width: int, half: bool,
+                        post_rows: int = POST_ROWS_PER_THREAD) -> int:
+    """Dynamic shared memory of a staged post kernel launch, computed with the kernel's float32
+    arithmetic (stylize_kernels.cu: staged_shared_bytes): stage_capacity() rows, each of BLOCK[0] thread
+    columns of POST_PIXELS_PER_THREAD RGB floats plus three planes of raw_capacity() model output values."""
+    f32 = np.float32
+    rows = int(np.ceil(f32(BLOCK[1] * post_rows - 1) * (f32(h) / f32(height)))) + 3
+    columns = (int(np.ceil(f32(BLOCK[0] * POST_PIXELS_PER_THREAD - 1) * (f32(w) / f32(width)))) + 8) & ~1
+    return rows * (BLOCK[0] * POST_PIXELS_PER_THREAD * 3 * 4 + 3 * columns * (2 if half else 4))
 
 
 def postprocess_kernel(h: int, w: int, height: int, width: int, half: bool, post_rows: int = POST_ROWS_PER_THREAD,
                        shared_limit: int = 48 * 1024) -> tuple[str, int]:
     """The post kernel for an h x w model output and a height x width frame, and its dynamic shared
     memory: the staged kernel where the output is no larger than the frame in either direction
-    (every working size the SDK picks) and its staged rows fit in ``shared_limit`` bytes, else the
+    (every working size the SDK picks) and its shared memory fits in ``shared_limit`` bytes, else the
     direct one (stylize_kernels.cu says why)."""
     dtype = "f16" if half else "f32"
     if h <= height and w <= width:
-        shared = staged_shared_bytes(h, height, post_rows)
+        shared = staged_shared_bytes(h, w, height, width, half, post_rows)
         if shared <= shared_limit:
             return f"postprocess_staged_{dtype}", shared
     return f"postprocess_{dtype}", 0

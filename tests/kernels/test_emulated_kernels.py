@@ -95,13 +95,11 @@ def test_kernels_match_the_cpu_reference(emulator, ref, frame_hw, work_hw, order
     check(emulator, ref, frame_hw, work_hw, order, half)
 
 
-@pytest.mark.parametrize("post_rows,defines", [(1, ()), (3, ()), (8, ()), (4, ("SK_POST_PREFETCH_L2=1",)),
-                                               (8, ("SK_POST_PREFETCH_L2=1",))])
+@pytest.mark.parametrize("post_rows,defines", [(1, ()), (3, ()), (4, ()), (8, ()), (4, ("SK_POST_MIN_BLOCKS=3",))])
 @pytest.mark.parametrize("frame_hw,work_hw", [((129, 237), (128, 236)), ((50, 31), (100, 64)), ((3, 7), (16, 16))])
 def test_other_tile_heights(ref, post_rows, defines, frame_hw, work_hw):
     """gpu_check.py times several builds of the post kernels: each is correct (the first and last sizes
-    run the staged kernel, the middle one, a downscale, the direct kernel). With the L2 prefetch the
-    emulation reads each prefetched byte, so a prefetch outside the frames would fault here."""
+    run the staged kernel, the middle one, a downscale, the direct kernel)."""
     emulator = KernelEmulator(post_rows=post_rows, defines=defines)
     check(emulator, ref, frame_hw, work_hw, "bgr", half=True, temporal=0.4)
     check(emulator, ref, frame_hw, work_hw, "rgba", half=False)
@@ -195,12 +193,18 @@ def test_the_post_kernels_fade_division_is_exact_for_every_input_change(emulator
 def test_the_launch_sizes_the_staged_kernels_shared_memory_as_the_kernel_counts_it(emulator):
     """sdk.cuda.kernels sizes the dynamic shared memory on the host with the kernel's own float
     arithmetic; a mismatch would let the kernel write past it on the GPU."""
-    from sdk.cuda.kernels import BLOCK, POST_PIXELS_PER_THREAD, staged_shared_bytes
-    row_bytes = BLOCK[0] * POST_PIXELS_PER_THREAD * 3 * 4
-    for height in (16, 129, 360, 720, 1080, 1081, 2160, 4320):
+    from sdk.cuda.kernels import staged_shared_bytes
+    checked = 0
+    for height, width in ((16, 16), (129, 237), (360, 640), (720, 1280), (1080, 1920), (1081, 1919), (2160, 3840),
+                          (4320, 7680)):
         for h in sorted({16, 128, 359, 360, 718, 720, height // 3, height // 2, height}):
-            if h <= height:
-                assert staged_shared_bytes(h, height, emulator.post_rows) == emulator.stage_capacity(h, height) * row_bytes
+            w = max(16, (h * width // height) & ~3)
+            if h <= height and w <= width:
+                for half in (False, True):
+                    assert staged_shared_bytes(h, w, height, width, half, emulator.post_rows) == \
+                        emulator.staged_shared_bytes(h, w, height, width, half)
+                    checked += 1
+    assert checked > 100
 
 
 def test_the_staged_post_kernel_is_picked_where_it_applies():
@@ -208,8 +212,10 @@ def test_the_staged_post_kernel_is_picked_where_it_applies():
     from sdk.cuda.kernels import postprocess_kernel, staged_shared_bytes
     hopper, ampere_default = 227 * 1024, 48 * 1024
     assert postprocess_kernel(720, 1280, 2160, 3840, True, 8, hopper) == (
-        "postprocess_staged_f16", staged_shared_bytes(720, 2160, 8))
-    assert staged_shared_bytes(720, 2160, 8) == 24 * 32 * 4 * 3 * 4  # 21 rows spanned, 3 of margin
+        "postprocess_staged_f16", staged_shared_bytes(720, 1280, 2160, 3840, True, 8))
+    # 21 rows spanned, 3 of margin; each: 32 x 4 RGB floats staged and 3 planes of 50 FP16 raw values
+    # (43 columns spanned, 8 of margin, rounded down to even)
+    assert staged_shared_bytes(720, 1280, 2160, 3840, True, 8) == 24 * (32 * 4 * 3 * 4 + 3 * 50 * 2)
     assert postprocess_kernel(16, 24, 9, 13, False, 8, hopper) == ("postprocess_f32", 0)  # output larger
     assert postprocess_kernel(720, 1280, 720, 1280, True, 8, hopper)[0] == "postprocess_staged_f16"
     assert postprocess_kernel(720, 1280, 720, 1280, True, 8, ampere_default) == ("postprocess_f16", 0)  # 99 KB
