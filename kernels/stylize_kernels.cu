@@ -577,11 +577,17 @@ __device__ void blend_staged_tile(SK_BLEND_PARAMS) {
         load_words<C>(prev, p, whole_words, count);
         load_words<C>(prev_in, q, whole_words, count);
     }
-    // Unrolled: the frame words are registers indexed by the row.
-#pragma unroll
+    // A loop, not ROWS copies of its body: unrolled, the body outgrew the instruction cache (most stalls
+    // were instruction fetches on the H200, kernel_tuning.md). The frame words stay registers because
+    // every index into them is a constant: each row takes the first C, then the rest move up by C.
+#pragma unroll 1
     for (int r = 0; r < ROWS; ++r) {
         if (y0 + r >= H) break;
-        const unsigned int* s = state.frame + r * C;
+        unsigned int s[C];
+#pragma unroll
+        for (int i = 0; i < C; ++i) s[i] = state.frame[i];
+#pragma unroll
+        for (int i = 0; i < (ROWS - 1) * C; ++i) state.frame[i] = state.frame[i + C];
         unsigned int next_p[C], next_q[C];
         const bool next = smooth && r + 1 < ROWS && y0 + r + 1 < H;
         if (next) {  // requested now, so that they arrive while this row is computed
