@@ -2,7 +2,7 @@
 // Compiled at first use with NVRTC for the GPU present (sdk/cuda/compiler.py). The
 // per-pixel math is in pixel_math.cuh, shared with the CPU build (cpu_reference.cpp); the
 // kernels themselves also run on the CPU in tests (kernel_emulator.cpp), so they use no warp
-// intrinsics, and the one kernel with shared memory and a barrier is written as two phases.
+// intrinsics, and the one kernel with shared memory and barriers is written as three phases.
 #include <cuda_fp16.h>
 #include "pixel_math.cuh"
 
