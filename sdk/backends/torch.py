@@ -50,11 +50,19 @@ class OnnxGraphModule:
     Every node's static arguments (pads, strides, resize scales, clip bounds) are read from
     the graph once, here, so a forward pass never reads a device value back to the host
     (which would break CUDA graph capture and stall the stream).
+
+    ``style_input``: the name of an input that changes rarely (the style vector). The nodes that
+    depend only on it and on constants (the generator's per-channel style scales and shifts) form a
+    style program, :meth:`bind` runs it, and a Conv followed by a Mul and/or an Add of such a
+    per-channel value runs as one Conv with the scale and shift folded into its weight and bias:
+    two full passes over a feature map fewer each. :meth:`run_bound` runs the rest with the bound
+    values, so a caller that binds once per style (the CUDA pipeline) runs only that.
     """
 
     SUPPORTED = ("Conv", "Relu", "Add", "Mul", "Resize", "Clip", "Constant", "Identity", "Tanh", "Sigmoid")
 
-    def __init__(self, model_bytes: bytes, device, where: str, dtype=None, channels_last: bool = False):
+    def __init__(self, model_bytes: bytes, device, where: str, dtype=None, channels_last: bool = False,
+                 style_input: str | None = None):
         import onnx
         import torch
         from onnx import numpy_helper
@@ -74,6 +82,7 @@ class OnnxGraphModule:
                 value = next(a for a in node.attribute if a.name == "value")
                 arrays[node.output[0]] = numpy_helper.to_array(value.t)
         self.inputs = [i.name for i in graph.input if i.name not in arrays]
+        self._graph_inputs = [(i.name, [d.dim_value or 1 for d in i.type.tensor_type.shape.dim]) for i in graph.input]
         self.outputs = [o.name for o in graph.output]
         self.nodes = []
         used_as_weight = set()
@@ -112,37 +121,147 @@ class OnnxGraphModule:
             if channels_last and name in used_as_weight and tensor.dim() == 4:
                 tensor = tensor.contiguous(memory_format=torch.channels_last)
             self.values[name] = tensor
+        self.dtype, self.channels_last, self.style_input = dtype, channels_last, None
+        self.style_nodes, self.image_nodes, self.folds, self.bound_names = [], list(self.nodes), [], []
+        if style_input is not None:
+            self._split_and_fold(style_input, arrays, where)
+
+    def _split_and_fold(self, style_input: str, arrays: dict, where: str) -> None:
+        """Split the nodes into the style program and the image program, and fold per-channel style
+        scales and shifts into the Conv before them."""
+        import torch
+
+        if style_input not in self.inputs:
+            raise ModelLoadError(f"{where}: no graph input {style_input!r} (inputs {self.inputs})")
+        static = set(arrays) | {style_input}
+        style_nodes, image_nodes = [], []
+        for node in self.nodes:
+            if all(not i or i in static for i in node[1]):
+                style_nodes.append(node)
+                static.add(node[2])
+            else:
+                image_nodes.append(node)
+        # The style program's values, from a zero style on the CPU: their shapes decide what folds.
+        shape = next(i for i in self._graph_inputs if i[0] == style_input)[1]
+        env = {name: torch.from_numpy(np.array(a, dtype=np.float32 if np.issubdtype(a.dtype, np.floating) else a.dtype))
+               for name, a in arrays.items()}
+        env[style_input] = torch.zeros(shape)
+        for node in style_nodes:
+            env[node[2]] = self._run_node(node, env)
+        consumers: dict[str, list] = {}
+        for node in image_nodes:
+            for name in node[1]:
+                consumers.setdefault(name, []).append(node)
+        for name in self.outputs:
+            consumers.setdefault(name, []).append(None)
+
+        def per_channel(name, channels):  # a style value that scales or shifts each output channel
+            return name in static and name not in arrays and tuple(env[name].shape) == (1, channels, 1, 1)
+
+        def follower(name, op, channels):  # the only consumer of `name`, if it is `op` with a per-channel style value
+            users = consumers.get(name, [])
+            if len(users) != 1 or users[0] is None or users[0][0] != op:
+                return None, None
+            other = [i for i in users[0][1] if i != name]
+            return (users[0], other[0]) if len(other) == 1 and per_channel(other[0], channels) else (None, None)
+
+        dropped = set()
+        for index, node in enumerate(image_nodes):
+            op, ins, out, static_args = node
+            if op != "Conv" or ins[1] not in arrays:
+                continue
+            channels = arrays[ins[1]].shape[0]
+            mul, scale = follower(out, "Mul", channels)
+            last = mul[2] if mul else out
+            add, shift = follower(last, "Add", channels)
+            if mul is None and add is None:
+                continue
+            bias = ins[2] if len(ins) > 2 and ins[2] else None
+            weight_name, bias_name = f"{ins[1]}::folded{index}", f"{out}::bias{index}"
+            self.folds.append((ins[1], bias, scale if mul else None, shift if add else None, weight_name, bias_name))
+            image_nodes[index] = (op, [ins[0], weight_name, bias_name], (add or mul)[2], static_args)
+            dropped.update(id(n) for n in (mul, add) if n is not None)
+        self.style_nodes = style_nodes
+        self.image_nodes = [n for n in image_nodes if id(n) not in dropped]
+        folded = {f[4] for f in self.folds} | {f[5] for f in self.folds}
+        needed = {i for n in self.image_nodes for i in n[1] if i}
+        self.bound_names = sorted(name for name in needed if name in folded or (name in static and name not in arrays))
+        self.style_input = style_input
+        # The folded weights are computed in FP32 and rounded to the model's dtype once.
+        self._fold_weights = {name: self.values[name].float() for f in self.folds for name in (f[0], f[1]) if name}
+
+    def bind(self, style) -> dict:
+        """The style program for ``style``: every style value the image program reads, folded weights
+        and biases included, by name (``bound_names``)."""
+        import torch
+
+        env = dict(self.values)
+        env[self.style_input] = style
+        for node in self.style_nodes:
+            env[node[2]] = self._run_node(node, env)
+        bound = {name: env[name] for name in self.bound_names if name in env}
+        for weight, bias, scale, shift, weight_name, bias_name in self.folds:
+            w = self._fold_weights[weight]
+            b = self._fold_weights[bias] if bias else torch.zeros(w.shape[0], device=w.device)
+            if scale is not None:
+                s = env[scale].float().reshape(-1)
+                w, b = w * s.reshape(-1, 1, 1, 1), b * s
+            if shift is not None:
+                b = b + env[shift].float().reshape(-1)
+            dtype = self.dtype or torch.float32
+            w = w.to(dtype)
+            bound[weight_name] = w.contiguous(memory_format=torch.channels_last) if self.channels_last else w
+            bound[bias_name] = b.to(dtype)
+        return bound
+
+    def run_bound(self, image, bound: dict):
+        """The image program with values from :meth:`bind`."""
+        env = dict(self.values)
+        env.update(bound)
+        env[next(i for i in self.inputs if i != self.style_input)] = image
+        for node in self.image_nodes:
+            env[node[2]] = self._run_node(node, env)
+        return [env[o] for o in self.outputs]
 
     def __call__(self, *args):
+        if self.style_nodes or self.folds:
+            named = dict(zip(self.inputs, args))
+            image = next(v for k, v in named.items() if k != self.style_input)
+            return self.run_bound(image, self.bind(named[self.style_input]))
+        env = dict(self.values)
+        env.update(zip(self.inputs, args))
+        for node in self.nodes:
+            env[node[2]] = self._run_node(node, env)
+        return [env[o] for o in self.outputs]
+
+    @staticmethod
+    def _run_node(node, env):
         import torch
         import torch.nn.functional as F
 
-        env = dict(self.values)
-        env.update(zip(self.inputs, args))
-        for op, ins, out, static in self.nodes:
-            x = [env[i] if i else None for i in ins]
-            if op == "Conv":
-                y = F.conv2d(x[0], x[1], x[2] if len(x) > 2 else None, **static)
-            elif op == "Relu":
-                y = F.relu(x[0])
-            elif op == "Add":
-                y = x[0] + x[1]
-            elif op == "Mul":
-                y = x[0] * x[1]
-            elif op == "Clip":
-                y = torch.clamp(x[0], static["min"], static["max"])
-            elif op == "Resize":
-                y = F.interpolate(x[0], scale_factor=static["scale_factor"], mode="nearest")
-            elif op == "Identity":
-                y = x[0]
-            elif op == "Tanh":
-                y = torch.tanh(x[0])
-            elif op == "Sigmoid":
-                y = torch.sigmoid(x[0])
-            else:  # guarded by SUPPORTED in __init__
-                raise AssertionError(op)
-            env[out] = y
-        return [env[o] for o in self.outputs]
+        op, ins, _, static = node
+        x = [env[i] if i else None for i in ins]
+        if op == "Conv":
+            y = F.conv2d(x[0], x[1], x[2] if len(x) > 2 else None, **static)
+        elif op == "Relu":
+            y = F.relu(x[0])
+        elif op == "Add":
+            y = x[0] + x[1]
+        elif op == "Mul":
+            y = x[0] * x[1]
+        elif op == "Clip":
+            y = torch.clamp(x[0], static["min"], static["max"])
+        elif op == "Resize":
+            y = F.interpolate(x[0], scale_factor=static["scale_factor"], mode="nearest")
+        elif op == "Identity":
+            y = x[0]
+        elif op == "Tanh":
+            y = torch.tanh(x[0])
+        elif op == "Sigmoid":
+            y = torch.sigmoid(x[0])
+        else:  # guarded by SUPPORTED in __init__
+            raise AssertionError(op)
+        return y
 
 
 class TorchBackend(Backend):
@@ -167,7 +286,8 @@ class TorchBackend(Backend):
                 raise ModelLoadError(f"the {name} backend runs FP32 graphs (cast to FP16 on the GPU); variant "
                                      f"{variant!r} is {file_precision}. Pick an FP32 variant or another backend.")
         dtype = torch.float16 if precision == "fp16" else None
-        self._graph = OnnxGraphModule(path.read_bytes(), self._device, str(path), dtype=dtype, channels_last=cuda)
+        self._graph = OnnxGraphModule(path.read_bytes(), self._device, str(path), dtype=dtype, channels_last=cuda,
+                                      style_input=package.manifest["style_input"]["name"])
         self._order = [package.manifest["input"]["name"], package.manifest["style_input"]["name"]]
         if sorted(self._order) != sorted(self._graph.inputs):
             raise ModelLoadError(f"{path}: graph inputs {self._graph.inputs}, manifest names {self._order}")

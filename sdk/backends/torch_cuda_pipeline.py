@@ -42,6 +42,8 @@ class _Slot:
     out: object
     graph: object = None
     key: tuple | None = None
+    bound: dict | None = None  # the model's style values for this slot's style (OnnxGraphModule.bind)
+    bound_style: bytes | None = None
     busy: bool = False
     device_result: object = None  # for a device frame: what result() returns (a tensor, or the caller's out)
 
@@ -102,7 +104,7 @@ class TorchCudaPipeline:
         self.kernels.preprocess(slot.frame.data_ptr(), pitch, height, width, order, slot.image.data_ptr(), h, w,
                                 self.half, stream)
         image = slot.image.contiguous(memory_format=torch.channels_last) if self.channels_last else slot.image
-        styled = self.model(image, slot.style)[0]
+        styled = (self.model.run_bound(image, slot.bound) if slot.bound is not None else self.model(image, slot.style))[0]
         slot.styled = styled.contiguous()  # NCHW dense for the post kernel; kept alive by the slot
         previous = self._previous if smooth else None
         self.kernels.postprocess(slot.styled.data_ptr(), h, w, slot.frame.data_ptr(), pitch, height, width, order,
@@ -115,6 +117,17 @@ class TorchCudaPipeline:
         if previous is not None:
             previous.input.copy_(slot.frame)
             previous.output.copy_(slot.out)
+
+    def _bind_style(self, slot: _Slot) -> None:
+        """Run the model's style program for slot.style into the slot's own buffers, which its graph
+        reads: only when the slot's style changes, not every frame. Enqueued on the current stream (the
+        slot's), so a replay still in flight on it reads the old values."""
+        bound = self.model.bind(slot.style)
+        if slot.bound is None:
+            slot.bound = {name: value.clone() for name, value in bound.items()}
+        else:
+            for name, value in bound.items():
+                slot.bound[name].copy_(value)
 
     def reset_temporal(self) -> None:
         """The next smoothed frame starts afresh (a scene cut, or the Stylizer smoothed one on the CPU)."""
@@ -160,6 +173,9 @@ class TorchCudaPipeline:
         with torch.cuda.stream(slot.stream):
             slot.style.copy_(style)  # tiny synchronous host->device copies; the graph reads slot.style
             slot.params.copy_(params)  # and slot.params
+            if getattr(self.model, "style_input", None) is not None and slot.bound_style != style_vec.tobytes():
+                self._bind_style(slot)
+                slot.bound_style = style_vec.tobytes()
             if on_device:
                 # Wait for the caller's current stream (where torch, which exports no stream, enqueued the
                 # frame, and where `out` may still be read) and for the stream the array names (CUDA

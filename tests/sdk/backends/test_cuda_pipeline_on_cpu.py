@@ -309,3 +309,23 @@ def test_a_tensor_whose_interface_raises_gets_a_typed_error(package, emulator, c
     with pytest.raises(InvalidFrameError, match="reading its __cuda_array_interface__ failed: Can't get"):
         s(RequiresGrad())
     np.testing.assert_array_equal(s(FakeDeviceArray(clip[0])).numpy(), s(clip[0]))
+
+
+def test_a_folded_model_is_bound_once_per_style_and_gives_the_same_frames(package, emulator, clip):
+    """With the style program split off (OnnxGraphModule(style_input=...)), each slot binds its style
+    once and rebinds only when it changes; the frames equal those of the graph as written."""
+    folded = OnnxGraphModule(package.file("fp32").read_bytes(), torch.device("cpu"), "generator.onnx",
+                             style_input=package.manifest["style_input"]["name"])
+    binds = []
+    real_bind = folded.bind
+    folded.bind = lambda style: binds.append(style.flatten().tolist()) or real_bind(style)
+    p = TorchCudaPipeline(folded, emulator, half=False, use_graphs=False, slots=2, channels_last=False)
+    p.torch = TorchOnCpu()
+    plain = pipeline(package, emulator)
+    other = np.eye(3, dtype=np.float32)[2].reshape(1, 3, 1, 1)
+    styles = [STYLE, STYLE, STYLE, other, other, STYLE]
+    for f, style in zip(clip, styles):
+        got, want = p.run(f, "bgr", SIZE, style, 0.8), plain.run(f, "bgr", SIZE, style, 0.8)
+        assert np.abs(got.astype(int) - want.astype(int)).max() <= 1  # FP32 rounding of the fold, at most
+    # Slots alternate: slot 0 sees styles 0, 0, 1 (frames 0, 2, 4), slot 1 sees 0, 1, 0 (frames 1, 3, 5).
+    assert binds == [[1, 0, 0], [1, 0, 0], [0, 0, 1], [0, 0, 1], [1, 0, 0]]

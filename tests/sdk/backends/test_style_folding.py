@@ -1,0 +1,93 @@
+"""OnnxGraphModule with a style input: the style program, and style scales and shifts folded into
+the Conv before them (sdk/backends/torch.py)."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
+
+import sdk  # noqa: E402
+from sdk.backends.torch import OnnxGraphModule  # noqa: E402
+from sdk.errors import ModelLoadError  # noqa: E402
+
+STYLES = ([1, 0, 0], [0, 1, 0], [0, 0, 1], [0.2, 0.5, 0.3], [0, 0, 0])
+
+
+@pytest.fixture(scope="module")
+def modules():
+    package = sdk.load_package()
+    data, name = package.file("fp32").read_bytes(), package.manifest["style_input"]["name"]
+    return (OnnxGraphModule(data, torch.device("cpu"), "g"),
+            OnnxGraphModule(data, torch.device("cpu"), "g", style_input=name))
+
+
+def test_the_default_generator_folds_every_style_scale_and_shift(modules):
+    plain, folded = modules
+    assert len(plain.nodes) == 137
+    # 20 Conv -> Mul -> Add triples become 20 Convs; the style branch (60 nodes) leaves the image program.
+    assert len(folded.folds) == 20 and all(f[2] and f[3] for f in folded.folds)
+    assert len(folded.style_nodes) == 60
+    assert sorted({n[0] for n in folded.image_nodes}) == ["Add", "Clip", "Conv", "Relu", "Resize"]
+    assert len(folded.image_nodes) == 37
+    assert len(folded.bound_names) == 40  # a weight and a bias per fold, nothing else
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_folded_output_equals_the_graph_as_written(modules, style):
+    plain, folded = modules
+    x = torch.from_numpy(np.random.default_rng(1).uniform(-1, 1, (1, 3, 72, 128)).astype(np.float32))
+    s = torch.tensor(style, dtype=torch.float32).reshape(1, 3, 1, 1)
+    want = plain(x, s)[0]
+    got = folded(x, s)[0]
+    assert got.shape == want.shape == (1, 3, 72, 128)
+    assert float((got - want).abs().max()) <= 1e-5  # FP32 rounding of the folded products
+    assert float(want.std()) > 0.05  # a real image, not a constant
+
+
+def test_a_bound_style_is_what_the_image_program_runs_with(modules):
+    _, folded = modules
+    x = torch.from_numpy(np.random.default_rng(2).uniform(-1, 1, (1, 3, 40, 64)).astype(np.float32))
+    a, b = (torch.tensor(s, dtype=torch.float32).reshape(1, 3, 1, 1) for s in (STYLES[0], STYLES[2]))
+    bound_a = folded.bind(a)
+    assert sorted(bound_a) == folded.bound_names
+    assert torch.equal(folded.run_bound(x, bound_a)[0], folded(x, a)[0])
+    assert float((folded.run_bound(x, folded.bind(b))[0] - folded(x, a)[0]).abs().max()) > 0.05
+
+
+def _tiny_graph(shared_conv_output: bool) -> bytes:
+    """image -> Conv -> Mul(style scale) -> Add(style shift); optionally the Conv's output also feeds
+    the graph's second output, which forbids the fold (the unscaled value is needed)."""
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(3)
+    inits = [numpy_helper.from_array(rng.normal(size=(4, 2, 3, 3)).astype(np.float32), "w"),
+             numpy_helper.from_array(rng.normal(size=4).astype(np.float32), "b"),
+             numpy_helper.from_array(rng.normal(size=(4, 2, 1, 1)).astype(np.float32), "ws"),
+             numpy_helper.from_array(rng.normal(size=(4, 2, 1, 1)).astype(np.float32), "wt")]
+    nodes = [helper.make_node("Conv", ["image", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["style", "ws"], ["scale"]),
+             helper.make_node("Conv", ["style", "wt"], ["shift"]),
+             helper.make_node("Mul", ["c", "scale"], ["m"]),
+             helper.make_node("Add", ["m", "shift"], ["y"])]
+    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]
+    if shared_conv_output:
+        outputs.append(helper.make_tensor_value_info("c", TensorProto.FLOAT, None))
+    graph = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 2, 8, 8]),
+                                              helper.make_tensor_value_info("style", TensorProto.FLOAT, [1, 2, 1, 1])],
+                              outputs, inits)
+    return helper.make_model(graph).SerializeToString()
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["folds", "conv output used twice"])
+def test_a_conv_whose_output_is_used_elsewhere_is_not_folded(shared):
+    data = _tiny_graph(shared)
+    plain = OnnxGraphModule(data, torch.device("cpu"), "tiny")
+    folded = OnnxGraphModule(data, torch.device("cpu"), "tiny", style_input="style")
+    assert len(folded.folds) == (0 if shared else 1)
+    x, s = torch.randn(1, 2, 8, 8), torch.randn(1, 2, 1, 1)
+    for want, got in zip(plain(x, s), folded(x, s), strict=True):
+        assert float((want - got).abs().max()) <= 1e-5
+
+
+def test_an_unknown_style_input_is_refused_with_the_inputs_named():
+    with pytest.raises(ModelLoadError, match=r"tiny: no graph input 'styles' \(inputs \['image', 'style'\]\)"):
+        OnnxGraphModule(_tiny_graph(False), torch.device("cpu"), "tiny", style_input="styles")
