@@ -11,6 +11,7 @@ ROWS = [("test_end_to_end_onnxruntime", "stylize_frame, ONNX Runtime CPU (end to
         ("test_stage_post", "  stage post (denormalize, HWC, blend)"),
         ("test_fp32_model", "the unpruned FP32 model (end to end)"),
         ("test_baseline_generic_session", "baseline: ONNX Runtime, style as an input"),
+        ("test_torch_backend", "our torch backend, CPU (style folded)"),
         ("test_baseline_torch_eager", "baseline: same model, PyTorch eager CPU"),
         ("test_baseline_cv2_stylization", "baseline: cv2.stylization")]
 
@@ -39,7 +40,7 @@ def main(path: str) -> int:
             ms = by.get((group, key))
             if ms is None:
                 continue
-            ratio = f"{ms / ours:5.2f}x" if ours and key.startswith(("test_baseline", "test_fp32")) else ""
+            ratio = f"{ms / ours:5.2f}x" if ours and key.startswith(("test_baseline", "test_fp32", "test_torch")) else ""
             print(f"  {label:<48} {ms:8.2f} ms {1e3 / ms:8.1f} FPS  {ratio}")
     for info in interleaved:
         print(f"\n{info['size']}, compressed variants interleaved (benchmarks/test_compression.py): median ms, "

@@ -73,10 +73,28 @@ def test_baseline_generic_session(benchmark, frame):
         run(benchmark, lambda: generic(image))
 
 
-def test_baseline_torch_eager(benchmark, frame, torch_stylizer):
+@pytest.fixture(scope="module")
+def torch_as_written():
+    """The torch backend running the graph as written: no style folding (what a user's own PyTorch
+    port of the generator would run)."""
+    torch = pytest.importorskip("torch")
+    from sdk.backends.torch import OnnxGraphModule
+    with sdk.Stylizer(backend="torch", style="glow") as s:
+        s._backend._graph = OnnxGraphModule(sdk.load_package().file("fp32").read_bytes(), torch.device("cpu"),
+                                            "generator.onnx")
+        yield s
+
+
+def test_torch_backend(benchmark, frame, torch_stylizer):
     size, image = frame
     benchmark.group = size
     run(benchmark, lambda: torch_stylizer(image), rounds=15)
+
+
+def test_baseline_torch_eager(benchmark, frame, torch_as_written):
+    size, image = frame
+    benchmark.group = size
+    run(benchmark, lambda: torch_as_written(image), rounds=15)
 
 
 def test_baseline_cv2_stylization(benchmark, frame):
