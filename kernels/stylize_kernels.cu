@@ -385,9 +385,9 @@ __device__ void postprocess(SK_POST_PARAMS(T)) {
 // poisoned and each thread's registers kept in a StagedThread (kernels/kernel_emulator.cpp).
 constexpr int BLOCK_X = 32, BLOCK_Y = 8;  // sdk/cuda/kernels.BLOCK
 // Blocks an SM must hold at once (__launch_bounds__), which caps a thread's registers; 1: no cap.
-// 3 caps them at 80 (sm_90), with a few spills at 8 rows; on the H200 that was 3 to 7% faster than 2 blocks
-// (111 registers, no spill) at 2160p in two runs, and at 1080p even in one run and 9% slower in the
-// other (kernel_tuning.md).
+// 3 caps them at 80 (sm_90), with a few spills at 8 rows. Against 2 blocks (111 registers, no spill) on the
+// H200, in three runs: 3 to 7% faster at 2160p, at 1080p even once and 6 to 9% slower twice
+// (kernel_tuning.md).
 #ifndef SK_POST_MIN_BLOCKS
 #define SK_POST_MIN_BLOCKS 3
 #endif
