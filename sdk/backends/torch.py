@@ -292,6 +292,7 @@ class TorchBackend(Backend):
         if sorted(self._order) != sorted(self._graph.inputs):
             raise ModelLoadError(f"{path}: graph inputs {self._graph.inputs}, manifest names {self._order}")
         self._lock = threading.Lock()  # one pipeline (streams, graphs, buffers): calls run one at a time
+        self._bound, self._bound_style = None, None  # the CPU path's style values, for the last style
         self.pipeline = None
         if cuda:
             # Fixed frame shapes per stream: let cuDNN time its algorithms once per shape.
@@ -311,7 +312,14 @@ class TorchBackend(Backend):
             if self._device.type == "cuda":
                 with self._lock:
                     return self._graph(*args)[0].float().cpu().numpy()
-            return self._graph(*args)[0].numpy()
+            # The style program runs when the style changes, not every frame.
+            key = np.ascontiguousarray(style, dtype=np.float32).tobytes()
+            with self._lock:
+                if self._bound_style != key:
+                    self._bound = self._graph.bind(args[self._graph.inputs.index(self._order[1])])
+                    self._bound_style = key
+                bound = self._bound
+            return self._graph.run_bound(args[self._graph.inputs.index(self._order[0])], bound)[0].numpy()
 
     @property
     def fused_temporal(self) -> bool:
@@ -353,6 +361,7 @@ class TorchBackend(Backend):
             with self._lock:
                 self.pipeline.close()  # waits for pending frames, then unloads the kernels
         self._graph = None
+        self._bound = None
         self.pipeline = None
 
 

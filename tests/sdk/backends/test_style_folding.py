@@ -91,3 +91,21 @@ def test_a_conv_whose_output_is_used_elsewhere_is_not_folded(shared):
 def test_an_unknown_style_input_is_refused_with_the_inputs_named():
     with pytest.raises(ModelLoadError, match=r"tiny: no graph input 'styles' \(inputs \['image', 'style'\]\)"):
         OnnxGraphModule(_tiny_graph(False), torch.device("cpu"), "tiny", style_input="styles")
+
+
+def test_the_cpu_torch_backend_binds_each_style_once_and_matches_the_graph_as_written(modules):
+    """backend="torch" on the CPU runs the folded graph; its style program runs when the style changes."""
+    from sdk.backends.torch import TorchBackend
+    plain, _ = modules
+    backend = TorchBackend("torch", sdk.load_package())
+    binds = []
+    real_bind = backend._graph.bind
+    backend._graph.bind = lambda style: binds.append(style.flatten().tolist()) or real_bind(style)
+    image = np.random.default_rng(4).uniform(-1, 1, (1, 3, 40, 64)).astype(np.float32)
+    for style in (STYLES[0], STYLES[0], STYLES[3], STYLES[3], STYLES[0]):
+        s = np.array(style, np.float32).reshape(1, 3, 1, 1)
+        got = backend.run(image, s)
+        want = plain(torch.from_numpy(image), torch.from_numpy(s))[0].numpy()
+        assert got.shape == (1, 3, 40, 64) and got.dtype == np.float32
+        assert float(np.abs(got - want).max()) <= 1e-5
+    assert [np.round(b, 6).tolist() for b in binds] == [STYLES[0], STYLES[3], STYLES[0]]
