@@ -74,15 +74,20 @@ def test_baseline_generic_session(benchmark, frame):
 
 
 @pytest.fixture(scope="module")
-def torch_as_written():
-    """The torch backend running the graph as written: no style folding (what a user's own PyTorch
-    port of the generator would run)."""
+def torch_as_written(torch_stylizer):
+    """A user's own eager PyTorch port: the graph as written (no style folding), with the same pre and
+    post steps and working size as stylize_frame."""
     torch = pytest.importorskip("torch")
     from sdk.backends.torch import OnnxGraphModule
-    with sdk.Stylizer(backend="torch", style="glow") as s:
-        s._backend._graph = OnnxGraphModule(sdk.load_package().file("fp32").read_bytes(), torch.device("cpu"),
-                                            "generator.onnx")
-        yield s
+    graph = OnnxGraphModule(sdk.load_package().file("fp32").read_bytes(), torch.device("cpu"), "generator.onnx")
+    style = torch.from_numpy(torch_stylizer.style_vector("glow"))
+
+    def stylize(image):
+        hw = frames.working_size(*image.shape[:2], 4, torch_stylizer.max_side, 16)
+        with torch.inference_mode():
+            styled = graph(torch.from_numpy(frames.preprocess(image, hw, "bgr")), style)[0].numpy()
+        return frames.postprocess(styled, image, torch_stylizer.strength, "bgr")
+    return stylize
 
 
 def test_torch_backend(benchmark, frame, torch_stylizer):

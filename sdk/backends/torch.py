@@ -224,7 +224,7 @@ class OnnxGraphModule:
         return [env[o] for o in self.outputs]
 
     def __call__(self, *args):
-        if self.style_nodes or self.folds:
+        if self.style_input is not None:
             named = dict(zip(self.inputs, args))
             image = next(v for k, v in named.items() if k != self.style_input)
             return self.run_bound(image, self.bind(named[self.style_input]))
@@ -292,7 +292,7 @@ class TorchBackend(Backend):
         if sorted(self._order) != sorted(self._graph.inputs):
             raise ModelLoadError(f"{path}: graph inputs {self._graph.inputs}, manifest names {self._order}")
         self._lock = threading.Lock()  # one pipeline (streams, graphs, buffers): calls run one at a time
-        self._bound, self._bound_style = None, None  # the CPU path's style values, for the last style
+        self._bound, self._bound_style = None, None  # run()'s style values, for the last style it saw
         self.pipeline = None
         if cuda:
             # Fixed frame shapes per stream: let cuDNN time its algorithms once per shape.
@@ -305,23 +305,17 @@ class TorchBackend(Backend):
 
     def run(self, image: np.ndarray, style: np.ndarray) -> np.ndarray:
         torch = self._torch
-        feeds = {self._order[0]: image, self._order[1]: style}
         dtype = torch.float16 if self.precision == "fp16" else torch.float32
+        key = np.ascontiguousarray(style, dtype=np.float32).tobytes()
         with torch.inference_mode():
-            args = [torch.from_numpy(np.ascontiguousarray(feeds[n])).to(self._device, dtype) for n in self._graph.inputs]
-            if self._device.type == "cuda":
-                with self._lock:
-                    return self._graph(*args)[0].float().cpu().numpy()
-            if self._graph.style_input is None:  # a graph run as written (the CPU bench's baseline)
-                return self._graph(*args)[0].numpy()
-            # The style program runs when the style changes, not every frame.
-            key = np.ascontiguousarray(style, dtype=np.float32).tobytes()
+            image_t, style_t = (torch.from_numpy(np.ascontiguousarray(a)).to(self._device, dtype) for a in (image, style))
             with self._lock:
-                if self._bound_style != key:
-                    self._bound = self._graph.bind(args[self._graph.inputs.index(self._order[1])])
-                    self._bound_style = key
+                if self._bound_style != key:  # the style program runs when the style changes, not every frame
+                    self._bound, self._bound_style = self._graph.bind(style_t), key
                 bound = self._bound
-            return self._graph.run_bound(args[self._graph.inputs.index(self._order[0])], bound)[0].numpy()
+                if self._device.type == "cuda":  # one pipeline: GPU calls run one at a time
+                    return self._graph.run_bound(image_t, bound)[0].float().cpu().numpy()
+            return self._graph.run_bound(image_t, bound)[0].numpy()
 
     @property
     def fused_temporal(self) -> bool:
