@@ -431,21 +431,35 @@ __device__ __forceinline__ int2 raw_range(int W, int w) {
     return make_int2(first, count < capacity ? count : capacity);
 }
 
+// An output row's vertical tap, as phase 2 uses it: the two staged rows' offsets in bytes from a thread
+// column's slot, and the bottom row's weight. Phase 1 computes one per output row of the block, so that
+// each thread's row loop reads it (one 16-byte load, the same address across a warp) instead of
+// computing the tap's float arithmetic and two slot addresses for every row.
+struct alignas(16) RowTap {
+    int top, bottom;
+    float w1, unused;
+};
+constexpr int ROW_TAPS = BLOCK_Y * ROWS;
+static_assert(ROW_TAPS <= BLOCK_X * BLOCK_Y, "phase 1 computes one row tap a thread");
+
 // Bytes of the block's shared memory below (sdk/cuda/kernels.staged_shared_bytes computes the same).
 __device__ __forceinline__ int staged_shared_bytes(int h, int w, int H, int W, int value_bytes) {
-    return stage_capacity(h, H) * (BLOCK_X * STAGE_VALUES * 4 + 3 * raw_capacity(w, W) * value_bytes);
+    return stage_capacity(h, H) * (BLOCK_X * STAGE_VALUES * 4 + 3 * raw_capacity(w, W) * value_bytes) +
+           ROW_TAPS * (int)sizeof(RowTap);
 }
 
 // The block's shared memory: the staged rows (floats, first, so that their float4 slots are aligned),
-// then the raw copy, three planes of stage_capacity rows of raw_capacity values of T.
+// the row taps, then the raw copy, three planes of stage_capacity rows of raw_capacity values of T.
 template <typename T>
 struct StagedShared {
     float* stage;
+    RowTap* row_taps;
     T* raw;
     int raw_rows, raw_columns;  // the raw copy's capacities, its plane and row strides
     __device__ __forceinline__ StagedShared(float* shared, int h, int w, int H, int W)
         : stage(shared),
-          raw(reinterpret_cast<T*>(shared + stage_capacity(h, H) * BLOCK_X * STAGE_VALUES)),
+          row_taps(reinterpret_cast<RowTap*>(shared + stage_capacity(h, H) * BLOCK_X * STAGE_VALUES)),
+          raw(reinterpret_cast<T*>(row_taps + ROW_TAPS)),
           raw_rows(stage_capacity(h, H)),
           raw_columns(raw_capacity(w, W)) {}
     __device__ __forceinline__ T* raw_row(int plane, int row) const {
@@ -524,6 +538,48 @@ __device__ __forceinline__ bool tile_in_words(int W, const unsigned char* frame,
             3) == 0;
 }
 
+// Phase 1, the first ROW_TAPS threads' part: the vertical tap of each output row of the block that is
+// inside the frame, relative to the staged rows (first_row is the first of them).
+template <typename T>
+__device__ __forceinline__ void row_taps(const StagedShared<T>& shared, int first_row, int h, int H) {
+    const int i = threadIdx.y * BLOCK_X + threadIdx.x;
+    const int y = blockIdx.y * BLOCK_Y * ROWS + i;
+    if (i >= ROW_TAPS || y >= H) return;
+    const sk::Tap ty = sk::linear_tap(y, (float)h / H, h);
+    RowTap tap;
+    tap.top = (ty.i0 - first_row) * BLOCK_X * STAGE_VALUES * (int)sizeof(float);
+    tap.bottom = (ty.i1 - first_row) * BLOCK_X * STAGE_VALUES * (int)sizeof(float);
+    tap.w1 = ty.w1;
+    tap.unused = 0.f;
+    shared.row_taps[i] = tap;
+}
+
+// sk::denormalize(v) / 255, that is clamp((v + 1) / 2, 0, 1): one FMA with saturation on the GPU (NaN gives
+// 0, as there). For an FP16 v, (v + 1) / 2 is exact in float, so 255 times this is what denormalize gives.
+__device__ __forceinline__ float unit_denormalize(float v) { return __saturatef(fmaf(v, 0.5f, 0.5f)); }
+
+// A raw row sampled for the tile's columns as sample_line does it, times strength, plus 0.5. In the window the
+// weights carry the factor 255 (source_columns' scale), so that each source value takes one instruction
+// besides its load: unit_denormalize.
+template <typename T, typename Io>
+__device__ __forceinline__ void stage_line(const T* line, const SourceColumns& cols, float strength, float* values) {
+    if (cols.window) {
+        float e[WINDOW];
+#pragma unroll
+        for (int i = 0; i < WINDOW; ++i) e[i] = unit_denormalize(Io::load(line + cols.first + i));
+#pragma unroll
+        for (int k = 0; k < PIXELS; ++k) {
+            float v = 0.5f;
+#pragma unroll
+            for (int i = 0; i < WINDOW; ++i) v = fmaf(cols.weights[k][i], e[i], v);
+            values[k * 3] = v;
+        }
+    } else {
+#pragma unroll
+        for (int k = 0; k < PIXELS; ++k) values[k * 3] = fmaf(sk::sample_row<T, Io>(line, cols.tx[k]), strength, 0.5f);
+    }
+}
+
 // Phase 1: this thread's columns of staged rows threadIdx.y, threadIdx.y + BLOCK_Y, ..., from the raw copy.
 template <typename T, typename Io>
 __device__ void stage_source_rows(const StagedShared<T>& shared, int2 range, int2 columns, int w, int W,
@@ -531,15 +587,15 @@ __device__ void stage_source_rows(const StagedShared<T>& shared, int2 range, int
     const int x0 = (blockIdx.x * blockDim.x + threadIdx.x) * PIXELS;
     if (x0 >= W) return;  // columns past the frame: their threads write nothing in phase 2 either
     strength = clamp01(strength);
-    SourceColumns cols;  // weights times strength; positions made relative to the raw copy's first column
-    source_columns(x0, W, w, strength, cols);
+    SourceColumns cols;  // weights times 255 * strength; positions made relative to the raw copy's first column
+    source_columns(x0, W, w, strength * 255.f, cols);
     cols.first -= columns.x;
 #pragma unroll
     for (int k = 0; k < PIXELS; ++k) cols.tx[k].i0 -= columns.x, cols.tx[k].i1 -= columns.x;
     for (int t = threadIdx.y; t < range.y; t += BLOCK_Y) {
         float values[STAGE_VALUES];
 #pragma unroll
-        for (int c = 0; c < 3; ++c) sample_line<T, Io>(shared.raw_row(c, t), cols, strength, 0.5f, values + c);
+        for (int c = 0; c < 3; ++c) stage_line<T, Io>(shared.raw_row(c, t), cols, strength, values + c);
         float4* slot = reinterpret_cast<float4*>(shared.stage + (t * BLOCK_X + threadIdx.x) * STAGE_VALUES);
 #pragma unroll
         for (int i = 0; i < STAGE_VALUES / 4; ++i)
@@ -550,14 +606,15 @@ __device__ void stage_source_rows(const StagedShared<T>& shared, int2 range, int
 // Phase 2: this thread's PIXELS x ROWS pixels. Per value: original * (1 - strength) + the staged
 // rows' vertical blend (already times strength, plus 0.5), rounded down: two FMAs besides the byte
 // conversions. The CPU build's arithmetic up to float rounding (tests hold it to one uint8 step).
-// With temporal smoothing the previous output and input are read here, one row ahead.
+// SMOOTH (temporal smoothing) is a separate instantiation, so that the common case carries none of its
+// loads, registers or instructions; with it the previous output and input are read one row ahead.
 #define SK_BLEND_PARAMS                                                                                       \
-    StagedThread &state, const float *stage, int first_row, int h, int H, int W, float strength,           \
-        const unsigned char *previous, long previous_pitch, const unsigned char *previous_input,                   \
+    StagedThread &state, const float *stage, const RowTap *taps, int H, int W, float strength,             \
+        const unsigned char *previous, long previous_pitch, const unsigned char *previous_input,               \
         long previous_input_pitch, float temporal, unsigned char *out, long out_pitch
 #define SK_BLEND_ARGS \
-    state, stage, first_row, h, H, W, strength, previous, previous_pitch, previous_input, previous_input_pitch, temporal, out, out_pitch
-template <int ORDER, bool WORDS>
+    state, stage, taps, H, W, strength, previous, previous_pitch, previous_input, previous_input_pitch, temporal, out, out_pitch
+template <int ORDER, bool WORDS, bool SMOOTH>
 __device__ void blend_staged_tile(SK_BLEND_PARAMS) {
     constexpr int C = ORDER >= 2 ? 4 : 3;
     constexpr bool whole_words = WORDS;
@@ -568,38 +625,30 @@ __device__ void blend_staged_tile(SK_BLEND_PARAMS) {
     // [0, 255] and stays there: rounding needs no clamp, and gives what the CPU build's clamped rounding gives.
     const float keep = 1.f - clamp01(strength);
     temporal = clamp01(temporal);
-    const float y_scale = (float)h / H;
-    const bool smooth = previous != nullptr && previous_input != nullptr;  // the same for every thread
     const long offset = (long)x0 * C;
     const int count = pixels * C;
-    const unsigned char* prev = smooth ? previous + (long)y0 * previous_pitch + offset : nullptr;
-    const unsigned char* prev_in = smooth ? previous_input + (long)y0 * previous_input_pitch + offset : nullptr;
+    const unsigned char* prev = SMOOTH ? previous + (long)y0 * previous_pitch + offset : nullptr;
+    const unsigned char* prev_in = SMOOTH ? previous_input + (long)y0 * previous_input_pitch + offset : nullptr;
     unsigned char* dst = out + (long)y0 * out_pitch + offset;
+    // This thread's column of the staged rows (a row tap's offsets are in bytes: one add an address).
+    const char* slots = reinterpret_cast<const char*>(stage + threadIdx.x * STAGE_VALUES);
+    taps += threadIdx.y * ROWS;
     unsigned int p[C], q[C];  // the previous output's and input's words of this row, loaded one row ahead
-    if (smooth) {
+    if (SMOOTH) {
         load_words<C>(prev, p, whole_words, count);
         load_words<C>(prev_in, q, whole_words, count);
     }
-    // A loop, not ROWS copies of its body: unrolled, the body outgrew the instruction cache (most stalls
-    // were instruction fetches on the H200, kernel_tuning.md). The frame words stay registers because
-    // every index into them is a constant: each row takes the first C, then the rest move up by C.
-#pragma unroll 1
-    for (int r = 0; r < ROWS; ++r) {
-        if (y0 + r >= H) break;
-        unsigned int s[C];
-#pragma unroll
-        for (int i = 0; i < C; ++i) s[i] = state.frame[i];
-#pragma unroll
-        for (int i = 0; i < (ROWS - 1) * C; ++i) state.frame[i] = state.frame[i + C];
+    // Output row r from its frame words s.
+    auto blend_row = [&](const unsigned int* s, int r) {
         unsigned int next_p[C], next_q[C];
-        const bool next = smooth && r + 1 < ROWS && y0 + r + 1 < H;
+        const bool next = SMOOTH && r + 1 < ROWS && y0 + r + 1 < H;
         if (next) {  // requested now, so that they arrive while this row is computed
             load_words<C>(prev + previous_pitch, next_p, whole_words, count);
             load_words<C>(prev_in + previous_input_pitch, next_q, whole_words, count);
         }
-        const sk::Tap ty = sk::linear_tap(y0 + r, y_scale, h);
-        const float4* top_slot = reinterpret_cast<const float4*>(stage + ((ty.i0 - first_row) * BLOCK_X + threadIdx.x) * STAGE_VALUES);
-        const float4* bottom_slot = reinterpret_cast<const float4*>(stage + ((ty.i1 - first_row) * BLOCK_X + threadIdx.x) * STAGE_VALUES);
+        const RowTap tap = taps[r];
+        const float4* top_slot = reinterpret_cast<const float4*>(slots + tap.top);
+        const float4* bottom_slot = reinterpret_cast<const float4*>(slots + tap.bottom);
         float top[STAGE_VALUES], bottom[STAGE_VALUES];
 #pragma unroll
         for (int i = 0; i < STAGE_VALUES / 4; ++i) {
@@ -611,7 +660,7 @@ __device__ void blend_staged_tile(SK_BLEND_PARAMS) {
 #pragma unroll
         for (int k = 0; k < PIXELS; ++k) {
             float weight = 0.f;
-            if (smooth) {  // the largest input change over the colour channels, in uint8 steps
+            if (SMOOTH) {  // the largest input change over the colour channels, in uint8 steps
                 unsigned int change = 0;
 #pragma unroll
                 for (int c = 0; c < 3; ++c) {
@@ -624,9 +673,9 @@ __device__ void blend_staged_tile(SK_BLEND_PARAMS) {
 #pragma unroll
             for (int c = 0; c < 3; ++c) {
                 const int j = k * C + sk::channel_for_rgb(ORDER, c);
-                const float styled = fmaf(bottom[k * 3 + c] - top[k * 3 + c], ty.w1, top[k * 3 + c]);
+                const float styled = fmaf(bottom[k * 3 + c] - top[k * 3 + c], tap.w1, top[k * 3 + c]);
                 unsigned int rounded = floor_to_byte(fmaf(byte_as_float(s, j), keep, styled));
-                if (smooth) {
+                if (SMOOTH) {
                     const float current = __uint_as_float(rounded) - MAGIC;
                     rounded = floor_to_byte(current + (byte_as_float(p, j) - current) * weight + 0.5f);
                 }
@@ -645,11 +694,24 @@ __device__ void blend_staged_tile(SK_BLEND_PARAMS) {
 #pragma unroll
             for (int i = 0; i < C; ++i) p[i] = next_p[i], q[i] = next_q[i];
         }
+    };
+    // A loop, not ROWS copies of the row: unrolled, the body outgrew the instruction cache (most stalls
+    // were instruction fetches on the H200, kernel_tuning.md). Two rows an iteration: the frame words stay
+    // registers because every index into them is a constant, so after each pair the rest move up by 2C,
+    // half the moves of one row an iteration.
+#pragma unroll 1
+    for (int r = 0; r < ROWS; r += 2) {
+        if (y0 + r >= H) break;
+        blend_row(state.frame, r);
+        if (r + 1 >= ROWS || y0 + r + 1 >= H) break;
+        blend_row(state.frame + C, r + 1);
+#pragma unroll
+        for (int i = 0; i < (ROWS - 2) * C; ++i) state.frame[i] = state.frame[i + 2 * C];
     }
 }
 
-// One phase of the staged kernel for this thread (0: request the tile and copy the raw rows, 1: stage
-// them, 2: blend the tile), with the words or the bytes instantiation for its tile.
+// One phase of the staged kernel for this thread (0: request the tile, 2: blend it), with the words or
+// the bytes instantiation for its tile and, in phase 2, with temporal smoothing or without.
 template <int ORDER>
 __device__ void tile_phase(int phase, bool words, const unsigned char* frame, long pitch, SK_BLEND_PARAMS) {
     if (phase == 0) {
@@ -657,10 +719,18 @@ __device__ void tile_phase(int phase, bool words, const unsigned char* frame, lo
             load_tile<ORDER, true>(state, H, W, frame, pitch);
         else
             load_tile<ORDER, false>(state, H, W, frame, pitch);
+        return;
+    }
+    const bool smooth = previous != nullptr && previous_input != nullptr;  // the same for every thread
+    if (smooth) {
+        if (words)
+            blend_staged_tile<ORDER, true, true>(SK_BLEND_ARGS);
+        else
+            blend_staged_tile<ORDER, false, true>(SK_BLEND_ARGS);
     } else if (words) {
-        blend_staged_tile<ORDER, true>(SK_BLEND_ARGS);
+        blend_staged_tile<ORDER, true, false>(SK_BLEND_ARGS);
     } else {
-        blend_staged_tile<ORDER, false>(SK_BLEND_ARGS);
+        blend_staged_tile<ORDER, false, false>(SK_BLEND_ARGS);
     }
 }
 
@@ -669,6 +739,7 @@ __device__ void postprocess_staged(int phase, StagedThread& state, float* shared
     const StagedShared<T> shared(shared_memory, h, w, H, W);
     const int2 range = stage_range(H, h), columns = raw_range(W, w);
     if (phase == 1) {
+        row_taps<T>(shared, range.x, h, H);
         stage_source_rows<T, Io>(shared, range, columns, w, W, strength);
         return;
     }
@@ -679,7 +750,7 @@ __device__ void postprocess_staged(int phase, StagedThread& state, float* shared
         const bool words = tile_in_words(W, frame, pitch, out, out_pitch, previous, previous_pitch, previous_input,
                                          previous_input_pitch);
         const float* stage = shared.stage;
-        const int first_row = range.x;
+        const RowTap* taps = shared.row_taps;
         switch (order) {
             case 0: tile_phase<0>(phase, words, frame, pitch, SK_BLEND_ARGS); break;
             case 1: tile_phase<1>(phase, words, frame, pitch, SK_BLEND_ARGS); break;

@@ -38,6 +38,9 @@ struct alignas(8) int2 {
 };
 inline int2 make_int2(int x, int y) { return int2{x, y}; }
 
+// Clamped to [0, 1]; NaN gives 0, as on the GPU.
+inline float __saturatef(float v) { return v > 0.f ? (v < 1.f ? v : 1.f) : 0.f; }
+
 inline float __uint_as_float(unsigned int bits) {
     float v;
     std::memcpy(&v, &bits, sizeof v);

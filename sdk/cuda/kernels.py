@@ -42,11 +42,12 @@ def staged_shared_bytes(h: int, w: int, height: int, width: int, half: bool,
                         post_rows: int = POST_ROWS_PER_THREAD) -> int:
     """Dynamic shared memory of a staged post kernel launch, computed with the kernel's float32
     arithmetic (stylize_kernels.cu: staged_shared_bytes): stage_capacity() rows, each of BLOCK[0] thread
-    columns of POST_PIXELS_PER_THREAD RGB floats plus three planes of raw_capacity() model output values."""
+    columns of POST_PIXELS_PER_THREAD RGB floats plus three planes of raw_capacity() model output values,
+    and a 16-byte vertical tap (RowTap) for each of the block's BLOCK[1] * post_rows output rows."""
     f32 = np.float32
     rows = int(np.ceil(f32(BLOCK[1] * post_rows - 1) * (f32(h) / f32(height)))) + 3
     columns = (int(np.ceil(f32(BLOCK[0] * POST_PIXELS_PER_THREAD - 1) * (f32(w) / f32(width)))) + 8) & ~1
-    return rows * (BLOCK[0] * POST_PIXELS_PER_THREAD * 3 * 4 + 3 * columns * (2 if half else 4))
+    return rows * (BLOCK[0] * POST_PIXELS_PER_THREAD * 3 * 4 + 3 * columns * (2 if half else 4)) + BLOCK[1] * post_rows * 16
 
 
 def postprocess_kernel(h: int, w: int, height: int, width: int, half: bool, post_rows: int = POST_ROWS_PER_THREAD,

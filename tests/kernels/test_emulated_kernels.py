@@ -214,8 +214,8 @@ def test_the_staged_post_kernel_is_picked_where_it_applies():
     assert postprocess_kernel(720, 1280, 2160, 3840, True, 8, hopper) == (
         "postprocess_staged_f16", staged_shared_bytes(720, 1280, 2160, 3840, True, 8))
     # 21 rows spanned, 3 of margin; each: 32 x 4 RGB floats staged and 3 planes of 50 FP16 raw values
-    # (43 columns spanned, 8 of margin, rounded down to even)
-    assert staged_shared_bytes(720, 1280, 2160, 3840, True, 8) == 24 * (32 * 4 * 3 * 4 + 3 * 50 * 2)
+    # (43 columns spanned, 8 of margin, rounded down to even); and a 16-byte tap for each of 8 x 8 output rows
+    assert staged_shared_bytes(720, 1280, 2160, 3840, True, 8) == 24 * (32 * 4 * 3 * 4 + 3 * 50 * 2) + 64 * 16
     assert postprocess_kernel(16, 24, 9, 13, False, 8, hopper) == ("postprocess_f32", 0)  # output larger
     assert postprocess_kernel(720, 1280, 720, 1280, True, 8, hopper)[0] == "postprocess_staged_f16"
     assert postprocess_kernel(720, 1280, 720, 1280, True, 8, ampere_default) == ("postprocess_f16", 0)  # 99 KB
