@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Everything a lent GPU session measures, in one call of a few minutes (the device tool's `run`):
+#   1. benchmarks/gpu_check.py in full (GPU tests, kernel checks and times, generator, end to end);
+#   2. the kernel times of an earlier commit's kernels on the same machine (BASELINE, default the last
+#      kernels measured on a GPU), so that a kernel change is judged against the same card and clock;
+#   3. Nsight Compute on each kernel launch, where `ncu` is installed.
+# Writes under $OUT: gpu_check.log/.json, baseline/gpu_check.log/.json, ncu.txt; prints the tables last.
+# Usage (repository root): OUT=/some/dir bash benchmarks/gpu_session.sh
+set -uo pipefail
+: "${OUT:?set OUT to the folder for the results}"
+BASELINE=${BASELINE:-66fa8db}
+export PYTHONUNBUFFERED=1
+cd "$(dirname "$0")/.."
+
+timeout "${CHECK_TIMEOUT:-280}" python3 benchmarks/gpu_check.py --out "$OUT" --frames 300 > "$OUT/gpu_check.log" 2>&1
+echo "gpu_check rc $?"
+
+# The device's copy of the repository carries .git, so the earlier kernels come from there.
+baseline_tree=$(mktemp -d)
+if git archive "$BASELINE" sdk kernels benchmarks | tar -x -C "$baseline_tree"; then
+    mkdir -p "$OUT/baseline"
+    (cd "$baseline_tree" && timeout "${BASELINE_TIMEOUT:-120}" python3 benchmarks/gpu_check.py --sections kernel_times \
+        --out "$OUT/baseline" > "$OUT/baseline/gpu_check.log" 2>&1)
+    echo "baseline ($BASELINE) rc $?"
+else
+    echo "baseline: commit $BASELINE not in this copy's .git; skipped"
+fi
+
+if command -v ncu > /dev/null; then
+    timeout "${NCU_TIMEOUT:-150}" ncu --clock-control none --kernel-name regex:process --section SpeedOfLight \
+        --section Occupancy --section LaunchStats --section WarpStateStats \
+        --metrics 'regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio,smsp__inst_executed.sum' \
+        python3 benchmarks/ncu_kernels.py > "$OUT/ncu.txt" 2>&1
+    echo "ncu rc $?"
+fi
+
+echo "== baseline ($BASELINE) kernel times =="
+grep -A 16 "^kernel times" "$OUT/baseline/gpu_check.log" 2>/dev/null
+echo "== this tree =="
+tail -n 60 "$OUT/gpu_check.log"
