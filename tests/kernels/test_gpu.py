@@ -150,3 +150,24 @@ def test_a_style_change_rebinds_the_folded_model_without_a_new_graph():
             outputs[index] = got
     assert graphed.captures == 2
     assert np.abs(outputs[0].astype(int) - outputs[2].astype(int)).mean() > 1  # the styles differ
+
+
+def test_the_torch_cuda_backends_run_binds_each_style_once_and_matches_the_cpu():
+    """TorchBackend.run on CUDA (the model alone, without the pipeline): the folded FP16 graph against the
+    CPU backend's folded FP32 graph, switching styles; the style program runs only when the style changes."""
+    import sdk
+    from sdk.backends.torch import TorchBackend
+    package = sdk.load_package()
+    gpu, cpu = TorchBackend("torch-cuda", package), TorchBackend("torch", package)
+    binds = []
+    real_bind = gpu._graph.bind
+    gpu._graph.bind = lambda style: binds.append(style.flatten().tolist()) or real_bind(style)
+    image = np.random.default_rng(6).uniform(-1, 1, (1, 3, 72, 128)).astype(np.float32)
+    eye = np.eye(len(package.style_names), dtype=np.float32)
+    for index in (0, 0, 1, 1, 0):
+        style = eye[index].reshape(1, -1, 1, 1)
+        got, want = gpu.run(image, style), cpu.run(image, style)
+        assert got.shape == want.shape == (1, 3, 72, 128) and got.dtype == np.float32
+        diff = np.abs(got - want) * 127.5  # in uint8 steps; FP16 against FP32, as the frame test above allows
+        assert diff.mean() < 1.0 and diff.max() <= 12, (index, diff.mean(), diff.max())
+    assert len(binds) == 3  # styles 0, 1, 0: not one a frame
