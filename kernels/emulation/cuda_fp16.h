@@ -38,6 +38,10 @@ struct alignas(8) int2 {
 };
 inline int2 make_int2(int x, int y) { return int2{x, y}; }
 
+// Rounded to nearest, never fused with a neighbouring operation (g++ does not fuse without an FMA target).
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fadd_rn(float a, float b) { return a + b; }
+
 // Clamped to [0, 1]; NaN gives 0, as on the GPU.
 inline float __saturatef(float v) { return v > 0.f ? (v < 1.f ? v : 1.f) : 0.f; }
 

@@ -171,3 +171,29 @@ def test_the_torch_cuda_backends_run_binds_each_style_once_and_matches_the_cpu()
         diff = np.abs(got - want) * 127.5  # in uint8 steps; FP16 against FP32, as the frame test above allows
         assert diff.mean() < 1.0 and diff.max() <= 12, (index, diff.mean(), diff.max())
     assert len(binds) == 3  # styles 0, 1, 0: not one a frame
+
+
+@pytest.mark.parametrize("half", [False, True], ids=["f32", "f16"])
+def test_temporal_smoothing_rounds_as_the_cpu_path_on_the_gpu(half):
+    """As the emulated test of the same name: the GPU's compiler fuses n + d * w into one FMA unless told not to,
+    which lands a step below the CPU path in over 1% of these values."""
+    from tests.kernels import temporal_case as case
+    kernels, ref = StylizeKernels(), CpuReference()
+    styled, frame, previous, previous_input = case.inputs(np.random.default_rng(11), 1080, 1920, 720, 1280)
+    if half:
+        styled = styled.astype(np.float16)
+    d_styled, d_frame, d_previous, d_previous_input = (torch.from_numpy(a).cuda()
+                                                       for a in (styled, frame, previous, previous_input))
+    outs = {}
+    for name, smooth in (("smoothed", True), ("blended", False)):
+        out = torch.zeros_like(d_frame)
+        previous_args = (d_previous.data_ptr(), d_previous.stride(0), d_previous_input.data_ptr(),
+                         d_previous_input.stride(0), case.TEMPORAL) if smooth else ()
+        kernels.postprocess(d_styled.data_ptr(), 720, 1280, d_frame.data_ptr(), d_frame.stride(0), 1080, 1920, "bgr",
+                            case.STRENGTH, out.data_ptr(), out.stride(0), half, *previous_args)
+        torch.cuda.synchronize()
+        outs[name] = out.cpu().numpy()
+    want = ref.postprocess(styled.astype(np.float32), frame, "bgr", case.STRENGTH, previous, case.TEMPORAL, previous_input)
+    assert (case.fused(outs["blended"], previous) != want).mean() > 0.01
+    assert (outs["smoothed"] != want).mean() <= 1e-4
+    assert np.abs(outs["smoothed"].astype(int) - want.astype(int)).max() <= 1
