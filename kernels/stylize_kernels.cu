@@ -230,26 +230,26 @@ __device__ __forceinline__ void source_columns(int x0, int W, int w, float scale
                                  scale;
 }
 
-// One plane row (`line`) sampled horizontally for the tile's pixels, times `scale` (already in the
-// window weights), plus `bias`, into values[0], values[3], ... (pixel-major, R, G, B interleaved).
-// In the window each source value is read and denormalized once; else each tap is read itself.
+// One plane row (`line`) sampled horizontally for the tile's pixels (the direct kernel: source_columns'
+// scale 1), into values[0], values[3], ... (pixel-major, R, G, B interleaved). In the window each source
+// value is read and denormalized once; else each tap is read itself. The staged kernel has its own
+// (stage_line).
 template <typename T, typename Io>
-__device__ __forceinline__ void sample_line(const T* line, const SourceColumns& cols, float scale, float bias,
-                                            float* values) {
+__device__ __forceinline__ void sample_line(const T* line, const SourceColumns& cols, float* values) {
     if (cols.window) {
         float e[WINDOW];
 #pragma unroll
         for (int i = 0; i < WINDOW; ++i) e[i] = sk::denormalize(Io::load(line + cols.first + i));
 #pragma unroll
         for (int k = 0; k < PIXELS; ++k) {
-            float v = bias;
+            float v = 0.f;
 #pragma unroll
             for (int i = 0; i < WINDOW; ++i) v = fmaf(cols.weights[k][i], e[i], v);
             values[k * 3] = v;
         }
     } else {
 #pragma unroll
-        for (int k = 0; k < PIXELS; ++k) values[k * 3] = fmaf(sk::sample_row<T, Io>(line, cols.tx[k]), scale, bias);
+        for (int k = 0; k < PIXELS; ++k) values[k * 3] = sk::sample_row<T, Io>(line, cols.tx[k]);
     }
 }
 
@@ -258,7 +258,7 @@ template <typename T, typename Io>
 __device__ __forceinline__ void sample_source_row(const T* styled, long plane, int w, int row,
                                                   const SourceColumns& cols, float (*values)[3]) {
 #pragma unroll
-    for (int c = 0; c < 3; ++c) sample_line<T, Io>(styled + c * plane + (long)row * w, cols, 1.f, 0.f, &values[0][c]);
+    for (int c = 0; c < 3; ++c) sample_line<T, Io>(styled + c * plane + (long)row * w, cols, &values[0][c]);
 }
 
 // The post kernels' parameters (the CPU emulation uses them too). `previous` and `previous_input`
@@ -571,7 +571,7 @@ __device__ __forceinline__ void row_taps(const StagedShared<T>& shared, int firs
 // 0, as there). For an FP16 v, (v + 1) / 2 is exact in float, so 255 times this is what denormalize gives.
 __device__ __forceinline__ float unit_denormalize(float v) { return __saturatef(fmaf(v, 0.5f, 0.5f)); }
 
-// A raw row sampled for the tile's columns as sample_line does it, times strength, plus 0.5. In the window the
+// A raw row sampled for the tile's columns as sample_line samples it, times strength, plus 0.5. In the window the
 // weights carry the factor 255 (source_columns' scale), so that each source value takes one instruction
 // besides its load: unit_denormalize.
 template <typename T, typename Io>
