@@ -6,20 +6,22 @@
 #   3. Nsight Compute on each kernel launch, where `ncu` is installed.
 # Writes under $OUT: gpu_check.log/.json, baseline/gpu_check.log/.json, ncu.txt; prints the tables last.
 # Usage (repository root): OUT=/some/dir bash benchmarks/gpu_session.sh
+# The three parts stop at 250, 90 and 120 s (CHECK_TIMEOUT, BASELINE_TIMEOUT, NCU_TIMEOUT): under 8 minutes in all,
+# about 4 when nothing hangs (the H200 runs of the check took 100 to 130 s).
 set -uo pipefail
 : "${OUT:?set OUT to the folder for the results}"
 BASELINE=${BASELINE:-66fa8db}
 export PYTHONUNBUFFERED=1
 cd "$(dirname "$0")/.."
 
-timeout "${CHECK_TIMEOUT:-280}" python3 benchmarks/gpu_check.py --out "$OUT" --frames 300 > "$OUT/gpu_check.log" 2>&1
+timeout "${CHECK_TIMEOUT:-250}" python3 benchmarks/gpu_check.py --out "$OUT" --frames 300 > "$OUT/gpu_check.log" 2>&1
 echo "gpu_check rc $?"
 
 # The device's copy of the repository carries .git, so the earlier kernels come from there.
 baseline_tree=$(mktemp -d)
 if git archive "$BASELINE" sdk kernels benchmarks | tar -x -C "$baseline_tree"; then
     mkdir -p "$OUT/baseline"
-    (cd "$baseline_tree" && timeout "${BASELINE_TIMEOUT:-120}" python3 benchmarks/gpu_check.py --sections kernel_times \
+    (cd "$baseline_tree" && timeout "${BASELINE_TIMEOUT:-90}" python3 benchmarks/gpu_check.py --sections kernel_times \
         --out "$OUT/baseline" > "$OUT/baseline/gpu_check.log" 2>&1)
     echo "baseline ($BASELINE) rc $?"
 else
@@ -27,7 +29,7 @@ else
 fi
 
 if command -v ncu > /dev/null; then
-    timeout "${NCU_TIMEOUT:-150}" ncu --clock-control none --kernel-name regex:process --section SpeedOfLight \
+    timeout "${NCU_TIMEOUT:-120}" ncu --clock-control none --kernel-name regex:process --section SpeedOfLight \
         --section Occupancy --section LaunchStats --section WarpStateStats \
         --metrics 'regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio,smsp__inst_executed.sum' \
         python3 benchmarks/ncu_kernels.py > "$OUT/ncu.txt" 2>&1
