@@ -6,8 +6,8 @@
 #   3. Nsight Compute on each kernel launch, where `ncu` is installed.
 # Writes under $OUT: gpu_check.log/.json, baseline/gpu_check.log/.json, ncu.txt; prints the tables last.
 # Usage (repository root): OUT=/some/dir bash benchmarks/gpu_session.sh
-# The three parts stop at 250, 90 and 120 s (CHECK_TIMEOUT, BASELINE_TIMEOUT, NCU_TIMEOUT): under 8 minutes in all,
-# about 4 when nothing hangs (the H200 runs of the check took 100 to 130 s).
+# The three parts stop at 250, 90 and 120 s (CHECK_TIMEOUT, BASELINE_TIMEOUT, NCU_TIMEOUT): under 8 minutes in all
+# (the H200 runs of the check alone took 100 to 130 s).
 set -uo pipefail
 : "${OUT:?set OUT to the folder for the results}"
 BASELINE=${BASELINE:-66fa8db}
