@@ -141,6 +141,8 @@ def test_gpu_check_kernel_checks_run_here_on_the_emulation():
                          sizes=((129, 237), (40, 64)))
     assert len(rows) == 2 * 4 * 2 and all(r["ok"] for r in rows), [r for r in rows if not r["ok"]]
     assert {r["temporal"] for r in rows} == {0.0, 0.3}
+    # the new column: a fraction, and small for kernels that round as the CPU path does (1e-6 to 4e-6 at 1080p)
+    assert all(0.0 <= r["post_off_by_one_fraction"] <= 1e-3 for r in rows), [r["post_off_by_one_fraction"] for r in rows]
 
 
 @pytest.mark.parametrize("value,styled_level", [(np.nan, 0.0), (-np.inf, 0.0), (np.inf, 255.0)])
