@@ -95,6 +95,18 @@ def test_kernels_match_the_cpu_reference(emulator, ref, frame_hw, work_hw, order
     check(emulator, ref, frame_hw, work_hw, order, half)
 
 
+@pytest.mark.parametrize("frame_hw,work_hw", [((1, 1), (1, 1)), ((2, 5), (1, 3)), ((7, 3), (2, 2)),
+                                               ((65, 129), (33, 2)), ((3, 300), (1, 150))])
+def test_tiny_and_thin_frames_on_the_staged_kernel(emulator, ref, frame_hw, work_hw):
+    """Upscales from one row or column, and frames shorter than a thread's rows (the two-row loop's exits)."""
+    from sdk.cuda.kernels import postprocess_kernel
+    assert postprocess_kernel(*work_hw, *frame_hw, True, emulator.post_rows, emulator.shared_limit)[0] == \
+        "postprocess_staged_f16"
+    for order in ("bgr", "rgba"):
+        check(emulator, ref, frame_hw, work_hw, order, half=True, temporal=0.3)
+        check(emulator, ref, frame_hw, work_hw, order, half=False)
+
+
 @pytest.mark.parametrize("post_rows,defines", [(1, ()), (3, ()), (4, ()), (8, ()), (4, ("SK_POST_MIN_BLOCKS=4",))])
 @pytest.mark.parametrize("frame_hw,work_hw", [((129, 237), (128, 236)), ((50, 31), (100, 64)), ((3, 7), (16, 16))])
 def test_other_tile_heights(ref, post_rows, defines, frame_hw, work_hw):
