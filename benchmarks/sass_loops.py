@@ -39,7 +39,7 @@ def cuobjdump() -> str:
 def functions(sass: str) -> dict[str, list[tuple[int, str]]]:
     """Each function's instructions as (address, text)."""
     out = {}
-    for name, body in re.findall(r"Function : (\w+)\n(.*?)(?=\n\s*Function :|\Z)", sass, re.S):
+    for name, body in re.findall(r"Function : (\w+)\n(.*?)(?=\n\s*Function :|\Z)", sass, re.DOTALL):
         out[name] = [(int(a, 16), t.strip()) for a, t in re.findall(r"/\*([0-9a-f]{4,})\*/\s*(.*?);", body)]
     return out
 
@@ -75,7 +75,7 @@ def main(argv=None) -> int:
         path.write_bytes(cubin)
         sass = subprocess.run([cuobjdump(), "-sass", str(path)], check=True, capture_output=True, text=True).stdout
         usage = subprocess.run([cuobjdump(), "-res-usage", str(path)], check=True, capture_output=True, text=True).stdout
-    resources = re.search(r"Function %s:\s*\n\s*(REG:\d+ STACK:\d+)" % args.function, usage)
+    resources = re.search(rf"Function {args.function}:\s*\n\s*(REG:\d+ STACK:\d+)", usage)
     body = functions(sass)[args.function]
     print(f"{args.function} ({args.arch}, rows {args.rows}, {' '.join(args.define) or 'default build'}): "
           f"{len(body)} instructions, {resources.group(1) if resources else '?'}")
