@@ -159,11 +159,15 @@ def test_gpu_check_kernel_checks_run_here_on_the_emulation():
 
 @pytest.mark.parametrize("value,styled_level", [(np.nan, 0.0), (-np.inf, 0.0), (np.inf, 255.0)])
 @pytest.mark.parametrize("half", [False, True], ids=["f32", "f16"])
-def test_non_finite_model_output_clamps_to_black_or_white(emulator, ref, value, styled_level, half):
-    """FP16 overflow gives inf or NaN: the post kernel clamps NaN and -inf to 0 and +inf to 255 (no
+@pytest.mark.parametrize("frame_hw,kernel", [((21, 30), "postprocess"), ((41, 70), "postprocess_staged")])
+def test_non_finite_model_output_clamps_to_black_or_white(emulator, ref, value, styled_level, half, frame_hw, kernel):
+    """FP16 overflow gives inf or NaN: both post kernels clamp NaN and -inf to 0 and +inf to 255 (no
     undefined float-to-int cast), as the CPU build does."""
+    from sdk.cuda.kernels import postprocess_kernel
+    assert postprocess_kernel(20, 32, *frame_hw, half, emulator.post_rows, emulator.shared_limit)[0] == \
+        f"{kernel}_{'f16' if half else 'f32'}"
     rng = np.random.default_rng(3)
-    frame = rng.integers(0, 256, (21, 30, 3), dtype=np.uint8)
+    frame = rng.integers(0, 256, (*frame_hw, 3), dtype=np.uint8)
     styled = np.full((1, 3, 20, 32), value, np.float16 if half else np.float32)
     got = run_post(emulator, styled, frame, "bgr", 0.7, None, None, 0.0, 0, 0)
     want = np.floor(frame + (styled_level - frame.astype(np.float32)) * np.float32(0.7) + 0.5).astype(np.uint8)

@@ -197,3 +197,20 @@ def test_temporal_smoothing_rounds_as_the_cpu_path_on_the_gpu(half):
     assert (case.fused(outs["blended"], previous) != want).mean() > 0.01
     assert (outs["smoothed"] != want).mean() <= 1e-4
     assert np.abs(outs["smoothed"].astype(int) - want.astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("-inf"), float("inf")])
+@pytest.mark.parametrize("half", [False, True], ids=["f32", "f16"])
+def test_non_finite_model_output_clamps_as_the_cpu_build_does_on_the_gpu(value, half):
+    """FP16 overflow gives inf or NaN. The staged kernel denormalizes with a saturating FMA (NaN gives 0 there)
+    and the direct kernel with min/max; both give the CPU build's black or white, exactly."""
+    kernels, ref = StylizeKernels(), CpuReference()
+    for H, W in ((41, 70), (21, 30)):  # staged (an upscale), then direct (the output wider than the frame)
+        frame = np.random.default_rng(3).integers(0, 256, (H, W, 3), dtype=np.uint8)
+        styled = np.full((1, 3, 20, 32), value, np.float16 if half else np.float32)
+        d_frame, d_styled = torch.from_numpy(frame).cuda(), torch.from_numpy(styled).cuda()
+        out = torch.zeros_like(d_frame)
+        kernels.postprocess(d_styled.data_ptr(), 20, 32, d_frame.data_ptr(), d_frame.stride(0), H, W, "bgr", 0.7,
+                            out.data_ptr(), out.stride(0), half)
+        torch.cuda.synchronize()
+        np.testing.assert_array_equal(out.cpu().numpy(), ref.postprocess(styled.astype(np.float32), frame, "bgr", 0.7))
