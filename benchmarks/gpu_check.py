@@ -456,10 +456,11 @@ def main() -> int:
 
     checks = section("kernel_checks", lambda: check_kernels(kernels, ref, rng, sizes=(*CHECK_SIZES, SMALL_FRAME)))
     # Other builds of the post kernel: tile heights (rows per thread) and register caps (at 8 rows, 2 blocks an
-    # SM: 120 registers, no spill; 4 blocks: 64 registers, some spills; the default is 3, 80 registers).
+    # SM: 120 registers, no spill; 4 blocks: 64 registers, some spills; the default is 3, 80 registers), and the
+    # default with the next wave's frame rows prefetched into L2.
     timings = section("kernel_times", lambda: time_kernels(kernels, bandwidth, rng) + [
         r for rows, defines in ((4, ()), (4, ("SK_POST_MIN_BLOCKS=4",)), (8, ("SK_POST_MIN_BLOCKS=2",)),
-                                (8, ("SK_POST_MIN_BLOCKS=4",)))
+                                (8, ("SK_POST_MIN_BLOCKS=4",)), (8, ("SK_POST_PREFETCH_NEXT=1",)))
         for r in time_kernels(StylizeKernels(torch.cuda.current_device(), post_rows=rows, defines=defines), bandwidth,
                               rng, names=("post",))])
     torch.backends.cudnn.benchmark = True
@@ -480,7 +481,7 @@ def main() -> int:
     print(f"{'kernel':>13} {'rows, build':>12} {'frame':>10} {'work':>9} {'python ms':>10} {'warm ms':>8} {'cold ms':>8} "
           f"{'floor ms':>8} {'warm/fl':>7} {'cold/fl':>7} {'copy ms':>8} ok")
     for r in timings:
-        short = r["defines"].replace("SK_POST_MIN_BLOCKS=", "minblk")
+        short = r["defines"].replace("SK_POST_MIN_BLOCKS=", "minblk").replace("SK_POST_PREFETCH_NEXT=1", "pf next")
         build = f"{r['post_rows']}{' ' + short if short else ''}"
         print(f"{r['kernel']:>13} {build if 'post' in r['kernel'] else '':>12} {r['frame']:>10} {r['work']:>9} {r['ms_python_launch']:10.4f} {r['ms_warm_l2']:8.4f} "
               f"{r['ms']:8.4f} {r['floor_ms']:8.4f} {r['x_floor_warm']:7.2f} {r['x_floor']:7.2f} {r['copy_same_bytes_cold_ms']:8.4f} {r['ok']}")

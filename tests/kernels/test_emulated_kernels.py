@@ -107,7 +107,8 @@ def test_tiny_and_thin_frames_on_the_staged_kernel(emulator, ref, frame_hw, work
         check(emulator, ref, frame_hw, work_hw, order, half=False)
 
 
-@pytest.mark.parametrize("post_rows,defines", [(1, ()), (3, ()), (4, ()), (8, ()), (4, ("SK_POST_MIN_BLOCKS=4",))])
+@pytest.mark.parametrize("post_rows,defines", [(1, ()), (3, ()), (4, ()), (8, ()), (4, ("SK_POST_MIN_BLOCKS=4",)),
+                                              (8, ("SK_POST_PREFETCH_NEXT=1",))])
 @pytest.mark.parametrize("frame_hw,work_hw", [((129, 237), (128, 236)), ((50, 31), (100, 64)), ((3, 7), (16, 16))])
 def test_other_tile_heights(ref, post_rows, defines, frame_hw, work_hw):
     """gpu_check.py times several builds of the post kernels: each is correct (the first and last sizes

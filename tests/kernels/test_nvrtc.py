@@ -52,6 +52,13 @@ def test_post_tile_height_is_a_compile_option():
     assert compiler.compile_cubin("sm_90", defines=("SK_POST_MIN_BLOCKS=2",)) not in cubins.values()
 
 
+@pytest.mark.parametrize("arch", ["sm_75", "sm_90"])
+def test_the_next_wave_prefetch_is_a_compile_option(arch):
+    """SK_POST_PREFETCH_NEXT=1 (inline PTX: prefetch.global.L2 and %nsmid) compiles, and changes the code."""
+    with_prefetch = compiler.compile_cubin(arch, defines=("SK_POST_PREFETCH_NEXT=1",))
+    assert with_prefetch[:4] == b"\x7fELF" and with_prefetch != compiler.compile_cubin(arch)
+
+
 def test_the_kernels_compile_for_gpus_without_asynchronous_copies():
     """The staged post kernel copies its raw rows to shared memory with cp.async (inline PTX, sm_80 and
     later: Orin, RTX 30/40, Hopper) and with plain loads and stores on older GPUs (a T4's sm_75)."""
