@@ -77,6 +77,18 @@ __device__ __forceinline__ float div_by_fade(float x) {
 
 __device__ __forceinline__ float clamp01(float v) { return fminf(fmaxf(v, 0.f), 1.f); }
 
+// Pixel k's smoothing weight (both post kernels): `temporal`, faded out by the largest change of its colour
+// channels from the previous input (words q) to this one (words s), in uint8 steps. The changes are exact
+// differences of bytes placed above 2^23, two instructions a channel.
+template <int C>
+__device__ __forceinline__ float temporal_weight_at(const unsigned int* s, const unsigned int* q, int k, float temporal) {
+    float change = 0.f;
+#pragma unroll
+    for (int c = 0; c < 3; ++c)
+        change = fmaxf(change, fabsf(byte_above_magic(s, k * C + c) - byte_above_magic(q, k * C + c)));
+    return clamp01(1.f - div_by_fade(change)) * temporal;
+}
+
 // Preprocess: each thread writes PRE_PIXELS neighbouring pixels of a row, so the vertical tap, the
 // row addresses and the scale divisions are computed once for all four, and each plane gets one
 // 8-byte (FP16) or 16-byte (FP32) store. Per pixel and channel it reads the two rows' two taps as bytes
@@ -337,18 +349,7 @@ __device__ void postprocess_tile(SK_POST_PARAMS(T)) {
         unsigned int u[C * PIXELS];  // output bytes, each in the low byte of a word
 #pragma unroll
         for (int k = 0; k < PIXELS; ++k) {
-            float weight = 0.f;
-            if (smooth) {  // the largest input change over the colour channels, in uint8 steps
-                unsigned int change = 0;
-#pragma unroll
-                for (int c = 0; c < 3; ++c) {
-                    const int j = k * C + c;
-                    unsigned int a = byte_of(s, j), b = byte_of(q, j);
-                    unsigned int diff = a > b ? a - b : b - a;
-                    change = change > diff ? change : diff;
-                }
-                weight = clamp01(1.f - div_by_fade((float)change)) * temporal;
-            }
+            const float weight = smooth ? temporal_weight_at<C>(s, q, k, temporal) : 0.f;
 #pragma unroll
             for (int c = 0; c < 3; ++c) {
                 const int j = k * C + sk::channel_for_rgb(ORDER, c);
@@ -672,14 +673,7 @@ __device__ void blend_staged_tile(SK_BLEND_PARAMS) {
         unsigned int u[C * PIXELS];  // output bytes, each in the low byte of a word
 #pragma unroll
         for (int k = 0; k < PIXELS; ++k) {
-            float weight = 0.f;
-            if (SMOOTH) {  // the largest input change over the colour channels, in uint8 steps, as a float
-                float change = 0.f;
-#pragma unroll
-                for (int c = 0; c < 3; ++c)
-                    change = fmaxf(change, fabsf(byte_above_magic(s, k * C + c) - byte_above_magic(q, k * C + c)));
-                weight = clamp01(1.f - div_by_fade(change)) * temporal;
-            }
+            const float weight = SMOOTH ? temporal_weight_at<C>(s, q, k, temporal) : 0.f;
 #pragma unroll
             for (int c = 0; c < 3; ++c) {
                 const int j = k * C + sk::channel_for_rgb(ORDER, c);

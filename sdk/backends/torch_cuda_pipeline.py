@@ -173,9 +173,10 @@ class TorchCudaPipeline:
         with torch.cuda.stream(slot.stream):
             slot.style.copy_(style)  # tiny synchronous host->device copies; the graph reads slot.style
             slot.params.copy_(params)  # and slot.params
-            if getattr(self.model, "style_input", None) is not None and slot.bound_style != style_vec.tobytes():
+            style_key = style_vec.tobytes()
+            if getattr(self.model, "style_input", None) is not None and slot.bound_style != style_key:
                 self._bind_style(slot)
-                slot.bound_style = style_vec.tobytes()
+                slot.bound_style = style_key
             if on_device:
                 # Wait for the caller's current stream (where torch, which exports no stream, enqueued the
                 # frame, and where `out` may still be read) and for the stream the array names (CUDA

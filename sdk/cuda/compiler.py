@@ -18,7 +18,8 @@ from sdk.errors import BackendUnavailableError, EngineBuildError
 KERNEL_DIR = Path(__file__).resolve().parents[2] / "kernels"
 SOURCE = "stylize_kernels.cu"
 HEADERS = ("pixel_math.cuh",)
-KERNEL_NAMES = ("preprocess_f32", "preprocess_f16", "postprocess_f32", "postprocess_f16")
+KERNEL_NAMES = ("preprocess_f32", "preprocess_f16", "postprocess_f32", "postprocess_f16",
+                "postprocess_staged_f32", "postprocess_staged_f16")
 INSTALL_HINT = ("install cuda-python's NVRTC with `pip install cuda-bindings nvidia-cuda-nvrtc nvidia-cuda-runtime` "
                 "(or the project's `cuda` extra)")
 

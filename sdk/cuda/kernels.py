@@ -11,7 +11,7 @@ import ctypes
 
 import numpy as np
 
-from sdk.cuda.compiler import compile_cubin
+from sdk.cuda.compiler import KERNEL_NAMES, compile_cubin
 from sdk.errors import BackendUnavailableError, CudaFatalError
 
 ORDERS = {"bgr": 0, "rgb": 1, "bgra": 2, "rgba": 3}
@@ -32,10 +32,6 @@ def launch_shape(name: str, width: int, height: int,
         height = (height + post_rows - 1) // post_rows
     grid = ((width + BLOCK[0] - 1) // BLOCK[0], (height + BLOCK[1] - 1) // BLOCK[1], 1)
     return grid, (BLOCK[0], BLOCK[1], 1)
-
-
-KERNEL_NAMES = ("preprocess_f32", "preprocess_f16", "postprocess_f32", "postprocess_f16",
-                "postprocess_staged_f32", "postprocess_staged_f16")
 
 
 def staged_shared_bytes(h: int, w: int, height: int, width: int, half: bool,
