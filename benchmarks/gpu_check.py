@@ -40,6 +40,17 @@ SMALL_FRAME = (9, 13)
 SECTIONS = ("gpu_tests", "kernel_checks", "kernel_times", "model_720p", "end_to_end")
 E2E_SIZES = {"360p": (360, 640), "720p": (720, 1280), "1080p": (1080, 1920)}
 MAX_SIDE, STRIDE, MIN_SIDE = 1280, 4, 16
+# Other builds of the post kernels that kernel_times times beside the default (8 rows a thread, 3 blocks an SM):
+# (rows a thread, compile options). Static counts for each (sm_90) in benchmarks/results/kernel_tuning.md.
+# - tile heights and register caps: at 8 rows, 2 blocks an SM gives 120 registers and no spill, 4 blocks 64
+#   registers and some spills;
+# - the default with the next wave's frame rows prefetched into L2;
+# - the persistent staged kernel (a grid of resident blocks, each requesting its next tile while it blends one),
+#   at 8 rows with the 2-block register budget (two tiles' frame words in registers) and at 4 rows.
+# tests/kernels/test_gpu.py checks each against the CPU reference.
+POST_BUILDS = ((4, ()), (4, ("SK_POST_MIN_BLOCKS=4",)), (8, ("SK_POST_MIN_BLOCKS=2",)), (8, ("SK_POST_MIN_BLOCKS=4",)),
+               (8, ("SK_POST_PREFETCH_NEXT=1",)), (8, ("SK_POST_PERSISTENT=1", "SK_POST_MIN_BLOCKS=2")),
+               (4, ("SK_POST_PERSISTENT=1",)), (4, ("SK_POST_PERSISTENT=1", "SK_POST_MIN_BLOCKS=2")))
 
 
 def events_median_ms(fn, reps: int = 50, warmup: int = 5) -> float:
@@ -197,6 +208,50 @@ def kernel_launches(kernels: StylizeKernels, H: int, W: int, rng) -> list[tuple]
     post_bytes = 3 * h * w * 2 + H * W * 3 * 2
     return [("pre", pre, pre_bytes), ("post", post, post_bytes),
             ("post+temporal", post_temporal, post_bytes + H * W * 3 * 2)]
+
+
+# check_post_build's cases: (frame H, W), (model output h, w), order, FP16, temporal.
+POST_BUILD_CASES = (((2160, 3840), (720, 1280), "bgr", True, 0.4), ((1080, 1920), (720, 1280), "rgba", False, 0.0))
+
+
+def check_post_build(kernels, ref: CpuReference, rng, device: str = "cuda", cases=POST_BUILD_CASES) -> list[dict]:
+    """A build of the post kernels (POST_BUILDS) against the CPU reference, output poisoned twice: the default build
+    gets every size, order and precision in check_kernels; the others, these few cases. With ``device="cpu"`` and
+    the CPU emulation the same code runs in the test suite."""
+    rows = []
+    for (H, W), (h, w), order, half, temporal in cases:
+        channels = 4 if order.endswith("a") else 3
+        frame = torch.from_numpy(rng.integers(0, 256, (H, W, channels), dtype=np.uint8)).to(device)
+        previous = torch.from_numpy(rng.integers(0, 256, (H, W, channels), dtype=np.uint8)).to(device)
+        noise = torch.from_numpy(rng.integers(-15, 16, (H, W, channels), dtype=np.int16)).to(device)
+        previous_input = (frame.to(torch.int16) + noise).clamp(0, 255).to(torch.uint8)  # smoothing partly faded
+        styled = torch.from_numpy(rng.uniform(-1.05, 1.05, (1, 3, h, w)).astype(np.float16 if half else np.float32))
+        styled = styled.to(device)
+        smooth = (previous.data_ptr(), previous.stride(0), previous_input.data_ptr(), previous_input.stride(0),
+                  temporal) if temporal else ()
+        outs = []
+        for poison in (0, 255):  # an unwritten byte differs between the two
+            out = torch.full_like(frame, poison)
+            kernels.postprocess(styled.data_ptr(), h, w, frame.data_ptr(), frame.stride(0), H, W, order, 0.7,
+                                out.data_ptr(), out.stride(0), half, *smooth)
+            if device == "cuda":
+                torch.cuda.synchronize()
+            outs.append(out.cpu().numpy())
+        want = ref.postprocess(styled.float().cpu().numpy(), frame.cpu().numpy(), order, 0.7,
+                               previous.cpu().numpy() if temporal else None, temporal,
+                               previous_input.cpu().numpy() if temporal else None)
+        err = int(np.abs(outs[0].astype(int) - want.astype(int)).max())
+        written = bool(np.array_equal(outs[0], outs[1]))
+        rows.append({"post_rows": kernels.post_rows, "defines": " ".join(kernels.defines), "frame": f"{W}x{H}",
+                     "order": order, "dtype": "f16" if half else "f32", "temporal": temporal,
+                     "post_max_err_lsb": err, "post_all_written": written, "ok": written and err <= 1})
+    return rows
+
+
+def build_label(defines: str) -> str:
+    """A build's compile options, short enough for the table's column."""
+    return (defines.replace("SK_POST_MIN_BLOCKS=", "minblk").replace("SK_POST_PREFETCH_NEXT=1", "pf next")
+            .replace("SK_POST_PERSISTENT=1", "pers"))
 
 
 def time_kernels(kernels: StylizeKernels, bandwidth: float, rng,
@@ -455,12 +510,8 @@ def main() -> int:
         return results[name]
 
     checks = section("kernel_checks", lambda: check_kernels(kernels, ref, rng, sizes=(*CHECK_SIZES, SMALL_FRAME)))
-    # Other builds of the post kernel: tile heights (rows per thread) and register caps (at 8 rows, 2 blocks an
-    # SM: 120 registers, no spill; 4 blocks: 64 registers, some spills; the default is 3, 80 registers), and the
-    # default with the next wave's frame rows prefetched into L2.
     timings = section("kernel_times", lambda: time_kernels(kernels, bandwidth, rng) + [
-        r for rows, defines in ((4, ()), (4, ("SK_POST_MIN_BLOCKS=4",)), (8, ("SK_POST_MIN_BLOCKS=2",)),
-                                (8, ("SK_POST_MIN_BLOCKS=4",)), (8, ("SK_POST_PREFETCH_NEXT=1",)))
+        r for rows, defines in POST_BUILDS
         for r in time_kernels(StylizeKernels(torch.cuda.current_device(), post_rows=rows, defines=defines), bandwidth,
                               rng, names=("post",))])
     torch.backends.cudnn.benchmark = True
@@ -478,12 +529,12 @@ def main() -> int:
     print(f"\nkernel times (FP16, BGR; CUDA events, median of 50) vs the memory floor (bytes over the "
           f"{info['d2d_copy_GBps']} GB/s copy): from Python, 20 launches back to back; on the GPU alone (20 launches "
           f"in a CUDA graph) with the data in L2 (warm) and after evicting L2 (cold; ok = cold <= 2x floor); copy ms: a device-to-device copy of the same bytes, cold")
-    print(f"{'kernel':>13} {'rows, build':>12} {'frame':>10} {'work':>9} {'python ms':>10} {'warm ms':>8} {'cold ms':>8} "
+    print(f"{'kernel':>13} {'rows, build':>16} {'frame':>10} {'work':>9} {'python ms':>10} {'warm ms':>8} {'cold ms':>8} "
           f"{'floor ms':>8} {'warm/fl':>7} {'cold/fl':>7} {'copy ms':>8} ok")
     for r in timings:
-        short = r["defines"].replace("SK_POST_MIN_BLOCKS=", "minblk").replace("SK_POST_PREFETCH_NEXT=1", "pf next")
+        short = build_label(r["defines"])
         build = f"{r['post_rows']}{' ' + short if short else ''}"
-        print(f"{r['kernel']:>13} {build if 'post' in r['kernel'] else '':>12} {r['frame']:>10} {r['work']:>9} {r['ms_python_launch']:10.4f} {r['ms_warm_l2']:8.4f} "
+        print(f"{r['kernel']:>13} {build if 'post' in r['kernel'] else '':>16} {r['frame']:>10} {r['work']:>9} {r['ms_python_launch']:10.4f} {r['ms_warm_l2']:8.4f} "
               f"{r['ms']:8.4f} {r['floor_ms']:8.4f} {r['x_floor_warm']:7.2f} {r['x_floor']:7.2f} {r['copy_same_bytes_cold_ms']:8.4f} {r['ok']}")
     print("\ngenerator alone, 1280x720, 1 frame (CUDA events, median of 30)")
     for r in models:

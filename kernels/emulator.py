@@ -11,12 +11,18 @@ from __future__ import annotations
 import ctypes
 
 from kernels.cpu_reference import build
-from sdk.cuda.kernels import ORDERS, POST_ROWS_PER_THREAD, launch_shape, postprocess_kernel
+from sdk.cuda.kernels import ORDERS, POST_ROWS_PER_THREAD, is_persistent, launch_shape, postprocess_kernel
+
+# The persistent build's grid in the emulation: few blocks, so that each loops over several tiles and, for most
+# frames, some over one more than others.
+EMULATED_RESIDENT_BLOCKS = 5
 
 
 class KernelEmulator:
     def __init__(self, post_rows: int = POST_ROWS_PER_THREAD, defines: tuple[str, ...] = ()):
         self.post_rows = post_rows
+        self.defines = tuple(defines)
+        self.resident_blocks = EMULATED_RESIDENT_BLOCKS if is_persistent(defines) else 0
         self.shared_limit = 227 * 1024  # a Hopper's, which picks the staged post kernel wherever it fits
         self.stream_waits: list[tuple[int, int]] = []  # (consumer, producer) of each wait_for_stream
         self.lib = ctypes.CDLL(str(build("kernel_emulator.cpp", include_dirs=("emulation",),
@@ -42,7 +48,7 @@ class KernelEmulator:
         return self.lib.emulate_staged_shared_bytes(h, w, height, width, 2 if half else 4)
 
     def _launch(self, name: str, width: int, height: int, args: list) -> None:
-        grid, block = launch_shape(name, width, height, self.post_rows)
+        grid, block = launch_shape(name, width, height, self.post_rows, self.resident_blocks)
         getattr(self.lib, f"emulate_{name}")(grid[0], grid[1], block[0], block[1], *args)
 
     def preprocess(self, frame_ptr: int, pitch: int, height: int, width: int, order: str, out_ptr: int,

@@ -4,8 +4,8 @@
 // shared per-pixel math does not cover: thread indexing, row tails, the word/byte paths,
 // pitches, alignment and which elements get written. It is valid because the kernels share
 // nothing between threads (no warp intrinsics), except the staged post kernel, which shares its
-// block's rows through shared memory across two barriers: it is written as three phase functions,
-// and the emulation runs each phase for every thread of a block before the next.
+// block's rows through shared memory across barriers: it is written as phase functions in one schedule
+// (staged_block_schedule), and the emulation runs each phase for every thread of a block before the next.
 #include <cmath>
 #include <functional>
 #include <vector>
@@ -24,23 +24,27 @@ struct EmulatedDim3 {
 };
 EmulatedDim3 blockIdx, threadIdx, blockDim, gridDim;
 
-// Each block: `phase(step, thread)` for every thread, then the next step, PHASES steps in all, with
-// `shared` poisoned (NaN) before each block so that a read of anything an earlier phase did not write
-// shows in the output. `thread` is the thread's index in the block, for what it keeps across phases.
-void for_each_block_in_phases(unsigned gx, unsigned gy, unsigned bx, unsigned by, int phases, std::vector<float>& shared,
-                              const std::function<void(int, unsigned)>& phase) {
+// Each block: `block()`, with `shared` poisoned (NaN) before it so that a read of anything an earlier phase did
+// not write shows in the output.
+void for_each_block(unsigned gx, unsigned gy, unsigned bx, unsigned by, std::vector<float>& shared,
+                    const std::function<void()>& block) {
     gridDim = {gx, gy, 1};
     blockDim = {bx, by, 1};
     for (unsigned y = 0; y < gy; ++y)
         for (unsigned x = 0; x < gx; ++x) {
             blockIdx = {x, y, 0};
             std::fill(shared.begin(), shared.end(), NAN);
-            for (int step = 0; step < phases; ++step)
-                for (unsigned ty = 0; ty < by; ++ty)
-                    for (unsigned tx = 0; tx < bx; ++tx) {
-                        threadIdx = {tx, ty, 0};
-                        phase(step, ty * bx + tx);
-                    }
+            block();
+        }
+}
+
+// `code(thread)` for every thread of the current block, one after another: the code between two barriers.
+// `thread` is the thread's index in the block, for what it keeps across barriers.
+void for_each_thread_of_block(const std::function<void(unsigned)>& code) {
+    for (unsigned ty = 0; ty < blockDim.y; ++ty)
+        for (unsigned tx = 0; tx < blockDim.x; ++tx) {
+            threadIdx = {tx, ty, 0};
+            code(ty * blockDim.x + tx);
         }
 }
 
@@ -59,6 +63,14 @@ void for_each_thread(unsigned gx, unsigned gy, unsigned bx, unsigned by, const s
 }  // namespace
 
 #include "stylize_kernels.cu"
+
+// What a thread's registers hold before the kernel writes them: a word no frame byte pattern repeats in order.
+void poison(StagedThread& thread) {
+    for (TileWords* words : {&thread.tile, &thread.ahead}) {
+        std::fill(std::begin(words->frame), std::end(words->frame), 0xDEADBEEFu);
+        words->whole = false;
+    }
+}
 
 // The staged kernels' dynamic shared memory, as their glue names it; the emulation never calls the
 // glue (it runs the phases itself, with a buffer of its own per launch).
@@ -80,15 +92,20 @@ void emulate_postprocess_f32(SK_GRID, SK_POST_KERNEL_PARAMS(float)) {
 void emulate_postprocess_f16(SK_GRID, SK_POST_KERNEL_PARAMS(__half)) {
     for_each_thread(gx, gy, bx, by, [&] { postprocess_f16(SK_POST_ARGS, params); });
 }
-// As the kernels' glue (SK_STAGED_KERNEL) does it: params, then the three phases around the barriers,
-// each thread's registers in a StagedThread of its own, poisoned too.
-#define SK_EMULATE_STAGED(T, IO)                                                                       \
-    std::vector<float> shared(staged_shared_bytes(h, w, H, W, sizeof(T)) / sizeof(float));           \
-    std::vector<StagedThread> threads(bx * by);                                                       \
-    if (params) strength = params[0], temporal = params[1];                                           \
-    for_each_block_in_phases(gx, gy, bx, by, 3, shared, [&](int phase, unsigned thread) {             \
-        if (phase == 0) std::fill(std::begin(threads[thread].frame), std::end(threads[thread].frame), 0xDEADBEEFu); \
-        postprocess_staged<T, IO>(phase, threads[thread], shared.data(), SK_POST_ARGS);               \
+// As the kernels' glue (SK_STAGED_KERNEL) does it: params, then the block's schedule of phases, each phase run
+// for every thread before the next (the barriers), each thread's registers in a StagedThread of its own,
+// poisoned with the shared memory at each block's start.
+#define SK_EMULATE_STAGED(T, IO)                                                                        \
+    std::vector<float> shared(staged_shared_bytes(h, w, H, W, sizeof(T)) / sizeof(float));            \
+    std::vector<StagedThread> threads(bx * by);                                                        \
+    if (params) strength = params[0], temporal = params[1];                                            \
+    for_each_block(gx, gy, bx, by, shared, [&] {                                                       \
+        for (StagedThread& thread : threads) poison(thread);                                           \
+        staged_block_schedule(H, W, [&](int phase, Tile tile, Tile next) {                             \
+            for_each_thread_of_block([&](unsigned thread) {                                            \
+                postprocess_staged<T, IO>(phase, tile, next, threads[thread], shared.data(), SK_POST_ARGS); \
+            });                                                                                        \
+        });                                                                                            \
     });
 void emulate_postprocess_staged_f32(SK_GRID, SK_POST_KERNEL_PARAMS(float)) { SK_EMULATE_STAGED(float, sk::FloatIo) }
 void emulate_postprocess_staged_f16(SK_GRID, SK_POST_KERNEL_PARAMS(__half)) { SK_EMULATE_STAGED(__half, HalfIo) }

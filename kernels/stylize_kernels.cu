@@ -407,6 +407,14 @@ constexpr int BLOCK_X = 32, BLOCK_Y = 8;  // sdk/cuda/kernels.BLOCK
 #endif
 constexpr int STAGE_VALUES = PIXELS * 3;  // per thread column and staged row: pixel-major, then R, G, B
 
+// A block's output tile, in tiles (BLOCK_X * PIXELS columns, BLOCK_Y * ROWS rows): blockIdx where a block
+// works on one tile; in the persistent build (SK_POST_PERSISTENT, below) each tile the block takes in turn.
+struct Tile {
+    int x, y;  // x < 0: no tile
+};
+__device__ __forceinline__ int thread_x0(Tile tile) { return (tile.x * BLOCK_X + threadIdx.x) * PIXELS; }
+__device__ __forceinline__ int thread_y0(Tile tile) { return (tile.y * BLOCK_Y + threadIdx.y) * ROWS; }
+
 // Source rows a block may stage: its BLOCK_Y * ROWS output rows span (BLOCK_Y * ROWS - 1) * h / H
 // source rows, and each end adds at most two. The launch sizes the dynamic shared memory with the
 // same float arithmetic (sdk/cuda/kernels.staged_shared_bytes), plus one row of margin.
@@ -421,9 +429,9 @@ __device__ __forceinline__ int raw_capacity(int w, int W) {
 }
 
 // The first source row the block's tile reads, and how many it reads (never more than the capacity).
-__device__ __forceinline__ int2 stage_range(int H, int h) {
+__device__ __forceinline__ int2 stage_range(Tile tile, int H, int h) {
     const float y_scale = (float)h / H;
-    const int y_first = blockIdx.y * BLOCK_Y * ROWS;
+    const int y_first = tile.y * BLOCK_Y * ROWS;
     const int y_last = y_first + BLOCK_Y * ROWS - 1 < H - 1 ? y_first + BLOCK_Y * ROWS - 1 : H - 1;
     const int first = sk::linear_tap(y_first, y_scale, h).i0;
     const int count = sk::linear_tap(y_last, y_scale, h).i1 - first + 1;
@@ -433,9 +441,9 @@ __device__ __forceinline__ int2 stage_range(int H, int h) {
 
 // The first source column the block copies (even, and far enough left for every thread's window) and how
 // many it copies (even, never more than the capacity).
-__device__ __forceinline__ int2 raw_range(int W, int w) {
+__device__ __forceinline__ int2 raw_range(Tile tile, int W, int w) {
     const float x_scale = (float)w / W;
-    const int x_first = blockIdx.x * BLOCK_X * PIXELS;
+    const int x_first = tile.x * BLOCK_X * PIXELS;
     const int x_last = x_first + BLOCK_X * PIXELS - 1 < W - 1 ? x_first + BLOCK_X * PIXELS - 1 : W - 1;
     int first = sk::linear_tap(x_first, x_scale, w).i0;
     first = first < w - WINDOW ? first : w - WINDOW;
@@ -519,30 +527,36 @@ __device__ void copy_raw(const StagedShared<T>& shared, int2 range, int2 columns
         }
 }
 
-// What a thread holds from phase 0 to phase 2: its tile's frame words, ROWS rows of C (at most 4) words.
-struct StagedThread {
+// What a thread requests of a tile in phase 0 and blends from in phase 2: the tile's frame words, ROWS rows of
+// C (at most 4) words, and whether every row of the tile moves as whole words.
+struct TileWords {
     unsigned int frame[ROWS * 4];
+    bool whole;
+};
+// What a thread holds across the barriers: the tile it blends next and, in the persistent build, the one after,
+// requested while that one is blended.
+struct StagedThread {
+    TileWords tile, ahead;
 };
 
 // Phase 0, the thread's part: its tile's frame rows (the bytes of a tile past the frame's last row stay unread).
 template <int ORDER, bool WORDS>
-__device__ __forceinline__ void load_tile(StagedThread& state, int H, int W, const unsigned char* frame, long pitch) {
+__device__ __forceinline__ void load_tile(unsigned int* words, int x0, int y0, int H, int W, const unsigned char* frame,
+                                          long pitch) {
     constexpr int C = ORDER >= 2 ? 4 : 3;
-    const int x0 = (blockIdx.x * blockDim.x + threadIdx.x) * PIXELS;
-    const int y0 = (blockIdx.y * blockDim.y + threadIdx.y) * ROWS;
     const int count = (W - x0 < PIXELS ? W - x0 : PIXELS) * C;
     const unsigned char* src = frame + (long)y0 * pitch + (long)x0 * C;
 #pragma unroll
     for (int r = 0; r < ROWS; ++r)
-        if (y0 + r < H) load_words<C>(src + r * pitch, state.frame + r * C, WORDS, count);
+        if (y0 + r < H) load_words<C>(src + r * pitch, words + r * C, WORDS, count);
 }
 
-// Every row of the tile moves as whole 32-bit words (the tile's start, x0 * C bytes in, is a multiple
-// of 4 already); each case is a separate instantiation, so that the common one carries no byte-path code.
-__device__ __forceinline__ bool tile_in_words(int W, const unsigned char* frame, long pitch, const unsigned char* out,
-                                              long out_pitch, const unsigned char* previous, long previous_pitch,
-                                              const unsigned char* previous_input, long previous_input_pitch) {
-    const int x0 = (blockIdx.x * blockDim.x + threadIdx.x) * PIXELS;
+// Every row of the thread's part of the tile moves as whole 32-bit words (its start, x0 * C bytes in, is a
+// multiple of 4 already); each case is a separate instantiation, so that the common one carries no byte-path code.
+__device__ __forceinline__ bool tile_in_words(int x0, int W, const unsigned char* frame, long pitch,
+                                              const unsigned char* out, long out_pitch, const unsigned char* previous,
+                                              long previous_pitch, const unsigned char* previous_input,
+                                              long previous_input_pitch) {
     const bool smooth = previous != nullptr && previous_input != nullptr;
     return W - x0 >= PIXELS &&
            ((reinterpret_cast<size_t>(frame) | reinterpret_cast<size_t>(out) | (size_t)pitch | (size_t)out_pitch |
@@ -555,9 +569,9 @@ __device__ __forceinline__ bool tile_in_words(int W, const unsigned char* frame,
 // Phase 1, the first ROW_TAPS threads' part: the vertical tap of each output row of the block that is
 // inside the frame, relative to the staged rows (first_row is the first of them).
 template <typename T>
-__device__ __forceinline__ void row_taps(const StagedShared<T>& shared, int first_row, int h, int H) {
+__device__ __forceinline__ void row_taps(const StagedShared<T>& shared, Tile tile, int first_row, int h, int H) {
     const int i = threadIdx.y * BLOCK_X + threadIdx.x;
-    const int y = blockIdx.y * BLOCK_Y * ROWS + i;
+    const int y = tile.y * BLOCK_Y * ROWS + i;
     if (i >= ROW_TAPS || y >= H) return;
     const sk::Tap ty = sk::linear_tap(y, (float)h / H, h);
     RowTap tap;
@@ -596,9 +610,9 @@ __device__ __forceinline__ void stage_line(const T* line, const SourceColumns& c
 
 // Phase 1: this thread's columns of staged rows threadIdx.y, threadIdx.y + BLOCK_Y, ..., from the raw copy.
 template <typename T, typename Io>
-__device__ void stage_source_rows(const StagedShared<T>& shared, int2 range, int2 columns, int w, int W,
+__device__ void stage_source_rows(const StagedShared<T>& shared, Tile tile, int2 range, int2 columns, int w, int W,
                                   float strength) {
-    const int x0 = (blockIdx.x * blockDim.x + threadIdx.x) * PIXELS;
+    const int x0 = thread_x0(tile);
     if (x0 >= W) return;  // columns past the frame: their threads write nothing in phase 2 either
     strength = clamp01(strength);
     SourceColumns cols;  // weights times 255 * strength; positions made relative to the raw copy's first column
@@ -623,17 +637,15 @@ __device__ void stage_source_rows(const StagedShared<T>& shared, int2 range, int
 // SMOOTH (temporal smoothing) is a separate instantiation, so that the common case carries none of its
 // loads, registers or instructions; with it the previous output and input are read one row ahead.
 #define SK_BLEND_PARAMS                                                                                       \
-    StagedThread &state, const float *stage, const RowTap *taps, int H, int W, float strength,             \
+    unsigned int *frame_words, int x0, int y0, const float *stage, const RowTap *taps, int H, int W, float strength, \
         const unsigned char *previous, long previous_pitch, const unsigned char *previous_input,               \
         long previous_input_pitch, float temporal, unsigned char *out, long out_pitch
 #define SK_BLEND_ARGS \
-    state, stage, taps, H, W, strength, previous, previous_pitch, previous_input, previous_input_pitch, temporal, out, out_pitch
+    frame_words, x0, y0, stage, taps, H, W, strength, previous, previous_pitch, previous_input, previous_input_pitch, temporal, out, out_pitch
 template <int ORDER, bool WORDS, bool SMOOTH>
-__device__ void blend_staged_tile(SK_BLEND_PARAMS) {
+__device__ __forceinline__ void blend_staged_tile(SK_BLEND_PARAMS) {
     constexpr int C = ORDER >= 2 ? 4 : 3;
     constexpr bool whole_words = WORDS;
-    const int x0 = (blockIdx.x * blockDim.x + threadIdx.x) * PIXELS;
-    const int y0 = (blockIdx.y * blockDim.y + threadIdx.y) * ROWS;
     const int pixels = W - x0 < PIXELS ? W - x0 : PIXELS;  // fewer in the last tile of a row
     // Both in [0, 1] (the SDK validates them), so every blend is a convex combination of values in
     // [0, 255] and stays there: rounding needs no clamp, and gives what the CPU build's clamped rounding gives.
@@ -703,32 +715,34 @@ __device__ void blend_staged_tile(SK_BLEND_PARAMS) {
 #pragma unroll 1
     for (int r = 0; r < ROWS; r += 2) {
         if (y0 + r >= H) break;
-        blend_row(state.frame, r);
+        blend_row(frame_words, r);
         if (r + 1 >= ROWS || y0 + r + 1 >= H) break;
-        blend_row(state.frame + C, r + 1);
+        blend_row(frame_words + C, r + 1);
 #pragma unroll
-        for (int i = 0; i < (ROWS - 2) * C; ++i) state.frame[i] = state.frame[i + 2 * C];
+        for (int i = 0; i < (ROWS - 2) * C; ++i) frame_words[i] = frame_words[i + 2 * C];
     }
 }
 
-// One phase of the staged kernel for this thread (0: request the tile, 2: blend it), with the words or
-// the bytes instantiation for its tile and, in phase 2, with temporal smoothing or without.
+// Phase 0's frame words for ORDER, with the words or the bytes instantiation for the thread's part of the tile.
 template <int ORDER>
-__device__ void tile_phase(int phase, bool words, const unsigned char* frame, long pitch, SK_BLEND_PARAMS) {
-    if (phase == 0) {
-        if (words)
-            load_tile<ORDER, true>(state, H, W, frame, pitch);
-        else
-            load_tile<ORDER, false>(state, H, W, frame, pitch);
-        return;
-    }
+__device__ __forceinline__ void load_tile(bool whole, unsigned int* words, int x0, int y0, int H, int W, const unsigned char* frame,
+                          long pitch) {
+    if (whole)
+        load_tile<ORDER, true>(words, x0, y0, H, W, frame, pitch);
+    else
+        load_tile<ORDER, false>(words, x0, y0, H, W, frame, pitch);
+}
+
+// Phase 2's blend for ORDER, with the words or the bytes instantiation and with temporal smoothing or without.
+template <int ORDER>
+__device__ __forceinline__ void blend_tile(bool whole, SK_BLEND_PARAMS) {
     const bool smooth = previous != nullptr && previous_input != nullptr;  // the same for every thread
     if (smooth) {
-        if (words)
+        if (whole)
             blend_staged_tile<ORDER, true, true>(SK_BLEND_ARGS);
         else
             blend_staged_tile<ORDER, false, true>(SK_BLEND_ARGS);
-    } else if (words) {
+    } else if (whole) {
         blend_staged_tile<ORDER, true, false>(SK_BLEND_ARGS);
     } else {
         blend_staged_tile<ORDER, false, false>(SK_BLEND_ARGS);
@@ -767,48 +781,119 @@ __device__ __forceinline__ void prefetch_next_tile(int H, int W, const unsigned 
     for (int r = 0; r < ROWS && y0 + r < H; ++r) prefetch_l2(frame + (long)(y0 + r) * pitch + (long)x0 * channels);
 }
 
+// The persistent build, a compile option (SK_POST_PERSISTENT=1) that gpu_check's sweep times: a grid of only as
+// many blocks as the GPU holds at once (sdk/cuda/kernels.launch_shape), each taking tiles blockIdx.x,
+// blockIdx.x + gridDim.x, ... in turn, and requesting its next tile's model output and frame bytes before it blends
+// the current one (phase 2 reads only the staged rows and row taps, so the raw copy is free for the next tile
+// then). Why: a block of the one-tile build waits on DRAM in phase 0 with nothing else to do (H200, v6: 2160p
+// 0.0425 ms cold against 0.0337 with its data in L2), and the grid ends in a partial wave (1,020 tiles in 2.6
+// waves at 2160p); here a block's wait overlaps its own blend, and the tiles are dealt out evenly.
+// The frame words of two tiles live in registers at once: 8 rows need the 2-blocks-an-SM register budget.
+#ifndef SK_POST_PERSISTENT
+#define SK_POST_PERSISTENT 0
+#endif
+static_assert(!(SK_POST_PERSISTENT && SK_POST_PREFETCH_NEXT), "the persistent build requests its next tile itself");
+
+__device__ __forceinline__ Tile no_tile() { return Tile{-1, -1}; }
+__device__ __forceinline__ int tiles_across(int W) { return (W + BLOCK_X * PIXELS - 1) / (BLOCK_X * PIXELS); }
+__device__ __forceinline__ int staged_tiles(int H, int W) {
+    return tiles_across(W) * ((H + BLOCK_Y * ROWS - 1) / (BLOCK_Y * ROWS));
+}
+// Tile t in row-major order (neighbouring blocks take neighbouring tiles, which share model output rows in L2).
+__device__ __forceinline__ Tile nth_tile(int t, int H, int W) {
+    return t < staged_tiles(H, W) ? Tile{t % tiles_across(W), t / tiles_across(W)} : no_tile();
+}
+
+// Phase 0 for a tile, not waited for: the block's raw copy of the model output it reads, and this thread's frame
+// words of it into `request`.
+template <typename T>
+__device__ __forceinline__ void request_tile(const StagedShared<T>& shared, Tile tile, TileWords& request, SK_POST_PARAMS(T)) {
+    copy_raw<T>(shared, stage_range(tile, H, h), raw_range(tile, W, w), styled, h, w);
+    const int x0 = thread_x0(tile), y0 = thread_y0(tile);
+    if (x0 >= W || y0 >= H) return;
+    request.whole =
+        tile_in_words(x0, W, frame, pitch, out, out_pitch, previous, previous_pitch, previous_input, previous_input_pitch);
+    switch (order) {
+        case 0: load_tile<0>(request.whole, request.frame, x0, y0, H, W, frame, pitch); break;
+        case 1: load_tile<1>(request.whole, request.frame, x0, y0, H, W, frame, pitch); break;
+        case 2: load_tile<2>(request.whole, request.frame, x0, y0, H, W, frame, pitch); break;
+        default: load_tile<3>(request.whole, request.frame, x0, y0, H, W, frame, pitch); break;
+    }
+}
+
+// One phase of the staged kernel for this thread and `tile`. In phase 2, `next` (the persistent build's next tile
+// for this block, else none) is requested before the blend.
 template <typename T, typename Io>
-__device__ void postprocess_staged(int phase, StagedThread& state, float* shared_memory, SK_POST_PARAMS(T)) {
+__device__ __forceinline__ void postprocess_staged(int phase, Tile tile, Tile next, StagedThread& state, float* shared_memory,
+                                   SK_POST_PARAMS(T)) {
     const StagedShared<T> shared(shared_memory, h, w, H, W);
-    const int2 range = stage_range(H, h), columns = raw_range(W, w);
-    if (phase == 1) {
-        row_taps<T>(shared, range.x, h, H);
-        stage_source_rows<T, Io>(shared, range, columns, w, W, strength);
+    if (phase == 0) {
+        request_tile<T>(shared, tile, state.tile, SK_POST_ARGS);
+        copy_wait();
         return;
     }
-    if (phase == 0) copy_raw<T>(shared, range, columns, styled, h, w);
-    if (SK_POST_PREFETCH_NEXT && phase == 2) prefetch_next_tile(H, W, frame, pitch, order >= 2 ? 4 : 3);
-    const int x0 = (blockIdx.x * blockDim.x + threadIdx.x) * PIXELS;
-    const int y0 = (blockIdx.y * blockDim.y + threadIdx.y) * ROWS;
+    if (phase == 1) {
+        const int2 range = stage_range(tile, H, h);
+        row_taps<T>(shared, tile, range.x, h, H);
+        stage_source_rows<T, Io>(shared, tile, range, raw_range(tile, W, w), w, W, strength);
+        return;
+    }
+    const bool ahead = next.x >= 0;
+    if (ahead) request_tile<T>(shared, next, state.ahead, SK_POST_ARGS);
+    if (SK_POST_PREFETCH_NEXT) prefetch_next_tile(H, W, frame, pitch, order >= 2 ? 4 : 3);
+    const int x0 = thread_x0(tile), y0 = thread_y0(tile);
     if (x0 < W && y0 < H) {
-        const bool words = tile_in_words(W, frame, pitch, out, out_pitch, previous, previous_pitch, previous_input,
-                                         previous_input_pitch);
+        unsigned int* frame_words = state.tile.frame;
         const float* stage = shared.stage;
         const RowTap* taps = shared.row_taps;
         switch (order) {
-            case 0: tile_phase<0>(phase, words, frame, pitch, SK_BLEND_ARGS); break;
-            case 1: tile_phase<1>(phase, words, frame, pitch, SK_BLEND_ARGS); break;
-            case 2: tile_phase<2>(phase, words, frame, pitch, SK_BLEND_ARGS); break;
-            default: tile_phase<3>(phase, words, frame, pitch, SK_BLEND_ARGS); break;
+            case 0: blend_tile<0>(state.tile.whole, SK_BLEND_ARGS); break;
+            case 1: blend_tile<1>(state.tile.whole, SK_BLEND_ARGS); break;
+            case 2: blend_tile<2>(state.tile.whole, SK_BLEND_ARGS); break;
+            default: blend_tile<3>(state.tile.whole, SK_BLEND_ARGS); break;
         }
     }
-    if (phase == 0) copy_wait();
+    if (ahead) {
+        state.tile = state.ahead;
+        copy_wait();
+    }
+}
+
+// A block's phases in order: step(phase, tile, next) for each, with a barrier before every phase but the first.
+// The kernels' glue and the CPU emulation (kernels/kernel_emulator.cpp) both run this schedule.
+template <typename Step>
+__device__ __forceinline__ void staged_block_schedule(int H, int W, Step step) {
+#if SK_POST_PERSISTENT
+    int t = blockIdx.x;
+    if (t >= staged_tiles(H, W)) return;  // the same for the whole block
+    step(0, nth_tile(t, H, W), no_tile());
+    for (; t < staged_tiles(H, W); t += gridDim.x) {
+        step(1, nth_tile(t, H, W), no_tile());
+        step(2, nth_tile(t, H, W), nth_tile(t + gridDim.x, H, W));
+    }
+#else
+    const Tile tile{(int)blockIdx.x, (int)blockIdx.y};
+    step(0, tile, no_tile());
+    step(1, tile, no_tile());
+    step(2, tile, no_tile());
+#endif
 }
 
 // As postprocess_f32/f16 below, for h <= H and w <= W (sdk/cuda/kernels.py picks it then), with
 // sdk/cuda/kernels.staged_shared_bytes() of dynamic shared memory.
 // Launch with BLOCK_X x BLOCK_Y threads, one per PIXELS x ROWS tile (sdk/cuda/kernels.launch_shape).
+// The step is forced inline: in the persistent build NVRTC otherwise made phase 2 a called function, which put the
+// frame words on the stack (752 bytes) and every load and store through generic addresses.
 #define SK_STAGED_KERNEL(NAME, T, IO)                                                                         \
     extern "C" __global__ void __launch_bounds__(BLOCK_X * BLOCK_Y, SK_POST_MIN_BLOCKS) NAME(SK_POST_KERNEL_PARAMS(T)) { \
         extern __shared__ float4 shared_memory[];                                                              \
         if (params) strength = params[0], temporal = params[1];                                                \
         StagedThread state;                                                                                    \
         float* shared = reinterpret_cast<float*>(shared_memory);                                               \
-        postprocess_staged<T, IO>(0, state, shared, SK_POST_ARGS);                                             \
-        __syncthreads();                                                                                       \
-        postprocess_staged<T, IO>(1, state, shared, SK_POST_ARGS);                                             \
-        __syncthreads();                                                                                       \
-        postprocess_staged<T, IO>(2, state, shared, SK_POST_ARGS);                                             \
+        staged_block_schedule(H, W, [&](int phase, Tile tile, Tile next) __attribute__((always_inline)) { \
+            if (phase > 0) __syncthreads();                                                                    \
+            postprocess_staged<T, IO>(phase, tile, next, state, shared, SK_POST_ARGS);                         \
+        });                                                                                                    \
     }
 SK_STAGED_KERNEL(postprocess_staged_f32, float, sk::FloatIo)
 SK_STAGED_KERNEL(postprocess_staged_f16, __half, HalfIo)

@@ -21,16 +21,28 @@ PRE_PIXELS_PER_THREAD = 4
 POST_PIXELS_PER_THREAD, POST_ROWS_PER_THREAD = 4, 8
 
 
-def launch_shape(name: str, width: int, height: int,
-                 post_rows: int = POST_ROWS_PER_THREAD) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+PERSISTENT_DEFINE = "SK_POST_PERSISTENT=1"
+
+
+def is_persistent(defines: tuple[str, ...]) -> bool:
+    """Whether a build's compile options make the staged post kernel persistent (stylize_kernels.cu says why)."""
+    return any(d.replace(" ", "") == PERSISTENT_DEFINE for d in defines)
+
+
+def launch_shape(name: str, width: int, height: int, post_rows: int = POST_ROWS_PER_THREAD,
+                 resident_blocks: int = 0) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
     """Grid and block of a kernel for a ``width`` x ``height`` output; shared with the CPU emulation
-    (kernels/emulator.py) so that it runs the kernels with the geometry the GPU gets."""
+    (kernels/emulator.py) so that it runs the kernels with the geometry the GPU gets. A block a tile, except
+    for the persistent build's staged post kernel (``resident_blocks`` > 0: the blocks the GPU holds at
+    once), which gets a one-dimensional grid of at most that many blocks, each looping over tiles."""
     if name.startswith("preprocess"):
         width = (width + PRE_PIXELS_PER_THREAD - 1) // PRE_PIXELS_PER_THREAD
     else:
         width = (width + POST_PIXELS_PER_THREAD - 1) // POST_PIXELS_PER_THREAD
         height = (height + post_rows - 1) // post_rows
     grid = ((width + BLOCK[0] - 1) // BLOCK[0], (height + BLOCK[1] - 1) // BLOCK[1], 1)
+    if resident_blocks > 0 and name.startswith("postprocess_staged"):
+        grid = (min(grid[0] * grid[1], resident_blocks), 1, 1)
     return grid, (BLOCK[0], BLOCK[1], 1)
 
 
@@ -99,7 +111,8 @@ def device_arch(device: int = 0) -> str:
 class StylizeKernels:
     """The kernels, loaded into the primary context of ``device`` (the one torch and CuPy use).
     ``post_rows``: output rows per postprocess thread, a compile-time constant of the kernels;
-    ``defines``: other NAME=VALUE compile options of theirs (benchmarks/gpu_check.py times some)."""
+    ``defines``: other NAME=VALUE compile options of theirs (benchmarks/gpu_check.py times some; with
+    SK_POST_PERSISTENT=1 the staged post kernel is launched with as many blocks as the GPU holds at once)."""
 
     def __init__(self, device: int = 0, post_rows: int = POST_ROWS_PER_THREAD, defines: tuple[str, ...] = ()):
         driver = _driver()
@@ -116,6 +129,9 @@ class StylizeKernels:
         self.arch = device_arch(device)
         self.post_rows = post_rows
         self.defines = tuple(defines)
+        self.persistent = is_persistent(self.defines)
+        self._device = dev
+        self._resident_blocks: dict[tuple[str, int], int] = {}  # (kernel, dynamic shared bytes) -> blocks at once
         cubin = compile_cubin(self.arch, post_rows=post_rows, defines=self.defines)
         self._cubin = np.frombuffer(cubin, np.uint8).copy()  # the driver reads it during load
         self._module = check(driver.cuModuleLoadData(self._cubin.ctypes.data), "cuModuleLoadData")
@@ -150,11 +166,25 @@ class StylizeKernels:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def resident_blocks(self, name: str, shared: int) -> int:
+        """Blocks of kernel ``name`` with ``shared`` bytes of dynamic shared memory that the GPU holds at once
+        (the occupancy calculator's blocks an SM times the SMs)."""
+        key = (name, shared)
+        if key not in self._resident_blocks:
+            driver = self._driver
+            sms = check(driver.cuDeviceGetAttribute(
+                driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, self._device), "multiprocessor count")
+            per_sm = check(driver.cuOccupancyMaxActiveBlocksPerMultiprocessor(
+                self._functions[name], BLOCK[0] * BLOCK[1], shared), f"occupancy of {name}")
+            self._resident_blocks[key] = max(1, int(per_sm)) * int(sms)
+        return self._resident_blocks[key]
+
     def _launch(self, name: str, width: int, height: int, stream: int, args: list, shared: int = 0) -> None:
         if self._module is None:
             raise RuntimeError(f"launch {name}: these kernels were closed; create a new StylizeKernels")
         params = np.array([ctypes.addressof(a) for a in args], dtype=np.uint64)
-        grid, block = launch_shape(name, width, height, self.post_rows)
+        resident = self.resident_blocks(name, shared) if self.persistent and name.startswith("postprocess_staged") else 0
+        grid, block = launch_shape(name, width, height, self.post_rows, resident)
         check(self._driver.cuLaunchKernel(self._functions[name], *grid, *block, shared, stream,
                                           params.ctypes.data, 0), f"launch {name}")
 

@@ -108,7 +108,8 @@ def test_tiny_and_thin_frames_on_the_staged_kernel(emulator, ref, frame_hw, work
 
 
 @pytest.mark.parametrize("post_rows,defines", [(1, ()), (3, ()), (4, ()), (8, ()), (4, ("SK_POST_MIN_BLOCKS=4",)),
-                                              (8, ("SK_POST_PREFETCH_NEXT=1",))])
+                                              (8, ("SK_POST_PREFETCH_NEXT=1",)), (8, ("SK_POST_PERSISTENT=1",)),
+                                              (3, ("SK_POST_PERSISTENT=1", "SK_POST_MIN_BLOCKS=2"))])
 @pytest.mark.parametrize("frame_hw,work_hw", [((129, 237), (128, 236)), ((50, 31), (100, 64)), ((3, 7), (16, 16))])
 def test_other_tile_heights(ref, post_rows, defines, frame_hw, work_hw):
     """gpu_check.py times several builds of the post kernels: each is correct (the first and last sizes
@@ -139,7 +140,7 @@ def test_a_wrong_kernel_is_caught(emulator, ref, monkeypatch, kernel, message):
 
     real = module.launch_shape
     monkeypatch.setattr(module, "launch_shape",
-                        lambda name, w, h, rows: real(name, w, h - 1 if kernel in name else h, rows))
+                        lambda name, w, h, rows, *resident: real(name, w, h - 1 if kernel in name else h, rows))
     with pytest.raises(AssertionError, match=message):
         check(emulator, ref, (129, 237), (129, 236), "bgr", half=False)
 
@@ -156,6 +157,23 @@ def test_gpu_check_kernel_checks_run_here_on_the_emulation():
     assert {r["temporal"] for r in rows} == {0.0, 0.3}
     # the new column: a fraction, and small for kernels that round as the CPU path does (1e-6 to 4e-6 at 1080p)
     assert all(0.0 <= r["post_off_by_one_fraction"] <= 1e-3 for r in rows), [r["post_off_by_one_fraction"] for r in rows]
+
+
+@pytest.mark.parametrize("post_rows,defines", [(8, ("SK_POST_PERSISTENT=1", "SK_POST_MIN_BLOCKS=2")),
+                                              (4, ("SK_POST_PERSISTENT=1",))])
+def test_gpu_check_build_checks_run_here_on_the_emulation(ref, post_rows, defines):
+    """gpu_check.py's check of the other builds it times, run on the CPU on the persistent ones: five blocks take
+    the tiles in turn, some one more than others (6 tiles at 8 rows, 10 at 4 on the 129-row frame)."""
+    pytest.importorskip("torch")
+    from benchmarks.gpu_check import POST_BUILDS, check_post_build
+
+    assert (post_rows, defines) in POST_BUILDS
+    emulator = KernelEmulator(post_rows=post_rows, defines=defines)
+    assert emulator.resident_blocks == 5
+    rows = check_post_build(emulator, ref, np.random.default_rng(0), device="cpu",
+                            cases=(((129, 237), (72, 128), "bgr", True, 0.4), ((70, 300), (36, 152), "rgba", False, 0.0)))
+    assert [r["ok"] for r in rows] == [True, True], rows
+    assert rows[0]["defines"] == " ".join(defines) and rows[0]["temporal"] == 0.4
 
 
 @pytest.mark.parametrize("value,styled_level", [(np.nan, 0.0), (-np.inf, 0.0), (np.inf, 255.0)])

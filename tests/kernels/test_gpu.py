@@ -214,3 +214,20 @@ def test_non_finite_model_output_clamps_as_the_cpu_build_does_on_the_gpu(value, 
                             out.data_ptr(), out.stride(0), half)
         torch.cuda.synchronize()
         np.testing.assert_array_equal(out.cpu().numpy(), ref.postprocess(styled.astype(np.float32), frame, "bgr", 0.7))
+
+
+
+def _post_builds():
+    from benchmarks.gpu_check import POST_BUILDS
+    return [pytest.param(rows, defines, id=f"{rows}rows-{'-'.join(defines) or 'default'}")
+            for rows, defines in POST_BUILDS]
+
+
+@pytest.mark.parametrize("post_rows,defines", _post_builds())
+def test_every_build_that_gpu_check_times_matches_the_cpu_reference(post_rows, defines):
+    """gpu_check.py times these builds of the post kernels beside the default, whose output its kernel checks hold to
+    the CPU reference; this holds each other build to it too. At 2160p a persistent block takes several tiles."""
+    from benchmarks.gpu_check import check_post_build
+    with StylizeKernels(post_rows=post_rows, defines=defines) as kernels:
+        rows = check_post_build(kernels, CpuReference(), np.random.default_rng(7))
+    assert all(r["ok"] for r in rows), rows

@@ -15,20 +15,26 @@ class FakeDriver:
 
     CUdevice_attribute = types.SimpleNamespace(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR="major",
                                                CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR="minor",
-                                               CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN="optin")
+                                               CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN="optin",
+                                               CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT="sms")
     CUfunction_attribute = types.SimpleNamespace(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES="dynamic")
     CUevent_flags = types.SimpleNamespace(CU_EVENT_DISABLE_TIMING="no timing")
 
     def __init__(self, current_context: int = 0):
         self.calls, self.current_context = [], current_context
+        self.launches = []  # (kernel, grid, block, shared bytes) of each cuLaunchKernel
 
     def __getattr__(self, name):
         results = {"cuCtxGetCurrent": self.current_context, "cuDeviceGet": 3, "cuDevicePrimaryCtxRetain": 77,
-                   "cuModuleLoadData": "module", "cuModuleGetFunction": "function", "cuDeviceGetAttribute": 9,
-                   "cuEventCreate": "event"}
+                   "cuModuleLoadData": "module", "cuModuleGetFunction": "function",
+                   "cuEventCreate": "event", "cuOccupancyMaxActiveBlocksPerMultiprocessor": 2}
 
         def call(*args):
             self.calls.append(name)
+            if name == "cuDeviceGetAttribute":  # an sm_99 with 9 SMs and a Hopper's shared memory
+                return self.CUresult.CUDA_SUCCESS, {"optin": 227 * 1024, "sms": 9}.get(args[0], 9)
+            if name == "cuLaunchKernel":
+                self.launches.append((args[0], args[1:4], args[4:7], args[7]))
             return (self.CUresult.CUDA_SUCCESS, results[name]) if name in results else (self.CUresult.CUDA_SUCCESS,)
         return call
 
@@ -75,3 +81,25 @@ def test_stream_waits_share_one_event_that_close_destroys(fake):
     k.close()
     k.close()
     assert driver.calls.count("cuEventDestroy") == 1
+
+
+def test_the_persistent_build_launches_as_many_staged_blocks_as_the_gpu_holds(fake):
+    """With SK_POST_PERSISTENT=1 the staged post kernel gets a one-dimensional grid: the occupancy calculator's
+    blocks an SM (2 here) times the SMs (9), or the tiles where fewer."""
+    driver = fake()
+    with kernels_module.StylizeKernels(defines=("SK_POST_PERSISTENT=1",)) as k:
+        k.postprocess(1, 720, 1280, 2, 3840 * 3, 2160, 3840, "bgr", 0.7, 3, 3840 * 3, True)  # 30 x 34 tiles
+        k.postprocess(1, 64, 64, 2, 200 * 3, 100, 200, "bgr", 0.7, 3, 200 * 3, True)  # 2 x 2 tiles
+        k.postprocess(1, 64, 64, 2, 200 * 3, 100, 200, "bgr", 0.7, 3, 200 * 3, True)
+    grids = [grid for _, grid, _, _ in driver.launches]
+    assert grids == [(18, 1, 1), (4, 1, 1), (4, 1, 1)]
+    assert driver.calls.count("cuOccupancyMaxActiveBlocksPerMultiprocessor") == 2  # once a shared memory size
+    assert [block for _, _, block, _ in driver.launches] == [(32, 8, 1)] * 3
+
+
+def test_the_default_build_launches_a_staged_block_a_tile(fake):
+    driver = fake()
+    with kernels_module.StylizeKernels() as k:
+        k.postprocess(1, 720, 1280, 2, 3840 * 3, 2160, 3840, "bgr", 0.7, 3, 3840 * 3, True)
+    assert [grid for _, grid, _, _ in driver.launches] == [(30, 34, 1)]
+    assert "cuOccupancyMaxActiveBlocksPerMultiprocessor" not in driver.calls

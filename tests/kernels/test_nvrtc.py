@@ -59,6 +59,21 @@ def test_the_next_wave_prefetch_is_a_compile_option(arch):
     assert with_prefetch[:4] == b"\x7fELF" and with_prefetch != compiler.compile_cubin(arch)
 
 
+@pytest.mark.parametrize("arch", ["sm_75", "sm_87", "sm_90"])
+def test_the_persistent_post_kernel_is_a_compile_option(arch):
+    """SK_POST_PERSISTENT=1 (the staged kernel looping over tiles, two tiles' frame words in registers) compiles for
+    GPUs with and without cp.async, and changes the code."""
+    persistent = compiler.compile_cubin(arch, defines=("SK_POST_PERSISTENT=1", "SK_POST_MIN_BLOCKS=2"))
+    assert persistent[:4] == b"\x7fELF" and persistent != compiler.compile_cubin(arch)
+
+
+def test_the_persistent_kernel_refuses_the_next_wave_prefetch():
+    """The two options overlap (the persistent kernel requests its next tile itself): asking for both is an error
+    that names why, not a build that times something else."""
+    with pytest.raises(EngineBuildError, match="the persistent build requests its next tile itself"):
+        compiler.compile_cubin("sm_90", use_cache=False, defines=("SK_POST_PERSISTENT=1", "SK_POST_PREFETCH_NEXT=1"))
+
+
 def test_the_kernels_compile_for_gpus_without_asynchronous_copies():
     """The staged post kernel copies its raw rows to shared memory with cp.async (inline PTX, sm_80 and
     later: Orin, RTX 30/40, Hopper) and with plain loads and stores on older GPUs (a T4's sm_75)."""
