@@ -4,8 +4,9 @@ profiler to look at (the launches are the whole program's GPU work besides tenso
     ncu --clock-control none --kernel-name regex:process --section SpeedOfLight ... \\
         python3 benchmarks/ncu_kernels.py
 
-Launch order, for 1920x1080 then 3840x2160 (FP16, BGR, strength 0.8): preprocess, postprocess,
-postprocess with temporal smoothing.
+Launch order (FP16, BGR, strength 0.8): the default build's preprocess, postprocess and postprocess with
+temporal smoothing for 1920x1080, then the same for 3840x2160; then PROFILED_BUILD's postprocess for
+1920x1080 and 3840x2160 (the persistent build: whether its memory waits overlap its blends).
 """
 from __future__ import annotations
 
@@ -18,18 +19,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from benchmarks.gpu_check import CHECK_SIZES, kernel_launches  # noqa: E402
+from benchmarks.gpu_check import CHECK_SIZES, POST_BUILDS, kernel_launches  # noqa: E402
 from sdk.cuda.kernels import StylizeKernels  # noqa: E402
+
+PROFILED_BUILD = POST_BUILDS[5]  # 8 rows, persistent, 2 blocks an SM
+assert "SK_POST_PERSISTENT=1" in PROFILED_BUILD[1]
 
 
 def main() -> int:
     rng = np.random.default_rng(0)
-    kernels = StylizeKernels(torch.cuda.current_device())
     launched = 0
-    for H, W in CHECK_SIZES[1:]:
-        for _name, launch, _nbytes in kernel_launches(kernels, H, W, rng):
-            launch()
-            launched += 1
+    for kernels, names in ((StylizeKernels(torch.cuda.current_device()), ("pre", "post", "post+temporal")),
+                           (StylizeKernels(torch.cuda.current_device(), post_rows=PROFILED_BUILD[0],
+                                           defines=PROFILED_BUILD[1]), ("post",))):
+        for H, W in CHECK_SIZES[1:]:
+            for name, launch, _nbytes in kernel_launches(kernels, H, W, rng):
+                if name in names:
+                    launch()
+                    launched += 1
     torch.cuda.synchronize()
     print(f"launched {launched} kernels")
     return 0
