@@ -636,12 +636,13 @@ __device__ void stage_source_rows(const StagedShared<T>& shared, Tile tile, int2
 // conversions. The CPU build's arithmetic up to float rounding (tests hold it to one uint8 step).
 // SMOOTH (temporal smoothing) is a separate instantiation, so that the common case carries none of its
 // loads, registers or instructions; with it the previous output and input are read one row ahead.
-#define SK_BLEND_PARAMS                                                                                       \
-    unsigned int *frame_words, int x0, int y0, const float *stage, const RowTap *taps, int H, int W, float strength, \
-        const unsigned char *previous, long previous_pitch, const unsigned char *previous_input,               \
+#define SK_BLEND_PARAMS                                                                                      \
+    unsigned int *frame_words, int x0, int y0, const float *stage, const RowTap *taps, int H, int W,        \
+        float strength, const unsigned char *previous, long previous_pitch, const unsigned char *previous_input, \
         long previous_input_pitch, float temporal, unsigned char *out, long out_pitch
-#define SK_BLEND_ARGS \
-    frame_words, x0, y0, stage, taps, H, W, strength, previous, previous_pitch, previous_input, previous_input_pitch, temporal, out, out_pitch
+#define SK_BLEND_ARGS                                                                                       \
+    frame_words, x0, y0, stage, taps, H, W, strength, previous, previous_pitch, previous_input, previous_input_pitch, \
+        temporal, out, out_pitch
 template <int ORDER, bool WORDS, bool SMOOTH>
 __device__ __forceinline__ void blend_staged_tile(SK_BLEND_PARAMS) {
     constexpr int C = ORDER >= 2 ? 4 : 3;
@@ -725,8 +726,8 @@ __device__ __forceinline__ void blend_staged_tile(SK_BLEND_PARAMS) {
 
 // Phase 0's frame words for ORDER, with the words or the bytes instantiation for the thread's part of the tile.
 template <int ORDER>
-__device__ __forceinline__ void load_tile(bool whole, unsigned int* words, int x0, int y0, int H, int W, const unsigned char* frame,
-                          long pitch) {
+__device__ __forceinline__ void load_tile(bool whole, unsigned int* words, int x0, int y0, int H, int W,
+                                          const unsigned char* frame, long pitch) {
     if (whole)
         load_tile<ORDER, true>(words, x0, y0, H, W, frame, pitch);
     else
@@ -807,12 +808,13 @@ __device__ __forceinline__ Tile nth_tile(int t, int H, int W) {
 // Phase 0 for a tile, not waited for: the block's raw copy of the model output it reads, and this thread's frame
 // words of it into `request`.
 template <typename T>
-__device__ __forceinline__ void request_tile(const StagedShared<T>& shared, Tile tile, TileWords& request, SK_POST_PARAMS(T)) {
+__device__ __forceinline__ void request_tile(const StagedShared<T>& shared, Tile tile, TileWords& request,
+                                             SK_POST_PARAMS(T)) {
     copy_raw<T>(shared, stage_range(tile, H, h), raw_range(tile, W, w), styled, h, w);
     const int x0 = thread_x0(tile), y0 = thread_y0(tile);
     if (x0 >= W || y0 >= H) return;
-    request.whole =
-        tile_in_words(x0, W, frame, pitch, out, out_pitch, previous, previous_pitch, previous_input, previous_input_pitch);
+    request.whole = tile_in_words(x0, W, frame, pitch, out, out_pitch, previous, previous_pitch, previous_input,
+                                  previous_input_pitch);
     switch (order) {
         case 0: load_tile<0>(request.whole, request.frame, x0, y0, H, W, frame, pitch); break;
         case 1: load_tile<1>(request.whole, request.frame, x0, y0, H, W, frame, pitch); break;
@@ -824,8 +826,8 @@ __device__ __forceinline__ void request_tile(const StagedShared<T>& shared, Tile
 // One phase of the staged kernel for this thread and `tile`. In phase 2, `next` (the persistent build's next tile
 // for this block, else none) is requested before the blend.
 template <typename T, typename Io>
-__device__ __forceinline__ void postprocess_staged(int phase, Tile tile, Tile next, StagedThread& state, float* shared_memory,
-                                   SK_POST_PARAMS(T)) {
+__device__ __forceinline__ void postprocess_staged(int phase, Tile tile, Tile next, StagedThread& state,
+                                                   float* shared_memory, SK_POST_PARAMS(T)) {
     const StagedShared<T> shared(shared_memory, h, w, H, W);
     if (phase == 0) {
         request_tile<T>(shared, tile, state.tile, SK_POST_ARGS);
@@ -890,7 +892,7 @@ __device__ __forceinline__ void staged_block_schedule(int H, int W, Step step) {
         if (params) strength = params[0], temporal = params[1];                                                \
         StagedThread state;                                                                                    \
         float* shared = reinterpret_cast<float*>(shared_memory);                                               \
-        staged_block_schedule(H, W, [&](int phase, Tile tile, Tile next) __attribute__((always_inline)) { \
+        staged_block_schedule(H, W, [&](int phase, Tile tile, Tile next) __attribute__((always_inline)) {      \
             if (phase > 0) __syncthreads();                                                                    \
             postprocess_staged<T, IO>(phase, tile, next, state, shared, SK_POST_ARGS);                         \
         });                                                                                                    \
