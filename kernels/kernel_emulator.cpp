@@ -64,7 +64,8 @@ void for_each_thread(unsigned gx, unsigned gy, unsigned bx, unsigned by, const s
 
 #include "stylize_kernels.cu"
 
-// What a thread's registers hold before the kernel writes them: a word no frame byte pattern repeats in order.
+// A thread's registers before the kernel writes them: 0xDEADBEEF in every frame word, so that a tile blended from
+// words it never loaded shows in the output.
 void poison(StagedThread& thread) {
     for (TileWords* words : {&thread.tile, &thread.ahead}) {
         std::fill(std::begin(words->frame), std::end(words->frame), 0xDEADBEEFu);
