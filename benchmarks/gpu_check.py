@@ -145,40 +145,49 @@ def check_kernels(kernels: StylizeKernels, ref: CpuReference, rng, device: str =
                 want = ref.preprocess(host, order, (h, w))
                 pre_err = float(np.abs(got - want).max()) * 127.5  # in uint8 steps
                 pre_written = bool(np.isfinite(got).all())
-                # postprocess: model output slightly beyond [-1, 1] to exercise the clamp.
+                # postprocess: model output slightly beyond [-1, 1] to exercise the clamp; temporal smoothing on
+                # half the cases.
                 styled = torch.from_numpy(rng.uniform(-1.05, 1.05, (1, 3, h, w)).astype(np.float32)).to(device, dtype)
-                # Temporal smoothing on half the cases; the previous input is the frame off by up to 15 steps.
-                temporal = 0.3 if half else 0.0
-                previous = pitched_frame(H, W, channels, rng, device) if temporal else None
-                previous_input = None
-                if temporal:
-                    previous_input = pitched_frame(H, W, channels, rng, device)
-                    noise = torch.from_numpy(rng.integers(-15, 16, (H, W, channels), dtype=np.int16)).to(device)
-                    previous_input.copy_((frame.to(torch.int16) + noise).clamp(0, 255).to(torch.uint8))
-                outs = []
-                for poison in (0, 255):  # an unwritten byte differs between the two poisons
-                    o = torch.full((H, W, channels), poison, dtype=torch.uint8, device=device)
-                    kernels.postprocess(styled.data_ptr(), h, w, frame.data_ptr(), frame.stride(0), H, W, order, 0.7,
-                                        o.data_ptr(), o.stride(0), half,
-                                        previous.data_ptr() if temporal else 0, previous.stride(0) if temporal else 0,
-                                        previous_input.data_ptr() if temporal else 0,
-                                        previous_input.stride(0) if temporal else 0, temporal, stream)
-                    sync()
-                    outs.append(o.cpu().numpy())
-                post_written = bool(np.array_equal(outs[0], outs[1]))
-                want_post = ref.postprocess(styled.float().cpu().numpy(), host, order, 0.7,
-                                            previous.cpu().numpy() if temporal else None, temporal,
-                                            previous_input.cpu().numpy() if temporal else None)
-                post_diff = np.abs(outs[0].astype(int) - want_post.astype(int))
-                post_err = int(post_diff.max())
+                post = check_post(kernels, ref, frame, styled, order, 0.3 if half else 0.0, rng, device, stream)
                 rows.append({"frame": f"{W}x{H}", "work": f"{w}x{h}", "order": order, "dtype": "f16" if half else "f32",
-                             "temporal": temporal,
-                             "pre_max_err_lsb": round(pre_err, 3), "pre_all_written": pre_written,
-                             "post_max_err_lsb": post_err, "post_all_written": post_written,
-                             # how often the float rounding differs from the CPU path's (the limit is on the max)
-                             "post_off_by_one_fraction": float((post_diff == 1).mean()),
-                             "ok": pre_written and post_written and pre_err <= 1.0 and post_err <= 1})
+                             "pre_max_err_lsb": round(pre_err, 3), "pre_all_written": pre_written, **post,
+                             "ok": pre_written and pre_err <= 1.0 and post["ok"]})
     return rows
+
+
+def check_post(kernels, ref: CpuReference, frame: torch.Tensor, styled: torch.Tensor, order: str, temporal: float, rng,
+               device: str = "cuda", stream: int = 0) -> dict:
+    """The post kernel on ``frame`` (H x W x C, any pitch) and the model output ``styled`` (FP16 or FP32) against the
+    CPU reference, strength 0.7, the output poisoned twice (an unwritten byte differs between the two). With
+    ``temporal``, the previous output is random and the previous input is the frame off by up to 15 steps, so
+    that smoothing is partly faded."""
+    H, W, channels = frame.shape
+    h, w = styled.shape[2:]
+    previous = previous_input = None
+    if temporal:
+        previous = pitched_frame(H, W, channels, rng, device)
+        previous_input = pitched_frame(H, W, channels, rng, device)
+        noise = torch.from_numpy(rng.integers(-15, 16, (H, W, channels), dtype=np.int16)).to(device)
+        previous_input.copy_((frame.to(torch.int16) + noise).clamp(0, 255).to(torch.uint8))
+    smooth = (previous.data_ptr(), previous.stride(0), previous_input.data_ptr(), previous_input.stride(0)) \
+        if temporal else (0, 0, 0, 0)
+    outs = []
+    for poison in (0, 255):
+        out = torch.full((H, W, channels), poison, dtype=torch.uint8, device=device)
+        kernels.postprocess(styled.data_ptr(), h, w, frame.data_ptr(), frame.stride(0), H, W, order, 0.7,
+                            out.data_ptr(), out.stride(0), styled.dtype == torch.float16, *smooth, temporal, stream)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        outs.append(out.cpu().numpy())
+    written = bool(np.array_equal(outs[0], outs[1]))
+    want = ref.postprocess(styled.float().cpu().numpy(), frame.cpu().numpy(), order, 0.7,
+                           previous.cpu().numpy() if temporal else None, temporal,
+                           previous_input.cpu().numpy() if temporal else None)
+    diff = np.abs(outs[0].astype(int) - want.astype(int))
+    return {"temporal": temporal, "post_max_err_lsb": int(diff.max()), "post_all_written": written,
+            # how often the float rounding differs from the CPU path's (the limit is on the max)
+            "post_off_by_one_fraction": float((diff == 1).mean()),
+            "ok": written and int(diff.max()) <= 1}
 
 
 def kernel_launches(kernels: StylizeKernels, H: int, W: int, rng) -> list[tuple]:
@@ -215,36 +224,16 @@ POST_BUILD_CASES = (((2160, 3840), (720, 1280), "bgr", True, 0.4), ((1080, 1920)
 
 
 def check_post_build(kernels, ref: CpuReference, rng, device: str = "cuda", cases=POST_BUILD_CASES) -> list[dict]:
-    """A build of the post kernels (POST_BUILDS) against the CPU reference, output poisoned twice: the default build
-    gets every size, order and precision in check_kernels; the others, these few cases. With ``device="cpu"`` and
-    the CPU emulation the same code runs in the test suite."""
+    """A build of the post kernels (POST_BUILDS) against the CPU reference (check_post): the default build gets every
+    size, order and precision in check_kernels; the others, these few cases. With ``device="cpu"`` and the CPU
+    emulation the same code runs in the test suite."""
     rows = []
     for (H, W), (h, w), order, half, temporal in cases:
-        channels = 4 if order.endswith("a") else 3
-        frame = torch.from_numpy(rng.integers(0, 256, (H, W, channels), dtype=np.uint8)).to(device)
-        previous = torch.from_numpy(rng.integers(0, 256, (H, W, channels), dtype=np.uint8)).to(device)
-        noise = torch.from_numpy(rng.integers(-15, 16, (H, W, channels), dtype=np.int16)).to(device)
-        previous_input = (frame.to(torch.int16) + noise).clamp(0, 255).to(torch.uint8)  # smoothing partly faded
+        frame = pitched_frame(H, W, 4 if order.endswith("a") else 3, rng, device)
         styled = torch.from_numpy(rng.uniform(-1.05, 1.05, (1, 3, h, w)).astype(np.float16 if half else np.float32))
-        styled = styled.to(device)
-        smooth = (previous.data_ptr(), previous.stride(0), previous_input.data_ptr(), previous_input.stride(0),
-                  temporal) if temporal else ()
-        outs = []
-        for poison in (0, 255):  # an unwritten byte differs between the two
-            out = torch.full_like(frame, poison)
-            kernels.postprocess(styled.data_ptr(), h, w, frame.data_ptr(), frame.stride(0), H, W, order, 0.7,
-                                out.data_ptr(), out.stride(0), half, *smooth)
-            if device == "cuda":
-                torch.cuda.synchronize()
-            outs.append(out.cpu().numpy())
-        want = ref.postprocess(styled.float().cpu().numpy(), frame.cpu().numpy(), order, 0.7,
-                               previous.cpu().numpy() if temporal else None, temporal,
-                               previous_input.cpu().numpy() if temporal else None)
-        err = int(np.abs(outs[0].astype(int) - want.astype(int)).max())
-        written = bool(np.array_equal(outs[0], outs[1]))
         rows.append({"post_rows": kernels.post_rows, "defines": " ".join(kernels.defines), "frame": f"{W}x{H}",
-                     "order": order, "dtype": "f16" if half else "f32", "temporal": temporal,
-                     "post_max_err_lsb": err, "post_all_written": written, "ok": written and err <= 1})
+                     "order": order, "dtype": "f16" if half else "f32",
+                     **check_post(kernels, ref, frame, styled.to(device), order, temporal, rng, device)})
     return rows
 
 
