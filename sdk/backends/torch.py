@@ -308,9 +308,10 @@ class TorchBackend(Backend):
         dtype = torch.float16 if self.precision == "fp16" else torch.float32
         key = np.ascontiguousarray(style, dtype=np.float32).tobytes()
         with torch.inference_mode():
-            image_t, style_t = (torch.from_numpy(np.ascontiguousarray(a)).to(self._device, dtype) for a in (image, style))
+            image_t = torch.from_numpy(np.ascontiguousarray(image)).to(self._device, dtype)
             with self._lock:
-                if self._bound_style != key:  # the style program runs when the style changes, not every frame
+                if self._bound_style != key:  # the style's copy and program run when it changes, not every frame
+                    style_t = torch.from_numpy(np.ascontiguousarray(style)).to(self._device, dtype)
                     self._bound, self._bound_style = self._graph.bind(style_t), key
                 bound = self._bound
                 if self._device.type == "cuda":  # one pipeline: GPU calls run one at a time

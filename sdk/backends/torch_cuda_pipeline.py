@@ -43,7 +43,7 @@ class _Slot:
     graph: object = None
     key: tuple | None = None
     bound: dict | None = None  # the model's style values for this slot's style (OnnxGraphModule.bind)
-    bound_style: bytes | None = None
+    style_key: bytes | None = None  # the style vector in `style` (and `bound`), as bytes
     busy: bool = False
     device_result: object = None  # for a device frame: what result() returns (a tensor, or the caller's out)
 
@@ -167,16 +167,16 @@ class TorchCudaPipeline:
             slot = self._slots[index] = self._make_slot(shape, size_hw, style_vec.shape[1])
         if not on_device:
             slot.pinned_in.numpy()[...] = frame  # host copy into pinned memory; handles strides
-        style = torch.from_numpy(np.ascontiguousarray(style_vec)).to(self.dtype)
         params = torch.tensor([strength, temporal], dtype=torch.float32)
         caller = torch.cuda.current_stream() if on_device else None
         with torch.cuda.stream(slot.stream):
-            slot.style.copy_(style)  # tiny synchronous host->device copies; the graph reads slot.style
-            slot.params.copy_(params)  # and slot.params
+            slot.params.copy_(params)  # a tiny synchronous host->device copy; the graph reads slot.params
             style_key = style_vec.tobytes()
-            if getattr(self.model, "style_input", None) is not None and slot.bound_style != style_key:
-                self._bind_style(slot)
-                slot.bound_style = style_key
+            if slot.style_key != style_key:  # a style changes rarely: its copy and the style program run only then
+                slot.style.copy_(torch.from_numpy(np.ascontiguousarray(style_vec)).to(self.dtype))
+                if getattr(self.model, "style_input", None) is not None:
+                    self._bind_style(slot)
+                slot.style_key = style_key
             if on_device:
                 # Wait for the caller's current stream (where torch, which exports no stream, enqueued the
                 # frame, and where `out` may still be read) and for the stream the array names (CUDA

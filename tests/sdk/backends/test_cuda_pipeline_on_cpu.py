@@ -329,3 +329,30 @@ def test_a_folded_model_is_bound_once_per_style_and_gives_the_same_frames(packag
         assert np.abs(got.astype(int) - want.astype(int)).max() <= 1  # FP32 rounding of the fold, at most
     # Slots alternate: slot 0 sees styles 0, 0, 1 (frames 0, 2, 4), slot 1 sees 0, 1, 0 (frames 1, 3, 5).
     assert binds == [[1, 0, 0], [1, 0, 0], [0, 0, 1], [0, 0, 1], [1, 0, 0]]
+
+
+
+@pytest.mark.parametrize("folded", [False, True], ids=["as written", "style folded"])
+def test_a_slot_copies_its_style_only_when_it_changes_and_each_frame_gets_its_own(package, emulator, clip, folded):
+    """The style vector goes to the device (and, folded, through the style program) only when a slot's style
+    changes, not every frame; each frame still gets its own style: it equals what a new pipeline makes of that
+    frame and style alone (exactly as written; folded, within the fold's FP32 rounding)."""
+    graph = OnnxGraphModule(package.file("fp32").read_bytes(), torch.device("cpu"), "generator.onnx",
+                            style_input=package.manifest["style_input"]["name"] if folded else None)
+    p = TorchCudaPipeline(graph, emulator, half=False, use_graphs=False, slots=2, channels_last=False)
+    copies = []
+
+    class CountingTorch(TorchOnCpu):
+        @staticmethod
+        def from_numpy(array):  # the pipeline's one use: the style vector on its way to slot.style
+            copies.append(array.flatten().tolist())
+            return torch.from_numpy(array)
+
+    p.torch = CountingTorch()
+    other = np.eye(3, dtype=np.float32)[2].reshape(1, 3, 1, 1)
+    for f, style in zip(clip, [STYLE, STYLE, STYLE, other, other, STYLE]):
+        got = p.run(f, "bgr", SIZE, style, 0.8)
+        want = pipeline(package, emulator).run(f, "bgr", SIZE, style, 0.8)
+        assert np.abs(got.astype(int) - want.astype(int)).max() <= (1 if folded else 0)
+    # Slots alternate: slot 0 sees styles 0, 0, 1 (frames 0, 2, 4), slot 1 sees 0, 1, 0 (frames 1, 3, 5).
+    assert copies == [[1, 0, 0], [1, 0, 0], [0, 0, 1], [0, 0, 1], [1, 0, 0]]
