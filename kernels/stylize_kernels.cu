@@ -776,8 +776,8 @@ __device__ __forceinline__ unsigned int resident_blocks() {
 __device__ __forceinline__ void prefetch_next_tile(int H, int W, const unsigned char* frame, long pitch, int channels) {
     const unsigned int next = blockIdx.y * gridDim.x + blockIdx.x + resident_blocks();
     if (next >= gridDim.x * gridDim.y) return;
-    const int x0 = ((next % gridDim.x) * blockDim.x + threadIdx.x) * PIXELS;
-    const int y0 = ((next / gridDim.x) * blockDim.y + threadIdx.y) * ROWS;
+    const Tile tile{(int)(next % gridDim.x), (int)(next / gridDim.x)};
+    const int x0 = thread_x0(tile), y0 = thread_y0(tile);
     if (x0 >= W) return;
     for (int r = 0; r < ROWS && y0 + r < H; ++r) prefetch_l2(frame + (long)(y0 + r) * pitch + (long)x0 * channels);
 }
