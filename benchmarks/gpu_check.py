@@ -30,7 +30,8 @@ from kernels.cpu_reference import CpuReference  # noqa: E402
 from sdk import frames, load_package  # noqa: E402
 from sdk.backends.torch import OnnxGraphModule  # noqa: E402
 from sdk.backends.torch_cuda_pipeline import TorchCudaPipeline  # noqa: E402
-from sdk.cuda.kernels import StylizeKernels  # noqa: E402
+from sdk.cuda.compiler import compile_builds  # noqa: E402
+from sdk.cuda.kernels import POST_ROWS_PER_THREAD, StylizeKernels  # noqa: E402
 
 ORDERS = ("bgr", "rgb", "bgra", "rgba")
 CHECK_SIZES = ((129, 237), (1080, 1920), (2160, 3840))  # H, W
@@ -361,6 +362,20 @@ def sdk_video_loop(label: str, clip: list, frames_count: int, reference: np.ndar
             "max_diff_vs_naive": int(diff.max()), "mean_diff_vs_naive": round(float(diff.mean()), 3)}
 
 
+def compile_all_builds() -> str:
+    """The default build and every POST_BUILDS build for this GPU, compiled at once into the on-disk cache (one
+    process each), so that the GPU tests, the checks and the sweep only load them. A failure is left for those
+    to report, each with its NVRTC log."""
+    major, minor = torch.cuda.get_device_capability(0)
+    start = time.perf_counter()
+    try:
+        seconds = compile_builds(f"sm_{major}{minor}", [(POST_ROWS_PER_THREAD, ()), *POST_BUILDS])
+    except Exception as exc:  # noqa: BLE001 - the later parts compile what is missing, one by one
+        return f"failed ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+    return (f"{len(seconds)} in {time.perf_counter() - start:.1f} s at once "
+            f"({sum(seconds):.1f} s of compiling, the longest {max(seconds):.1f} s)")
+
+
 def gpu_tests(out_dir: Path, timeout_s: int = 240) -> dict:
     """The suite's GPU-marked tests (kernels vs CPU reference, torch-cuda vs ONNX Runtime, temporal
     smoothing in the kernel vs the CPU path, TensorRT where it runs), in a child process."""
@@ -457,6 +472,8 @@ def main() -> int:
     rng = np.random.default_rng(0)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
+    compiled = compile_all_builds()
+    print(f"kernel builds compiled: {compiled}", flush=True)
     tests = gpu_tests(out_dir) if "gpu_tests" in wanted else {"command": "(not run)", "returncode": 0,
                                                                  "summary": "not run (--sections)", "log": ""}
     print(f"GPU tests: {tests['summary']} (rc {tests['returncode']}; {tests['log']})", flush=True)
@@ -467,6 +484,7 @@ def main() -> int:
             # What actually ran: a copied tree's .git can be older than its files.
             "kernel_sources_sha256": hashlib.sha256(b"".join(
                 (ROOT / "kernels" / name).read_bytes() for name in ("stylize_kernels.cu", "pixel_math.cuh"))).hexdigest()[:16]}
+    info["parallel_compile"] = compiled
     try:
         info["driver"] = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
                                         capture_output=True, text=True).stdout.strip()

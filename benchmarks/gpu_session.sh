@@ -14,13 +14,24 @@ BASELINE=${BASELINE:-66fa8db}
 export PYTHONUNBUFFERED=1
 cd "$(dirname "$0")/.."
 
+# The device's copy of the repository carries .git, so the earlier kernels come from there. Their one build compiles
+# in the background (into the shared kernel cache) while gpu_check compiles and checks this tree's builds.
+baseline_tree=$(mktemp -d)
+baseline_ok=0
+if git archive "$BASELINE" sdk kernels benchmarks | tar -x -C "$baseline_tree"; then
+    baseline_ok=1
+    (cd "$baseline_tree" && python3 -c 'import sys, torch; sys.path.insert(0, "."); from sdk.cuda.compiler import compile_cubin
+major, minor = torch.cuda.get_device_capability(0); compile_cubin(f"sm_{major}{minor}")' \
+        > "$OUT/baseline_compile.log" 2>&1) &
+fi
+
 timeout "${CHECK_TIMEOUT:-250}" python3 benchmarks/gpu_check.py --out "$OUT" --frames 300 > "$OUT/gpu_check.log" 2>&1
 echo "gpu_check rc $?"
+wait
 
-# The device's copy of the repository carries .git, so the earlier kernels come from there. Only their default
-# build is timed (time_kernels, as gpu_check's kernel_times section calls it, without its sweep of other builds).
-baseline_tree=$(mktemp -d)
-if git archive "$BASELINE" sdk kernels benchmarks | tar -x -C "$baseline_tree"; then
+# Only the baseline's default build is timed (time_kernels, as gpu_check's kernel_times section calls it, without
+# its sweep of other builds).
+if [ "$baseline_ok" = 1 ]; then
     mkdir -p "$OUT/baseline"
     (cd "$baseline_tree" && timeout "${BASELINE_TIMEOUT:-120}" python3 - "$OUT/baseline/kernel_times.json" \
         > "$OUT/baseline/kernel_times.log" 2>&1 <<'PY'

@@ -7,8 +7,11 @@ machine. ``cuda_fp16.h`` is not shipped with the NVRTC wheel: it is looked up in
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from sdk.cache import cache_root, write_atomic
@@ -98,3 +101,21 @@ def compile_cubin(arch: str, use_cache: bool = True, post_rows: int = 8, defines
     if use_cache:
         write_atomic(cached, cubin)
     return cubin
+
+
+def _timed_compile(arch: str, build: tuple[int, tuple[str, ...]]) -> float:
+    _nvrtc()  # the import, outside the time
+    start = time.perf_counter()
+    compile_cubin(arch, post_rows=build[0], defines=tuple(build[1]))
+    return time.perf_counter() - start
+
+
+def compile_builds(arch: str, builds, workers: int | None = None) -> list[float]:
+    """Compile several builds ((post_rows, defines) each) for ``arch`` into the cache, one process each, and return
+    each one's seconds (about 0 where it was cached). NVRTC compiles one build on one core; a GPU check that
+    loads nine builds one after another waits a minute of scarce device time for them."""
+    builds = [(int(rows), tuple(defines)) for rows, defines in builds]
+    workers = max(1, min(len(builds), workers or os.cpu_count() or 1))
+    # spawn, not fork: the caller may hold a CUDA context, which a forked child must not touch.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(_timed_compile, [arch] * len(builds), builds))

@@ -20,3 +20,25 @@ def test_the_profiler_also_launches_a_persistent_build_that_the_check_times():
     from sdk.cuda.kernels import is_persistent
 
     assert PROFILED_BUILD in POST_BUILDS and is_persistent(PROFILED_BUILD[1])
+
+
+def test_the_check_compiles_every_build_it_loads_at_once_first(monkeypatch):
+    """gpu_check compiles the default build and each swept one for the GPU's architecture before anything loads
+    them; a failed compile is reported and left to the parts that load the builds."""
+    pytest.importorskip("torch")
+    import torch
+
+    from benchmarks import gpu_check
+    from sdk.errors import EngineBuildError
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *_: (8, 7))
+    monkeypatch.setattr(gpu_check, "compile_builds", lambda arch, builds: calls.append((arch, builds)) or [2.0, 3.0])
+    assert gpu_check.compile_all_builds().startswith("2 in ")
+    assert calls == [("sm_87", [(8, ()), *gpu_check.POST_BUILDS])]
+
+    def fail(arch, builds):
+        raise EngineBuildError("NVRTC compile for sm_87 failed: NVRTC_ERROR_COMPILATION\nkernel.cu(1): error")
+    monkeypatch.setattr(gpu_check, "compile_builds", fail)
+    assert gpu_check.compile_all_builds() == \
+        "failed (EngineBuildError: NVRTC compile for sm_87 failed: NVRTC_ERROR_COMPILATION)"

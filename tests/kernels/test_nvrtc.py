@@ -78,3 +78,20 @@ def test_the_kernels_compile_for_gpus_without_asynchronous_copies():
     """The staged post kernel copies its raw rows to shared memory with cp.async (inline PTX, sm_80 and
     later: Orin, RTX 30/40, Hopper) and with plain loads and stores on older GPUs (a T4's sm_75)."""
     assert len({compiler.compile_cubin(arch) for arch in ("sm_75", "sm_87", "sm_90")}) == 3
+
+
+def test_builds_compile_at_once_into_the_cache_that_loading_reads(tmp_path):
+    """gpu_check.py compiles its builds in parallel before the GPU tests, the checks and the sweep load them: each
+    lands under the key that compile_cubin (as StylizeKernels calls it) then finds, so none compiles twice."""
+    builds = [(4, ()), (4, ["SK_POST_PERSISTENT=1"])]  # a list of defines, as a config might give them
+    seconds = compiler.compile_builds("sm_90", builds, workers=2)
+    assert len(seconds) == 2 and all(s > 0.1 for s in seconds)  # compiled, not read
+    cached = sorted((tmp_path / "kernels").glob("stylize_kernels-sm_90-*.cubin"))
+    assert len(cached) == 2
+    stamps = {p: p.stat().st_mtime_ns for p in cached}
+    loaded = {compiler.compile_cubin("sm_90", post_rows=4), compiler.compile_cubin("sm_90", post_rows=4,
+                                                                                  defines=("SK_POST_PERSISTENT=1",))}
+    assert loaded == {p.read_bytes() for p in cached}
+    assert {p: p.stat().st_mtime_ns for p in cached} == stamps  # read from the cache, not written again
+    again = compiler.compile_builds("sm_90", builds, workers=2)
+    assert all(s < 0.1 for s in again), again
