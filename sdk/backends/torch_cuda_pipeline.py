@@ -44,6 +44,7 @@ class _Slot:
     key: tuple | None = None
     bound: dict | None = None  # the model's style values for this slot's style (OnnxGraphModule.bind)
     style_key: bytes | None = None  # the style vector in `style` (and `bound`), as bytes
+    params_key: tuple | None = None  # the (strength, temporal) in `params`
     busy: bool = False
     device_result: object = None  # for a device frame: what result() returns (a tensor, or the caller's out)
 
@@ -167,10 +168,12 @@ class TorchCudaPipeline:
             slot = self._slots[index] = self._make_slot(shape, size_hw, style_vec.shape[1])
         if not on_device:
             slot.pinned_in.numpy()[...] = frame  # host copy into pinned memory; handles strides
-        params = torch.tensor([strength, temporal], dtype=torch.float32)
         caller = torch.cuda.current_stream() if on_device else None
         with torch.cuda.stream(slot.stream):
-            slot.params.copy_(params)  # a tiny synchronous host->device copy; the graph reads slot.params
+            params_key = (float(strength), float(temporal))
+            if slot.params_key != params_key:  # a tiny synchronous host->device copy, so only when a slider moves
+                slot.params.copy_(torch.tensor(params_key, dtype=torch.float32))  # the graph reads slot.params
+                slot.params_key = params_key
             style_key = style_vec.tobytes()
             if slot.style_key != style_key:  # a style changes rarely: its copy and the style program run only then
                 slot.style.copy_(torch.from_numpy(np.ascontiguousarray(style_vec)).to(self.dtype))

@@ -291,10 +291,32 @@ def test_close_waits_for_the_slots_then_drops_them_and_closes_the_kernels(packag
 
 def test_strength_and_temporal_can_change_every_frame(package, emulator, clip):
     """A strength slider: each frame's values reach the post kernel (through slot.params)."""
-    moving, fresh = pipeline(package, emulator), pipeline(package, emulator)
+    moving = pipeline(package, emulator)
     for f, strength in zip(clip[:4], (0.2, 0.9, 0.5, 1.0), strict=True):
         np.testing.assert_array_equal(moving.run(f, "bgr", SIZE, STYLE, strength),
-                                      fresh.run(f, "bgr", SIZE, STYLE, strength))
+                                      pipeline(package, emulator).run(f, "bgr", SIZE, STYLE, strength))
+
+
+def test_a_slot_copies_strength_and_temporal_only_when_they_change(package, emulator, clip):
+    """slot.params goes to the device (a synchronous copy) only when a slot's values change; every frame still
+    gets its own: it equals a new pipeline's frame for the same values."""
+    p = pipeline(package, emulator)
+    copies = []
+
+    class CountingTorch(TorchOnCpu):
+        @staticmethod
+        def tensor(values, **kwargs):  # the pipeline's one use: (strength, temporal) on their way to slot.params
+            copies.append(tuple(round(v, 3) for v in values))
+            return torch.tensor(values, **kwargs)
+
+    p.torch = CountingTorch()
+    values = [(0.8, 0.0), (0.8, 0.0), (0.8, 0.0), (0.8, 0.0), (0.3, 0.0), (0.8, 0.0), (0.3, 0.5)]
+    for f, (strength, temporal) in zip(clip, values, strict=True):
+        fresh = pipeline(package, emulator)
+        np.testing.assert_array_equal(p.run(f, "bgr", SIZE, STYLE, strength, temporal=temporal),
+                                      fresh.run(f, "bgr", SIZE, STYLE, strength, temporal=temporal))
+    # Slots alternate: slot 0 gets frames 0, 2, 4, 6; slot 1 frames 1, 3, 5.
+    assert copies == [(0.8, 0.0), (0.8, 0.0), (0.3, 0.0), (0.3, 0.5)]
 
 
 def test_a_tensor_whose_interface_raises_gets_a_typed_error(package, emulator, clip):
