@@ -29,8 +29,8 @@ timeout "${CHECK_TIMEOUT:-250}" python3 benchmarks/gpu_check.py --out "$OUT" --f
 echo "gpu_check rc $?"
 wait
 
-# Only the baseline's default build is timed (time_kernels, as gpu_check's kernel_times section calls it, without
-# its sweep of other builds).
+# Only the baseline's default build is timed (time_kernels, as gpu_check's kernel_times section calls it; the sweep
+# of other builds is gpu_check's post_builds section).
 if [ "$baseline_ok" = 1 ]; then
     mkdir -p "$OUT/baseline"
     (cd "$baseline_tree" && timeout "${BASELINE_TIMEOUT:-120}" python3 - "$OUT/baseline/kernel_times.json" \

@@ -42,3 +42,11 @@ def test_the_check_compiles_every_build_it_loads_at_once_first(monkeypatch):
     monkeypatch.setattr(gpu_check, "compile_builds", fail)
     assert gpu_check.compile_all_builds() == \
         "failed (EngineBuildError: NVRTC compile for sm_87 failed: NVRTC_ERROR_COMPILATION)"
+
+
+def test_the_sweep_of_unmeasured_builds_runs_after_the_end_to_end_figures():
+    """A fault in a swept build can end the check's CUDA context; the sections before it keep their figures."""
+    pytest.importorskip("torch")
+    from benchmarks.gpu_check import SECTIONS
+
+    assert SECTIONS[-1] == "post_builds" and SECTIONS.index("end_to_end") < SECTIONS.index("post_builds")
