@@ -365,8 +365,8 @@ def sdk_video_loop(label: str, clip: list, frames_count: int, reference: np.ndar
 
 
 def compile_all_builds() -> str:
-    """The default build and every POST_BUILDS build for this GPU, compiled at once into the on-disk cache (one
-    process each), so that the GPU tests, the checks and the sweep only load them. A failure is left for those
+    """The default build and every POST_BUILDS build for this GPU, compiled at once into the on-disk cache (a
+    process a core), so that the GPU tests, the checks and the sweep only load them. A failure is left for those
     to report, each with its NVRTC log."""
     major, minor = torch.cuda.get_device_capability(0)
     start = time.perf_counter()

@@ -111,9 +111,9 @@ def _timed_compile(arch: str, build: tuple[int, tuple[str, ...]]) -> float:
 
 
 def compile_builds(arch: str, builds, workers: int | None = None) -> list[float]:
-    """Compile several builds ((post_rows, defines) each) for ``arch`` into the cache, one process each, and return
-    each one's seconds (about 0 where it was cached). NVRTC compiles one build on one core; a GPU check that
-    loads nine builds one after another waits a minute of scarce device time for them."""
+    """Compile several builds ((post_rows, defines) each) for ``arch`` into the cache, in up to ``workers`` processes
+    (default: the cores), and return each one's seconds (about 0 where it was cached). NVRTC compiles one build on
+    one core; a GPU check that loads nine builds one after another waits a minute of scarce device time for them."""
     builds = [(int(rows), tuple(defines)) for rows, defines in builds]
     workers = max(1, min(len(builds), workers or os.cpu_count() or 1))
     # spawn, not fork: the caller may hold a CUDA context, which a forked child must not touch.
