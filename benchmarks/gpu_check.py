@@ -246,6 +246,20 @@ def build_label(defines: str) -> str:
             .replace("SK_POST_PERSISTENT=1", "pers"))
 
 
+def fastest_post_builds(timings: list[dict]) -> list[dict]:
+    """For each frame size, the post build (default or swept) with the least cold time, beside the default's:
+    what the next default should be, read off one run."""
+    best = []
+    for frame in dict.fromkeys(r["frame"] for r in timings if r["kernel"] == "post"):
+        rows = [r for r in timings if r["kernel"] == "post" and r["frame"] == frame]
+        fastest = min(rows, key=lambda r: r["ms"])
+        default = next((r["ms"] for r in rows if r["post_rows"] == POST_ROWS_PER_THREAD and not r["defines"]), None)
+        best.append({"frame": frame, "build": f"{fastest['post_rows']} {build_label(fastest['defines'])}".strip(),
+                     "cold_ms": fastest["ms"], "x_floor": fastest["x_floor"], "default_cold_ms": default,
+                     "gain_vs_default": round(default / fastest["ms"], 3) if default else None})
+    return best
+
+
 def time_kernels(kernels: StylizeKernels, bandwidth: float, rng,
                  names=("pre", "post", "post+temporal")) -> list[dict]:
     """Each kernel three ways: launched from Python; on the GPU alone with its data left in L2 by
@@ -546,6 +560,13 @@ def main() -> int:
         build = f"{r['post_rows']}{' ' + short if short else ''}"
         print(f"{r['kernel']:>13} {build if 'post' in r['kernel'] else '':>16} {r['frame']:>10} {r['work']:>9} {r['ms_python_launch']:10.4f} {r['ms_warm_l2']:8.4f} "
               f"{r['ms']:8.4f} {r['floor_ms']:8.4f} {r['x_floor_warm']:7.2f} {r['x_floor']:7.2f} {r['copy_same_bytes_cold_ms']:8.4f} {r['ok']}")
+    results["fastest_post_builds"] = fastest_post_builds(timings)
+    (out_dir / "gpu_check.json").write_text(json.dumps(results, indent=2))
+    for r in results["fastest_post_builds"]:
+        against = (f"{r['gain_vs_default']:.3f}x as fast as the default ({r['default_cold_ms']:.4f} ms)"
+                   if r["default_cold_ms"] else "the default was not timed")
+        print(f"fastest post build at {r['frame']}: {r['build']}, cold {r['cold_ms']:.4f} ms "
+              f"({r['x_floor']:.2f}x floor), {against}")
     print("\ngenerator alone, 1280x720, 1 frame (CUDA events, median of 30)")
     for r in models:
         print(f"  {r['model']:<34} eager {r['eager_ms']:8.3f} ms   CUDA graph {r['graph_ms']:8.3f} ms")

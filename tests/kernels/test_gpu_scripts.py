@@ -50,3 +50,23 @@ def test_the_sweep_of_unmeasured_builds_runs_after_the_end_to_end_figures():
     from benchmarks.gpu_check import SECTIONS
 
     assert SECTIONS[-1] == "post_builds" and SECTIONS.index("end_to_end") < SECTIONS.index("post_builds")
+
+
+def test_the_fastest_post_build_per_size_is_named_against_the_default():
+    pytest.importorskip("torch")
+    from benchmarks.gpu_check import fastest_post_builds
+
+    def row(kernel, frame, rows, defines, ms):
+        return {"kernel": kernel, "frame": frame, "post_rows": rows, "defines": defines, "ms": ms, "x_floor": ms / 0.01}
+    timings = [row("pre", "1920x1080", 8, "", 0.001), row("post", "1920x1080", 8, "", 0.018),
+               row("post", "3840x2160", 8, "", 0.040), row("post+temporal", "3840x2160", 8, "", 0.001),
+               row("post", "1920x1080", 4, "SK_POST_PERSISTENT=1 SK_POST_MIN_BLOCKS=2", 0.015),
+               row("post", "3840x2160", 4, "SK_POST_PERSISTENT=1 SK_POST_MIN_BLOCKS=2", 0.044),
+               row("post", "3840x2160", 8, "SK_POST_MIN_BLOCKS=2", 0.032)]
+    assert fastest_post_builds(timings) == [
+        {"frame": "1920x1080", "build": "4 pers minblk2", "cold_ms": 0.015, "x_floor": 1.5, "default_cold_ms": 0.018,
+         "gain_vs_default": 1.2},
+        {"frame": "3840x2160", "build": "8 minblk2", "cold_ms": 0.032, "x_floor": 3.2, "default_cold_ms": 0.040,
+         "gain_vs_default": 1.25}]
+    # The default's section failed: the sweep's fastest is still named.
+    assert fastest_post_builds(timings[4:6])[0]["gain_vs_default"] is None
