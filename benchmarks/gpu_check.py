@@ -514,6 +514,9 @@ def main() -> int:
     info["d2d_copy_GBps"] = round(bandwidth / 1e9, 1)
     results = {"info": info, "gpu_tests": tests, "errors": {}}
 
+    def save() -> None:
+        (out_dir / "gpu_check.json").write_text(json.dumps(results, indent=2))
+
     def section(name: str, run):
         """One part of the check; a failure is recorded and the rest still runs, and the JSON is
         rewritten after each part, so a run cut short keeps what it measured."""
@@ -529,7 +532,7 @@ def main() -> int:
             results["errors"][name] = traceback.format_exc()
             print(f"\n{name} FAILED:\n{results['errors'][name]}", flush=True)
         print(f"{name}: {time.perf_counter() - started:.1f} s", flush=True)
-        (out_dir / "gpu_check.json").write_text(json.dumps(results, indent=2))
+        save()
         return results[name]
 
     checks = section("kernel_checks", lambda: check_kernels(kernels, ref, rng, sizes=(*CHECK_SIZES, SMALL_FRAME)))
@@ -561,7 +564,7 @@ def main() -> int:
         print(f"{r['kernel']:>13} {build if 'post' in r['kernel'] else '':>16} {r['frame']:>10} {r['work']:>9} {r['ms_python_launch']:10.4f} {r['ms_warm_l2']:8.4f} "
               f"{r['ms']:8.4f} {r['floor_ms']:8.4f} {r['x_floor_warm']:7.2f} {r['x_floor']:7.2f} {r['copy_same_bytes_cold_ms']:8.4f} {r['ok']}")
     results["fastest_post_builds"] = fastest_post_builds(timings)
-    (out_dir / "gpu_check.json").write_text(json.dumps(results, indent=2))
+    save()
     for r in results["fastest_post_builds"]:
         against = (f"{r['gain_vs_default']:.3f}x as fast as the default ({r['default_cold_ms']:.4f} ms)"
                    if r["default_cold_ms"] else "the default was not timed")

@@ -82,7 +82,6 @@ class OnnxGraphModule:
                 value = next(a for a in node.attribute if a.name == "value")
                 arrays[node.output[0]] = numpy_helper.to_array(value.t)
         self.inputs = [i.name for i in graph.input if i.name not in arrays]
-        self._graph_inputs = [(i.name, [d.dim_value or 1 for d in i.type.tensor_type.shape.dim]) for i in graph.input]
         self.outputs = [o.name for o in graph.output]
         self.nodes = []
         used_as_weight = set()
@@ -124,9 +123,11 @@ class OnnxGraphModule:
         self.dtype, self.channels_last, self.style_input = dtype, channels_last, None
         self.style_nodes, self.image_nodes, self.folds, self.bound_names = [], list(self.nodes), [], []
         if style_input is not None:
-            self._split_and_fold(style_input, arrays, where)
+            style_shape = next(([d.dim_value or 1 for d in i.type.tensor_type.shape.dim] for i in graph.input
+                                if i.name == style_input), None)
+            self._split_and_fold(style_input, style_shape, arrays, where)
 
-    def _split_and_fold(self, style_input: str, arrays: dict, where: str) -> None:
+    def _split_and_fold(self, style_input: str, style_shape: list[int], arrays: dict, where: str) -> None:
         """Split the nodes into the style program and the image program, and fold per-channel style
         scales and shifts into the Conv before them."""
         import torch
@@ -142,10 +143,9 @@ class OnnxGraphModule:
             else:
                 image_nodes.append(node)
         # The style program's values, from a zero style on the CPU: their shapes decide what folds.
-        shape = next(i for i in self._graph_inputs if i[0] == style_input)[1]
         env = {name: torch.from_numpy(np.array(a, dtype=np.float32 if np.issubdtype(a.dtype, np.floating) else a.dtype))
                for name, a in arrays.items()}
-        env[style_input] = torch.zeros(shape)
+        env[style_input] = torch.zeros(style_shape)
         for node in style_nodes:
             env[node[2]] = self._run_node(node, env)
         consumers: dict[str, list] = {}
