@@ -7,11 +7,9 @@ machine. ``cuda_fp16.h`` is not shipped with the NVRTC wheel: it is looked up in
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from sdk.cache import cache_root, write_atomic
@@ -114,6 +112,9 @@ def compile_builds(arch: str, builds, workers: int | None = None) -> list[float]
     """Compile several builds ((post_rows, defines) each) for ``arch`` into the cache, in up to ``workers`` processes
     (default: the cores), and return each one's seconds (about 0 where it was cached). NVRTC compiles one build on
     one core; a GPU check that loads nine builds one after another waits a minute of scarce device time for them."""
+    import multiprocessing  # here, not at import: only the GPU check compiles builds in bulk
+    from concurrent.futures import ProcessPoolExecutor
+
     builds = [(int(rows), tuple(defines)) for rows, defines in builds]
     workers = max(1, min(len(builds), workers or os.cpu_count() or 1))
     # spawn, not fork: the caller may hold a CUDA context, which a forked child must not touch.
