@@ -1,6 +1,7 @@
 """The scripts a lent GPU session runs (benchmarks/gpu_session.sh, ncu_kernels.py), checked here as far as a
 machine without a GPU can: a mistake found on the device costs minutes of its scarce time."""
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,83 @@ def test_the_fastest_post_build_per_size_is_named_against_the_default():
          "gain_vs_default": 1.25}]
     # The default's section failed: the sweep's fastest is still named.
     assert fastest_post_builds(timings[4:6])[0]["gain_vs_default"] is None
+
+
+def test_the_rounds_script_times_every_build_each_round_and_pairs_the_ratios(monkeypatch, tmp_path, capsys):
+    """post_build_rounds.py's loop with the GPU parts stood in for: every build timed in every round, in a shifted
+    order, and each build's ratio taken against the first build's time in the same round."""
+    pytest.importorskip("torch")
+    import json
+
+    import torch
+
+    import benchmarks.gpu_check as gpu_check
+    import sdk.cuda.compiler as compiler
+    import sdk.cuda.kernels as kernels_module
+    from benchmarks import post_build_rounds
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *_: (9, 0))
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *_: "Stand-in GPU")
+    compiled = []
+    monkeypatch.setattr(compiler, "compile_builds", lambda arch, builds: compiled.append((arch, builds)))
+
+    class Build:
+        def __init__(self, device, post_rows, defines):
+            self.post_rows, self.defines = post_rows, defines
+
+    monkeypatch.setattr(kernels_module, "StylizeKernels", Build)
+    monkeypatch.setattr(gpu_check, "copy_bandwidth", lambda: 4.0e12)
+    order, round_times = [], {0: 1.0, 1: 2.0}  # round 1 is twice as slow for every build: the ratios must not move
+    builds = [(rows, tuple(defines)) for rows, defines in post_build_rounds.BUILDS]
+
+    def time_kernels(kernels, bandwidth, rng, names):
+        b = builds.index((kernels.post_rows, tuple(kernels.defines)))
+        order.append(b)
+        scale = round_times[(len(order) - 1) // len(builds)] * (1 + 0.1 * b)
+        return [{"kernel": k, "frame": f, "ms": scale * (2 if k == "post+temporal" else 1), "ms_warm_l2": scale / 2}
+                for k in names for f in ("1920x1080", "3840x2160")]
+    monkeypatch.setattr(gpu_check, "time_kernels", time_kernels)
+    monkeypatch.setattr(sys, "argv", ["post_build_rounds.py", "--rounds", "2", "--out", str(tmp_path)])
+
+    assert post_build_rounds.main() == 0
+    assert compiled == [("sm_90", post_build_rounds.BUILDS)]
+    assert order == [0, 1, 2, 3, 1, 2, 3, 0]
+    rows = json.loads((tmp_path / "post_build_rounds.json").read_text())["rows"]
+    assert len(rows) == len(builds) * 2 * 2 and [r["build"] for r in rows[:4]] == ["8 minblk3"] * 4
+    ratios = {(r["build"], r["kernel"], r["frame"]): r["cold_vs_first_median"] for r in rows}
+    assert ratios[("8 minblk2", "post", "3840x2160")] == 1.1 and ratios[("8 minblk3 pf next", "post+temporal",
+                                                                          "1920x1080")] == 1.3
+    first = rows[0]
+    assert (first["cold_ms_min"], first["cold_ms_max"], first["cold_ms_median"]) == (1.0, 2.0, 1.5)
+    assert "8 minblk2" in capsys.readouterr().out
+
+
+def test_the_profiler_launches_one_kernel_of_a_named_build(monkeypatch, capsys):
+    pytest.importorskip("torch")
+    from benchmarks import ncu_kernels
+
+    made, launched = [], []
+
+    class Build:
+        def __init__(self, device, post_rows, defines):
+            made.append((post_rows, defines))
+    monkeypatch.setattr(ncu_kernels, "StylizeKernels", Build)
+    monkeypatch.setattr(ncu_kernels.torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(ncu_kernels.torch.cuda, "synchronize", lambda: None)
+    monkeypatch.setattr(ncu_kernels, "kernel_launches", lambda kernels, H, W, rng: [
+        (name, lambda name=name: launched.append((name, H, W)), 0) for name in ("pre", "post", "post+temporal")])
+    monkeypatch.setattr(sys, "argv", ["ncu_kernels.py", "--only", "post", "--frame", "3840x2160", "--rows", "4",
+                                      "--define", "SK_POST_MIN_BLOCKS=2"])
+    assert ncu_kernels.main() == 0
+    assert made == [(4, ("SK_POST_MIN_BLOCKS=2",))] and launched == [("post", 2160, 3840)]
+    monkeypatch.setattr(sys, "argv", ["ncu_kernels.py", "--only", "postt"])
+    with pytest.raises(SystemExit, match="--only 'postt': expected one of"):
+        ncu_kernels.main()
+
+
+def test_the_builds_session_script_parses():
+    result = subprocess.run(["bash", "-n", str(ROOT / "benchmarks" / "gpu_builds_session.sh")], capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr
