@@ -509,21 +509,36 @@ __device__ __forceinline__ void copy_wait() {
 // Phase 0, the block's part: rows range.x.. and columns columns.x.. of the three planes into the raw copy.
 // Whole 4-byte words where every row starts on one (the SDK's working widths are multiples of 4); else
 // value by value.
+// In the word path a lane takes one word of a row (its column stays), a warp one row of a plane in BLOCK_Y, and the
+// addresses step by a constant from row to row and plane to plane. Why: computed afresh for each row (two index
+// products, the word/value branch), the copy took a fifth of the kernel's instructions at 2160p (ncu source
+// counters, H200: 44 instructions a 4-byte copy; kernel_tuning.md).
 template <typename T>
 __device__ void copy_raw(const StagedShared<T>& shared, int2 range, int2 columns, const T* styled, int h, int w) {
     const long plane = (long)h * w;
     constexpr int per_word = 4 / sizeof(T);
     const bool words = (w % per_word) == 0 && (reinterpret_cast<size_t>(styled) & 3) == 0;
     const int count = columns.y < w - columns.x ? columns.y : w - columns.x;  // inside the row
+    if (words) {
+        const long row_step = (long)BLOCK_Y * w;  // in values
+        const int shared_row_step = BLOCK_Y * shared.raw_columns, shared_plane_step = shared.raw_rows * shared.raw_columns;
+        for (int i = threadIdx.x * per_word; i < count; i += BLOCK_X * per_word) {
+            const T* plane_src = styled + (long)(range.x + threadIdx.y) * w + columns.x + i;
+            T* plane_dst = shared.raw_row(0, threadIdx.y) + i;
+            for (int c = 0; c < 3; ++c, plane_src += plane, plane_dst += shared_plane_step) {
+                const T* src = plane_src;
+                T* dst = plane_dst;
+                for (int r = threadIdx.y; r < range.y; r += BLOCK_Y, src += row_step, dst += shared_row_step)
+                    copy_async4(dst, src);
+            }
+        }
+        return;
+    }
     for (int c = 0; c < 3; ++c)
         for (int r = threadIdx.y; r < range.y; r += BLOCK_Y) {
             const T* src = styled + c * plane + (long)(range.x + r) * w + columns.x;
             T* dst = shared.raw_row(c, r);
-            if (words) {
-                for (int i = threadIdx.x * per_word; i < count; i += BLOCK_X * per_word) copy_async4(dst + i, src + i);
-            } else {
-                for (int i = threadIdx.x; i < count; i += BLOCK_X) dst[i] = src[i];
-            }
+            for (int i = threadIdx.x; i < count; i += BLOCK_X) dst[i] = src[i];
         }
 }
 
