@@ -1,12 +1,14 @@
 """Which post kernel build should be the default: a few builds timed in turn, several rounds, on one GPU.
 
-    python3 benchmarks/post_build_rounds.py [--rounds 7] [--out DIR]
+    python3 benchmarks/post_build_rounds.py [--rounds 7] [--out DIR] [--baseline OTHER/kernels]
 
 gpu_check's sweep times each build once, and one build's time varies by up to about 7% between runs
 (benchmarks/results/kernel_tuning.md), about as much as the builds differ. Here every round times every build
 (gpu_check.time_kernels: CUDA graphs, cold and warm), in a shifted order each round so that none always runs first,
-and each build's time is set against the first build's in the same round (a paired ratio). Prints a table last and
-writes post_build_rounds.json under --out (default $OUT).
+and each build's time is set against the first build's in the same round (a paired ratio). With --baseline, the same
+builds of another tree's kernels (an older commit's kernels/ folder, with the same launch interface) come first, so
+that a kernel change is judged in the same rounds. Prints a table last and writes post_build_rounds.json under --out
+(default $OUT).
 """
 from __future__ import annotations
 
@@ -21,10 +23,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# The builds compared, (rows a thread, compile options); the first is the reference of the ratios. The 3-block build
-# was the default through the sixth to eighth sessions; the ninth's check found the 2-block one fastest at both sizes.
-BUILDS = ((8, ("SK_POST_MIN_BLOCKS=3",)), (8, ("SK_POST_MIN_BLOCKS=2",)), (4, ("SK_POST_MIN_BLOCKS=3",)),
-          (8, ("SK_POST_MIN_BLOCKS=3", "SK_POST_PREFETCH_NEXT=1")))
+# The builds compared, (rows a thread, compile options); the first is the reference of the ratios. 3 blocks an SM was
+# the default through the ninth session, 2 after it (kernel_tuning.md: 4 rows and the L2 prefetch were slower).
+BUILDS = ((8, ("SK_POST_MIN_BLOCKS=3",)), (8, ("SK_POST_MIN_BLOCKS=2",)))
 KERNELS = ("post", "post+temporal")
 
 
@@ -54,6 +55,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--out", default=os.environ.get("OUT", str(ROOT / ".benchmarks")))
+    parser.add_argument("--baseline", type=Path, help="another kernels/ folder whose builds are timed first")
     args = parser.parse_args()
     import torch
 
@@ -61,13 +63,24 @@ def main() -> int:
         print("no CUDA GPU: nothing to time here")
         return 0
     from benchmarks.gpu_check import build_label, copy_bandwidth, time_kernels
-    from sdk.cuda.compiler import compile_builds
+    from sdk.cuda import compiler
     from sdk.cuda.kernels import StylizeKernels
 
     major, minor = torch.cuda.get_device_capability(0)
-    compile_builds(f"sm_{major}{minor}", BUILDS)
-    builds = [StylizeKernels(torch.cuda.current_device(), post_rows=rows, defines=defines) for rows, defines in BUILDS]
-    names = [f"{rows} {build_label(' '.join(defines))}" for rows, defines in BUILDS]
+    compiler.compile_builds(f"sm_{major}{minor}", BUILDS)
+    builds, names = [], []
+    if args.baseline:
+        # Compiled here, one by one: compile_builds' processes read the kernels from this tree.
+        own_dir, compiler.KERNEL_DIR = compiler.KERNEL_DIR, args.baseline.resolve()
+        try:
+            for rows, defines in BUILDS:
+                builds.append(StylizeKernels(torch.cuda.current_device(), post_rows=rows, defines=defines))
+                names.append(f"base {rows} {build_label(' '.join(defines))}")
+        finally:
+            compiler.KERNEL_DIR = own_dir
+    for rows, defines in BUILDS:
+        builds.append(StylizeKernels(torch.cuda.current_device(), post_rows=rows, defines=defines))
+        names.append(f"{rows} {build_label(' '.join(defines))}")
     bandwidth = copy_bandwidth()
     samples: dict = {}
     for index in range(args.rounds):
@@ -83,7 +96,7 @@ def main() -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "post_build_rounds.json").write_text(json.dumps(
         {"gpu": torch.cuda.get_device_name(0), "d2d_copy_GBps": round(bandwidth / 1e9, 1), "rounds": args.rounds,
-         "builds": [list(b) for b in BUILDS], "rows": rows}, indent=1))
+         "builds": names, "baseline": str(args.baseline) if args.baseline else None, "rows": rows}, indent=1))
     print(f"\n{torch.cuda.get_device_name(0)}, copy {bandwidth / 1e9:.0f} GB/s; {args.rounds} rounds, FP16 BGR, "
           f"cold = after evicting L2; ratio = median over rounds of cold / the first build's cold in the same round")
     print(f"{'build':>22} {'kernel':>13} {'frame':>10} {'cold med':>9} {'min':>8} {'max':>8} {'warm med':>9} {'ratio':>6}")

@@ -75,53 +75,59 @@ def test_the_fastest_post_build_per_size_is_named_against_the_default():
 
 def test_the_rounds_script_times_every_build_each_round_and_pairs_the_ratios(monkeypatch, tmp_path, capsys):
     """post_build_rounds.py's loop with the GPU parts stood in for: every build timed in every round, in a shifted
-    order, and each build's ratio taken against the first build's time in the same round."""
+    order, each build's ratio taken against the first build's time in the same round, and with --baseline the same
+    builds of the other kernels folder first (compiled from that folder, which is then put back)."""
     pytest.importorskip("torch")
     import json
 
     import torch
 
-    import benchmarks.gpu_check as gpu_check
-    import sdk.cuda.compiler as compiler
-    import sdk.cuda.kernels as kernels_module
-    from benchmarks import post_build_rounds
+    from benchmarks import gpu_check, post_build_rounds
+    from sdk.cuda import compiler
+    from sdk.cuda import kernels as kernels_module
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *_: (9, 0))
     monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda *_: "Stand-in GPU")
-    compiled = []
+    compiled, made = [], []
     monkeypatch.setattr(compiler, "compile_builds", lambda arch, builds: compiled.append((arch, builds)))
+    own_dir, baseline = compiler.KERNEL_DIR, tmp_path / "old" / "kernels"
 
     class Build:
         def __init__(self, device, post_rows, defines):
-            self.post_rows, self.defines = post_rows, defines
+            self.index = len(made)
+            made.append((post_rows, defines, compiler.KERNEL_DIR))
 
     monkeypatch.setattr(kernels_module, "StylizeKernels", Build)
     monkeypatch.setattr(gpu_check, "copy_bandwidth", lambda: 4.0e12)
-    order, round_times = [], {0: 1.0, 1: 2.0}  # round 1 is twice as slow for every build: the ratios must not move
-    builds = [(rows, tuple(defines)) for rows, defines in post_build_rounds.BUILDS]
+    order = []
+    builds = 2 * len(post_build_rounds.BUILDS)
 
     def time_kernels(kernels, bandwidth, rng, names):
-        b = builds.index((kernels.post_rows, tuple(kernels.defines)))
-        order.append(b)
-        scale = round_times[(len(order) - 1) // len(builds)] * (1 + 0.1 * b)
+        order.append(kernels.index)
+        slow_round = 2.0 if len(order) > builds else 1.0  # round 2 is twice as slow for every build: no ratio moves
+        scale = slow_round * (1 + 0.1 * kernels.index)
         return [{"kernel": k, "frame": f, "ms": scale * (2 if k == "post+temporal" else 1), "ms_warm_l2": scale / 2}
                 for k in names for f in ("1920x1080", "3840x2160")]
     monkeypatch.setattr(gpu_check, "time_kernels", time_kernels)
-    monkeypatch.setattr(sys, "argv", ["post_build_rounds.py", "--rounds", "2", "--out", str(tmp_path)])
+    monkeypatch.setattr(sys, "argv", ["post_build_rounds.py", "--rounds", "2", "--out", str(tmp_path),
+                                      "--baseline", str(baseline)])
 
     assert post_build_rounds.main() == 0
     assert compiled == [("sm_90", post_build_rounds.BUILDS)]
+    assert made == [(rows, defines, baseline.resolve()) for rows, defines in post_build_rounds.BUILDS] + \
+        [(rows, defines, own_dir) for rows, defines in post_build_rounds.BUILDS]
+    assert compiler.KERNEL_DIR == own_dir
     assert order == [0, 1, 2, 3, 1, 2, 3, 0]
     rows = json.loads((tmp_path / "post_build_rounds.json").read_text())["rows"]
-    assert len(rows) == len(builds) * 2 * 2 and [r["build"] for r in rows[:4]] == ["8 minblk3"] * 4
+    assert len(rows) == builds * 2 * 2 and [r["build"] for r in rows[:4]] == ["base 8 minblk3"] * 4
     ratios = {(r["build"], r["kernel"], r["frame"]): r["cold_vs_first_median"] for r in rows}
-    assert ratios[("8 minblk2", "post", "3840x2160")] == 1.1 and ratios[("8 minblk3 pf next", "post+temporal",
-                                                                          "1920x1080")] == 1.3
+    assert ratios[("base 8 minblk2", "post", "3840x2160")] == 1.1
+    assert ratios[("8 minblk2", "post+temporal", "1920x1080")] == 1.3
     first = rows[0]
     assert (first["cold_ms_min"], first["cold_ms_max"], first["cold_ms_median"]) == (1.0, 2.0, 1.5)
-    assert "8 minblk2" in capsys.readouterr().out
+    assert "base 8 minblk2" in capsys.readouterr().out
 
 
 def test_the_profiler_launches_one_kernel_of_a_named_build(monkeypatch, capsys):
