@@ -399,11 +399,11 @@ __device__ void postprocess(SK_POST_PARAMS(T)) {
 // poisoned and each thread's registers kept in a StagedThread (kernels/kernel_emulator.cpp).
 constexpr int BLOCK_X = 32, BLOCK_Y = 8;  // sdk/cuda/kernels.BLOCK
 // Blocks an SM must hold at once (__launch_bounds__), which caps a thread's registers; 1: no cap.
-// 3 caps them at 80 (sm_90), with a few spills at 8 rows. Against 2 blocks (111 registers, no spill) on the
-// H200, in three runs: 3 to 7% faster at 2160p, at 1080p even once and 6 to 9% slower twice
-// (kernel_tuning.md).
+// 2 gives 120 registers at 8 rows (sm_90) and no spill; 3 caps them at 80, with spills. On the H200, 7 rounds of
+// both in turn (benchmarks/post_build_rounds.py): 2 blocks 9 to 10% faster at 1080p (where a block's shared memory
+// allows only 2 anyway), 0 to 1% slower at 2160p (kernel_tuning.md).
 #ifndef SK_POST_MIN_BLOCKS
-#define SK_POST_MIN_BLOCKS 3
+#define SK_POST_MIN_BLOCKS 2
 #endif
 constexpr int STAGE_VALUES = PIXELS * 3;  // per thread column and staged row: pixel-major, then R, G, B
 

@@ -160,7 +160,7 @@ def test_gpu_check_kernel_checks_run_here_on_the_emulation():
 
 
 @pytest.mark.parametrize("post_rows,defines", [(8, ("SK_POST_PERSISTENT=1", "SK_POST_MIN_BLOCKS=2")),
-                                              (4, ("SK_POST_PERSISTENT=1",))])
+                                              (4, ("SK_POST_PERSISTENT=1", "SK_POST_MIN_BLOCKS=3"))])
 def test_gpu_check_build_checks_run_here_on_the_emulation(ref, post_rows, defines):
     """gpu_check.py's check of the other builds it times, run on the CPU on the persistent ones: five blocks take
     the tiles in turn, some one more than others (6 tiles at 8 rows, 10 at 4 on the 129-row frame)."""

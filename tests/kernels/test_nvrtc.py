@@ -49,7 +49,7 @@ def test_post_tile_height_is_a_compile_option():
     assert len(set(cubins.values())) == 3
     assert compiler.compile_cubin("sm_90") == cubins[8]  # the default
     assert compiler.compile_cubin("sm_90", defines=("SK_POST_MIN_BLOCKS=1",)) not in cubins.values()
-    assert compiler.compile_cubin("sm_90", defines=("SK_POST_MIN_BLOCKS=2",)) not in cubins.values()
+    assert compiler.compile_cubin("sm_90", defines=("SK_POST_MIN_BLOCKS=3",)) not in cubins.values()
 
 
 @pytest.mark.parametrize("arch", ["sm_75", "sm_90"])
