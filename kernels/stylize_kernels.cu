@@ -399,9 +399,9 @@ __device__ void postprocess(SK_POST_PARAMS(T)) {
 // poisoned and each thread's registers kept in a StagedThread (kernels/kernel_emulator.cpp).
 constexpr int BLOCK_X = 32, BLOCK_Y = 8;  // sdk/cuda/kernels.BLOCK
 // Blocks an SM must hold at once (__launch_bounds__), which caps a thread's registers; 1: no cap.
-// 2 gives 120 registers at 8 rows (sm_90) and no spill; 3 caps them at 80, with spills. On the H200, 7 rounds of
-// both in turn (benchmarks/post_build_rounds.py): 2 blocks 9 to 10% faster at 1080p (where a block's shared memory
-// allows only 2 anyway), 0 to 1% slower at 2160p (kernel_tuning.md).
+// 2 gives 120 registers at 8 rows (sm_90) and no spill; 3 caps them at 80, with spills. On the H200, in three calls
+// of 7 rounds of both in turn (benchmarks/post_build_rounds.py): 2 blocks take 9 to 13% less time at 1080p (where a
+// block's shared memory allows only 2 anyway), and within 1.3% of 3 blocks either way at 2160p (kernel_tuning.md).
 #ifndef SK_POST_MIN_BLOCKS
 #define SK_POST_MIN_BLOCKS 2
 #endif
