@@ -69,18 +69,17 @@ def main() -> int:
     major, minor = torch.cuda.get_device_capability(0)
     compiler.compile_builds(f"sm_{major}{minor}", BUILDS)
     builds, names = [], []
-    if args.baseline:
-        # Compiled here, one by one: compile_builds' processes read the kernels from this tree.
-        own_dir, compiler.KERNEL_DIR = compiler.KERNEL_DIR, args.baseline.resolve()
+    # With --baseline its builds come first, compiled here one by one: compile_builds' processes read this tree's.
+    sources = ([("base ", args.baseline.resolve())] if args.baseline else []) + [("", compiler.KERNEL_DIR)]
+    own_dir = compiler.KERNEL_DIR
+    for prefix, kernel_dir in sources:
+        compiler.KERNEL_DIR = kernel_dir
         try:
             for rows, defines in BUILDS:
                 builds.append(StylizeKernels(torch.cuda.current_device(), post_rows=rows, defines=defines))
-                names.append(f"base {rows} {build_label(' '.join(defines))}")
+                names.append(f"{prefix}{rows} {build_label(' '.join(defines))}")
         finally:
             compiler.KERNEL_DIR = own_dir
-    for rows, defines in BUILDS:
-        builds.append(StylizeKernels(torch.cuda.current_device(), post_rows=rows, defines=defines))
-        names.append(f"{rows} {build_label(' '.join(defines))}")
     bandwidth = copy_bandwidth()
     samples: dict = {}
     for index in range(args.rounds):
@@ -90,8 +89,7 @@ def main() -> int:
                 samples.setdefault((names[b], r["kernel"], r["frame"]), [None] * args.rounds)[index] = \
                     (r["ms"], r["ms_warm_l2"])
         print(f"round {index + 1} of {args.rounds} done", flush=True)
-    ordered = {key: samples[key] for name in names for key in samples if key[0] == name}
-    rows = summarize(ordered)
+    rows = summarize(samples)  # round 0 ran the builds in order, so the first build's rows come first
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "post_build_rounds.json").write_text(json.dumps(

@@ -44,6 +44,16 @@ def functions(sass: str) -> dict[str, list[tuple[int, str]]]:
     return out
 
 
+def opcode(text: str, modifiers: bool = True) -> str:
+    """A SASS instruction's opcode without its predicate: '@!P0 FFMA.SAT R2, ...' -> 'FFMA.SAT' ('FFMA' without
+    the modifiers)."""
+    words = text.split()
+    if words and words[0].startswith("@"):
+        words = words[1:]
+    op = words[0] if words else ""
+    return op if modifiers else op.split(".")[0]
+
+
 def loops(instructions: list[tuple[int, str]]) -> list[tuple[int, int, Counter]]:
     """(first address, last address, opcode counts) of every backward branch's span."""
     index = {address: i for i, (address, _) in enumerate(instructions)}
@@ -52,7 +62,7 @@ def loops(instructions: list[tuple[int, str]]) -> list[tuple[int, int, Counter]]
         target = re.search(r"\bBRA\b.*?(0x[0-9a-f]+)", text)
         if target and int(target.group(1), 16) <= address:
             start = index[int(target.group(1), 16)]
-            ops = Counter(re.sub(r"^@!?U?P\w+\s+", "", t).split()[0] for _, t in instructions[start:i + 1])
+            ops = Counter(opcode(t) for _, t in instructions[start:i + 1])
             found.append((instructions[start][0], address, ops))
     return found
 

@@ -17,13 +17,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-
-def opcode(source: str) -> str:
-    """The opcode of a SASS line without its predicate and modifiers: '@!P0 FFMA.SAT R1, ...' -> 'FFMA'."""
-    words = source.split()
-    if not words:
-        return ""
-    return (words[1] if words[0].startswith("@") and len(words) > 1 else words[0]).split(".")[0]
+from benchmarks.sass_loops import opcode
 
 
 def read_table(path: Path) -> list[tuple[str, int, int]]:
@@ -43,14 +37,14 @@ def straight_runs(table: list[tuple[str, int, int]]) -> list[dict]:
     runs: list[dict] = []
     for index, (source, executed, stalls) in enumerate(table):
         previous = table[index - 1][0] if index else ""
-        if runs and executed == runs[-1]["count"] and opcode(previous) not in ("BRA", "EXIT"):
+        if runs and executed == runs[-1]["count"] and opcode(previous, modifiers=False) not in ("BRA", "EXIT"):
             run = runs[-1]
         else:
             run = {"first": index, "count": executed, "length": 0, "stalls": 0, "opcodes": Counter()}
             runs.append(run)
         run["length"] += 1
         run["stalls"] += stalls
-        run["opcodes"][opcode(source)] += 1
+        run["opcodes"][opcode(source, modifiers=False)] += 1
     return runs
 
 

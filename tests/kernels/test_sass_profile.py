@@ -20,7 +20,8 @@ def test_runs_of_equal_counts_split_at_branches_and_rank_by_executed_instruction
     path.write_text(TABLE)
     table = read_table(path)
     assert table[3] == ("@!P0 FFMA.SAT R2, R2, R1, R3", 40, 3)
-    assert [opcode(s) for s, _, _ in table] == ["LDC", "S2R", "FFMA", "FFMA", "BRA", "LDS", "STG", "EXIT"]
+    assert [opcode(s, modifiers=False) for s, _, _ in table] == ["LDC", "S2R", "FFMA", "FFMA", "BRA", "LDS", "STG",
+                                                                 "EXIT"]
     runs = straight_runs(table)
     # The branch ends the loop's run, so the load after it starts a new one though it executed as often.
     assert [(r["first"], r["length"], r["count"]) for r in runs] == [(0, 2, 10), (2, 3, 40), (5, 1, 40), (6, 2, 10)]
