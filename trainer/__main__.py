@@ -7,6 +7,7 @@
   prune    structured channel pruning to a MACs target + distillation -> pruned variants in a package
   quantize FP16 and INT8 (static, QDQ) variants of every FP32 variant in a package
   compress-report  every variant's size, MACs, CPU latency and fidelity (Markdown + PNG)
+  photos   fetch: build the corpus of real photos (Debian wallpaper packages, scikit-image) in a cache
 """
 from __future__ import annotations
 
@@ -75,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--demo-photos", default=None, metavar="DIR",
                      help="first write 30 bundled photos restyled by a warm film grade with grain into DIR "
                           "(a look the shipped model never saw) and use them as --photos")
+
+    photos_cmd = sub.add_parser("photos", help="the corpus of real photos for training and evaluation",
+                                formatter_class=fmt)
+    photos_cmd.add_argument("action", choices=["fetch", "list"], help="fetch: build it; list: print its manifest")
+    photos_cmd.add_argument("--out", default=None, help="corpus folder (default: $STYLIZER_CACHE/photos, "
+                                                        "else ~/.cache/stylizer/photos)")
 
     report = sub.add_parser("compress-report", help="table + plot of every variant", formatter_class=fmt)
     report.add_argument("--package", default=None)
@@ -165,6 +172,25 @@ def main(argv: list[str] | None = None) -> int:
         package, seconds = add_style.add_style(args.package, args.name, args.photos, args.out, args.content,
                                                args.iterations, command=command_line, runs=args.runs)
         print(f"wrote {package.path}: styles {', '.join(package.style_names)} ({seconds:.0f} s of training)")
+        return 0
+    if args.command == "photos":
+        import json
+        from pathlib import Path
+
+        from trainer import corpus
+
+        try:
+            if args.action == "fetch":
+                corpus.fetch(args.out)
+            else:
+                root = Path(args.out) if args.out else corpus.cache_dir()
+                if not corpus.available(root):
+                    raise corpus.CorpusError(f"no photo corpus at {root}: run `python -m trainer photos fetch`")
+                for r in json.loads((root / "manifest.json").read_text())["photos"]:
+                    print(f"{r['split']:14s} {r['id']:44s} {r['licence']:16s} {r['source']}")
+        except corpus.CorpusError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         return 0
     if args.command == "compress-report":
         from trainer import compress
