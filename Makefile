@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # The CPU build of torch; other versions download several GB of CUDA libraries.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo test bench soak model compress compress-report temporal-study evaluate info clean
+.PHONY: demo test bench soak model photos compress compress-report temporal-study evaluate info clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,11 +42,18 @@ soak: $(VENV)/.dev
 	$(BIN)/python -m pytest benchmarks/test_soak.py -q -s --benchmark-only --benchmark-columns=median,rounds \
 		--benchmark-json=.benchmarks/soak.json -p no:cacheprovider
 
-## Reproduce the shipped default package: train (about 4 minutes on this 2-core machine), then export.
-## One thread: the shipped package was trained so, and a CPU run repeats bit for bit only at the same thread count.
+## Reproduce the shipped default package: fetch the photo corpus, train (about 30 minutes on this 2-core
+## machine), export, then the compressed variants (`make compress`). Two threads: the shipped package was
+## trained so, and a CPU run repeats bit for bit only at the same thread count.
 model: $(VENV)/.dev
-	OMP_NUM_THREADS=1 $(BIN)/python -m trainer train --config trainer/configs/default.toml --run runs/default
+	$(BIN)/python -m trainer photos fetch
+	OMP_NUM_THREADS=2 $(BIN)/python -m trainer train --config trainer/configs/default.toml --run runs/default
 	$(BIN)/python -m trainer export --checkpoint runs/default/checkpoint.pt --out sdk/models/default
+	$(MAKE) compress
+
+## The photo corpus (real photos from Debian's wallpaper packages and scikit-image) in ~/.cache/stylizer/photos.
+photos: $(VENV)/.dev
+	$(BIN)/python -m trainer photos fetch
 
 ## Add pruned (50% and 25% of the MACs, distilled) and FP16/INT8 variants to the shipped package, then
 ## the trade-off table (about 5 minutes on this 2-core machine).
@@ -71,8 +78,10 @@ temporal-study: $(VENV)/.dev
 	$(BIN)/python -m trainer evaluate --package runs/temporal_off/package --package runs/temporal_on/package \
 		--label "without temporal term" --label "with temporal term (shipped)" --out benchmarks/results/temporal_study
 
-## The evaluation report of the shipped package: benchmarks/results/evaluate/report.md (+ PNG grids).
+## The evaluation report of the shipped package on the corpus's test split: benchmarks/results/evaluate/
+## (report.md, looks.md with closure against the classical baselines, contact_sheet.jpg).
 evaluate: $(VENV)/.dev
+	$(BIN)/python -m trainer photos fetch
 	$(BIN)/python -m trainer evaluate --package sdk/models/default --label "shipped (auto variant)" --out benchmarks/results/evaluate
 
 info: $(VENV)/.dev

@@ -187,6 +187,12 @@ def cmd_build_engine(args) -> int:
     return 0
 
 
+def _label(image: np.ndarray, text: str, x: int) -> None:
+    import cv2
+    for colour, thickness in (((0, 0, 0), 4), ((255, 255, 255), 2)):  # outlined: legible on any picture
+        cv2.putText(image, text, (x + 8, 26), cv2.FONT_HERSHEY_SIMPLEX, 0.75, colour, thickness, cv2.LINE_AA)
+
+
 def cmd_demo(args) -> int:
     import cv2
 
@@ -205,20 +211,33 @@ def cmd_demo(args) -> int:
     clip = camera_motion_frames(photo, args.frames, (w, h))
     source = write_clip(out / "input.mp4", clip)
     print(f"wrote {source} ({args.frames} frames, {w}x{h}, camera motion over skimage's astronaut photo)")
-    rows = []
     with sdk.Stylizer(backend=args.backend) as stylizer:
         print(f"backend: {stylizer.backend}")
-        for style in stylizer.styles:
+        styles = stylizer.styles
+        for style in styles:
             result = sdk.stylize_video(source, out / f"stylized_{style}.mp4", style=style, stylizer=stylizer,
                                        progress=True)
             print(f"wrote {out / f'stylized_{style}.mp4'}: {result.frames} frames, {result.fps:.1f} frames/s")
             _print_stages(result.stages, result.frames, result.seconds)
-            rows.append(np.concatenate([clip[0], stylizer(clip[0], style=style)], axis=1))
-    grid = np.concatenate(rows, axis=0)
-    for i, style in enumerate(stylizer.styles):
-        cv2.putText(grid, f"before | after: {style}", (8, i * h + 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2)
-    cv2.imwrite(str(out / "before_after.png"), grid)
-    print(f"wrote {out / 'before_after.png'}")
+        # Input | stylized, the style changing every len(clip) / len(styles) frames.
+        pairs = []
+        for i, frame in enumerate(clip):
+            style = styles[min(i * len(styles) // len(clip), len(styles) - 1)]
+            pair = np.concatenate([frame, stylizer(frame, style=style)], axis=1)
+            _label(pair, "input", 0)
+            _label(pair, style, w)
+            pairs.append(pair)
+        write_clip(out / "side_by_side.mp4", pairs)
+        print(f"wrote {out / 'side_by_side.mp4'} (input | stylized, {', '.join(styles)} in turn)")
+        # The whole photo, uncropped, beside each style: the subject is framed as the photographer framed it.
+        cells = [photo] + [stylizer(photo, style=style) for style in styles]
+    height = h
+    width = int(round(photo.shape[1] * height / photo.shape[0]))
+    cells = [cv2.resize(c, (width, height), interpolation=cv2.INTER_AREA) for c in cells]
+    for cell, title in zip(cells, ["before"] + list(styles)):
+        _label(cell, title, 0)
+    cv2.imwrite(str(out / "before_after.png"), np.concatenate(cells, axis=1))
+    print(f"wrote {out / 'before_after.png'} (the whole photo, then {', '.join(styles)})")
     return 0
 
 

@@ -53,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
                     help="folder of photos in a look without a reference filter (feature-statistics distance)")
     ev.add_argument("--temporal", type=float, default=0.0, help="run-time temporal smoothing while evaluating")
     ev.add_argument("--out", default="runs/evaluate", help="folder for report.md, report.json and PNG grids")
+    ev.add_argument("--looks-only", action="store_true",
+                    help="only the looks table (closure against classical baselines) and the contact sheet")
+    ev.add_argument("--check-bars", action="store_true", help="exit 1 when a look misses a bar of the looks table")
+    ev.add_argument("--corpus", default=None, help="photo corpus folder (default: the cache of `photos fetch`)")
     prune = sub.add_parser("prune", help="pruned + distilled variants", formatter_class=fmt)
     prune.add_argument("--package", default=None, help="package folder (default: the shipped one)")
     prune.add_argument("--out", default=None, help="package folder to write (default: --package, in place)")
@@ -139,6 +143,20 @@ def main(argv: list[str] | None = None) -> int:
         labels = args.label or [str(p or "shipped") for p in packages]
         if len(labels) != len(packages):
             raise SystemExit(f"give one --label per --package ({len(packages)} packages, {len(labels)} labels)")
+        from trainer import closure
+
+        failed = []
+        for index, package in enumerate(packages):
+            out = args.out if len(packages) == 1 else f"{args.out}/looks_{index}"
+            table, text = evaluate.looks_report(package, out, args.corpus)
+            print(f"## Looks: {labels[index]}\n\n{text}\n")
+            failed += [f"{labels[index]}: {style} {name}" for style, entry in table.items()
+                       for name, ok in closure.passes(style, entry).items() if not ok]
+        if args.looks_only:
+            if args.check_bars and failed:
+                print("bars missed: " + "; ".join(failed), file=sys.stderr)
+                return 1
+            return 0
         images = (evaluate.load_folder(args.photos) if args.photos
                   else {n: photos.load_photo(n) for n in photos.HELD_OUT})
         look_photos = list(evaluate.load_folder(args.look_photos).values()) if args.look_photos else None
@@ -148,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         report = evaluate.write_report(results, images, args.out, command=command_line)
         print(report.read_text().split("\n\n## ")[0])
         print(f"wrote {report}")
+        if args.check_bars and failed:
+            print("bars missed: " + "; ".join(failed), file=sys.stderr)
+            return 1
         return 0
     if args.command in ("prune", "quantize"):
         from sdk.package import DEFAULT_PACKAGE

@@ -80,7 +80,8 @@ class UnpairedCrops:
         self.rng.bit_generator.state = state
 
 
-def colour_variants(image: np.ndarray, count: int, rng: np.random.Generator) -> list[np.ndarray]:
+def colour_variants(image: np.ndarray, count: int, rng: np.random.Generator,
+                    balance_white: bool = False) -> list[np.ndarray]:
     """``count`` re-coloured copies of a photo: random exposure and saturation targets,
     a small hue turn and a white-balance tweak.
 
@@ -90,6 +91,11 @@ def colour_variants(image: np.ndarray, count: int, rng: np.random.Generator) -> 
     re-saturated to a random mean saturation, drawn from the same ranges on both sides, so
     what separates the sides is the look. The look is applied after this, so its own grade
     stays intact. Hue turns stay small: with free hue, nothing anchors colour at all.
+
+    ``balance_white``: also move each copy's mean colour most of the way to grey and then to a random
+    cast drawn from the same range on both sides. Real photo sets carry casts of their content (the
+    corpus's look-side photos average 9 levels redder than green and bluer than green, the content side
+    not): without this, every style learns that cast as part of its look.
     """
     out = []
     base = image.astype(np.float32) / 255
@@ -103,12 +109,50 @@ def colour_variants(image: np.ndarray, count: int, rng: np.random.Generator) -> 
         mean_sat = hsv[..., 1].mean()
         if mean_sat > 5:  # grey photos stay grey
             hsv[..., 1] = np.clip(hsv[..., 1] * rng.uniform(40, 130) / mean_sat, 0, 255)
-        out.append(cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB))
+        variant = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)
+        if balance_white:
+            x = variant.astype(np.float32)
+            means = x.reshape(-1, 3).mean(0) + 1.0
+            cast = 1 + rng.uniform(-0.08, 0.08, size=3).astype(np.float32)
+            gains = (means.mean() / means) ** 0.85 * cast
+            variant = np.clip(x * gains + 0.5, 0, 255).astype(np.uint8)
+        out.append(variant)
     return out
 
 
-def build_dataset(style_names: list[str], crop: int, seed: int, colour_copies: int = 6) -> UnpairedCrops:
+def _at_long_sides(image: np.ndarray, long_sides: tuple[int, ...]) -> list[np.ndarray]:
+    out = []
+    for side in long_sides:
+        scale = side / max(image.shape[:2])
+        if scale < 1:
+            out.append(cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)),
+                                  interpolation=cv2.INTER_AREA))
+    return out or [image]
+
+
+def build_dataset(style_names: list[str], crop: int, seed: int, colour_copies: int = 6, data: str = "bundled",
+                  long_sides: tuple[int, ...] = (1024, 768, 640, 512, 384)) -> UnpairedCrops:
+    """``data="bundled"``: scikit-image's photos (unit tests, no download). ``data="corpus"``: the real
+    photo corpus (``python -m trainer photos fetch``): content crops from its train-content photos, look
+    crops from its train-look photos, never the same picture on both sides.
+
+    Corpus photos are resized to several long sides *before* the look is applied, so each look
+    is seen at its own pixel scale (its blur radii are in pixels) as it will be at run time, and
+    crops of one size cover a whole face at one scale and skin texture at another.
+    """
     rng = np.random.default_rng(seed + 1)
+    if data == "corpus":
+        from trainer import corpus
+        content_photos = list(corpus.load("train-content").values())
+        look_photos = list(corpus.load("train-look").values())
+        content = [level for im in content_photos for v in colour_variants(im, colour_copies, rng, balance_white=True)
+                   for level in _at_long_sides(v, long_sides)]
+        style_sources = [level for im in look_photos for v in colour_variants(im, colour_copies, rng, balance_white=True)
+                         for level in _at_long_sides(v, long_sides)]
+        style_photos = [[looks.get_look(name)(im) for im in style_sources] for name in style_names]
+        return UnpairedCrops(content, style_photos, crop, seed, scales=(1.0,))
+    if data != "bundled":
+        raise ValueError(f"data = {data!r}: expected 'bundled' (scikit-image's photos) or 'corpus'")
     content = [v for im in photos.load_set(photos.CONTENT) for v in colour_variants(im, colour_copies, rng)]
     style_sources = [v for im in photos.load_set(photos.STYLE) for v in colour_variants(im, colour_copies, rng)]
     style_photos = [[looks.get_look(name)(im) for im in style_sources] for name in style_names]

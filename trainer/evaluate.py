@@ -225,3 +225,54 @@ def write_report(results: list[tuple[str, str, dict]], images: dict[str, np.ndar
              for label, p, r in results]
     (out_dir / "report.json").write_text(json.dumps(clean, indent=2))
     return path
+
+
+# -- the looks bar: closure against classical baselines on the corpus's test split ------------------
+
+def looks_sets(corpus_root: str | Path | None = None) -> tuple[dict[str, np.ndarray], list[np.ndarray], list[np.ndarray], str]:
+    """(test photos at evaluation size, plain training photos, look-side training photos, where from).
+
+    The photo corpus (``python -m trainer photos fetch``) when it is there; otherwise the bundled
+    scikit-image sets (held-out, content, look side), which are too few to judge a look by."""
+    from trainer import closure, corpus
+    if corpus.available(corpus_root):
+        test = {k: closure.eval_size(v) for k, v in corpus.load("test", corpus_root).items()}
+        plain = [closure.eval_size(v) for v in corpus.load("train-content", corpus_root).values()]
+        look = [closure.eval_size(v) for v in corpus.load("train-look", corpus_root).values()]
+        return test, plain, look, f"the photo corpus's test split ({corpus_root or corpus.cache_dir()})"
+    test = {n: closure.eval_size(photos.load_photo(n)) for n in photos.HELD_OUT}
+    return (test, [closure.eval_size(im) for im in photos.load_set(photos.CONTENT)],
+            [closure.eval_size(im) for im in photos.load_set(photos.STYLE)],
+            "the bundled held-out photos (no corpus: run `python -m trainer photos fetch` for the real test split)")
+
+
+def looks_report(package, out_dir: str | Path, corpus_root: str | Path | None = None,
+                 precision: str = "auto") -> tuple[dict, str]:
+    """Closure table (trainer.closure) of a package's styles that have a reference filter, written
+    as ``looks.md``, ``looks.json`` and ``contact_sheet.jpg`` (rows: test photos; columns: the
+    original and each style) in ``out_dir``; returns (table, markdown)."""
+    import cv2
+    import sdk
+    from trainer import closure
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    test, plain, look, where = looks_sets(corpus_root)
+    with sdk.Stylizer(package, backend="onnxruntime", color_order="rgb", precision=precision) as stylizer:
+        styles = [s for s in stylizer.styles if s in looks.LOOKS]
+        table = closure.closure_table(lambda im, s: stylizer(im, style=s), styles, test, plain, look, looks.get_look)
+    text = "\n".join([
+        f"Photos: {where}, {len(test)} pictures at long side {closure.EVAL_LONG_SIDE} px; baselines fitted on "
+        f"{len(plain)} plain and {len(look)} other (look-side) training photos. Package `{package or 'shipped'}`, "
+        f"ONNX Runtime, precision {precision}.", "",
+        "closure = 1 - MAE(output, reference) / MAE(photo, reference); reference = the look's filter on the "
+        "same photo. Bars: mean >= 0.75 and above the best baseline, no photo below 0.5 (cartoon: above the "
+        "baselines); sketch: edge correlation >= 0.8, mean saturation <= 8/255. Figures in parentheses are "
+        "given for reference only.", "", closure.markdown(table)])
+    (out_dir / "looks.md").write_text(text + "\n")
+    clean = {s: {k: v for k, v in e.items() if k != "photos"} | {
+        "photos": {n: {k: round(v, 4) for k, v in r.items() if isinstance(v, float)} for n, r in e["photos"].items()}}
+        for s, e in table.items()}
+    (out_dir / "looks.json").write_text(json.dumps(clean, indent=1))
+    sheet = closure.contact_sheet(test, table)
+    cv2.imwrite(str(out_dir / "contact_sheet.jpg"), sheet[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 88])
+    return table, text

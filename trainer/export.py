@@ -13,7 +13,7 @@ import trainer
 from sdk import frames
 from sdk.frames import working_size
 from sdk.package import ModelPackage, write_package
-from trainer import evaluate, looks, photos
+from trainer import closure, evaluate, looks, photos
 from trainer.models.generator import Generator, GeneratorConfig, count_macs, count_parameters, style_vector
 from trainer.train import load_checkpoint
 
@@ -104,7 +104,9 @@ def export_package(checkpoint: str | Path, out: str | Path, name: str = "default
                     "config": raw, "checkpoint_iteration": int(ckpt["iteration"])},
     }
     if measure_quality:
-        manifest["quality"] = {"look_psnr_held_out": _quality(deploy, styles), "photos": list(photos.HELD_OUT)}
+        psnr_table, closure_summary = _quality(deploy, styles)
+        manifest["quality"] = {"look_psnr_held_out": psnr_table, "closure_held_out": closure_summary,
+                               "photos": list(photos.HELD_OUT)}
     return write_package(out, {"generator.onnx": onnx_bytes}, manifest)
 
 
@@ -119,4 +121,13 @@ def _quality(model: Generator, styles: list[str]) -> dict:
             y = model(x, style_vector(styles.index(style), len(styles))).numpy()
         return frames.postprocess(y, rgb, 1.0, "rgb")
 
-    return evaluate.look_table(run, known)
+    test, plain, look_side, _ = evaluate.looks_sets(corpus_root=_NO_CORPUS)
+    table = closure.closure_table(run, known, test, plain, look_side, looks.get_look)
+    summary = {s: {"model": round(e["model"]["mean"], 4), "model_worst": round(e["model"]["worst"], 4),
+                   "baseline": round(e["baseline"]["mean"], 4)} for s, e in table.items()}
+    return evaluate.look_table(run, known), summary
+
+
+# The manifest's table is measured on the bundled held-out photos, the same on every machine; the corpus's
+# test split is what `python -m trainer evaluate` reports.
+_NO_CORPUS = Path("/nonexistent-corpus")

@@ -46,10 +46,15 @@ class TrainConfig:
     colour_copies: int = 6
     perceptual_weight: float = 1.0
     temporal_weight: float = 0.0
+    temporal_batch: int = 0  # crops a step that the temporal term sees (0: the whole batch)
     ema_decay: float = 0.995
     hue_weight: float = 5.0
     ema_warmup: bool = True
     d_downsample: int = 1
+    # Scales (downsampling factors) at which patch discriminators judge: several give a multi-scale
+    # critic (pencil lines and ink at 1, tone and regions at 2 or 4). Empty: one, at d_downsample.
+    d_scales: list = field(default_factory=list)
+    data: str = "bundled"
     sample_every: int = 500
     checkpoint_every: int = 250
     raw: dict = field(default_factory=dict)
@@ -233,9 +238,12 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, vgg_weights: str | 
     np.random.seed(config.seed)
     torch.use_deterministic_algorithms(device == "cpu", warn_only=True)
 
-    data = dataset or build_dataset(config.styles, config.crop, config.seed + dist.rank, config.colour_copies)
+    data = dataset or build_dataset(config.styles, config.crop, config.seed + dist.rank, config.colour_copies,
+                                    data=config.data)
     generator = Generator(config.model).to(device)
-    discriminator = PatchDiscriminator(config.model.num_styles).to(device)
+    d_scales = [int(s) for s in config.d_scales] or [config.d_downsample]
+    discriminator = (PatchDiscriminator(config.model.num_styles) if len(d_scales) == 1 else
+                     torch.nn.ModuleList(PatchDiscriminator(config.model.num_styles) for _ in d_scales)).to(device)
     # An exponential moving average of the generator's weights: GAN training oscillates, the
     # average does not (Karras et al. 2018, Yazici et al. 2019). Samples and export use it.
     ema = Generator(config.model).to(device)
@@ -252,9 +260,15 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, vgg_weights: str | 
         # With d_downsample > 1 the discriminator sees a blurred, smaller image: it judges tone,
         # colour and shapes over a wider field rather than pixel-level texture, which a tiny
         # generator cannot match and answers with spurious contrast.
-        if config.d_downsample > 1:
-            images = torch.nn.functional.avg_pool2d(images, config.d_downsample)
-        return discriminator(images, idx)
+        if len(d_scales) == 1:
+            scaled = torch.nn.functional.avg_pool2d(images, d_scales[0]) if d_scales[0] > 1 else images
+            return discriminator(scaled, idx)
+        # Multi-scale: each critic's patch scores, flattened and joined (the LSGAN terms average them).
+        scores = []
+        for critic, scale in zip(discriminator, d_scales):
+            scaled = torch.nn.functional.avg_pool2d(images, scale) if scale > 1 else images
+            scores.append(critic(scaled, idx).flatten(1))
+        return torch.cat(scores, 1)
 
 
     start, history = 0, []
@@ -323,8 +337,10 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, vgg_weights: str | 
             if perceptual is not None:
                 g_loss = g_loss + config.perceptual_weight * perceptual(fake, content)
             if config.temporal_weight:
-                theta = losses.random_small_affine(content.shape[0], size=content.shape[-1])
-                temporal = losses.temporal_consistency(lambda x: generator(x, style), content, fake, theta)
+                # On the first temporal_batch crops only: the extra generator pass is the term's cost.
+                k = min(config.temporal_batch or content.shape[0], content.shape[0])
+                theta = losses.random_small_affine(k, size=content.shape[-1])
+                temporal = losses.temporal_consistency(lambda x: generator(x, style[:k]), content[:k], fake[:k], theta)
                 g_loss = g_loss + config.temporal_weight * temporal
         opt_g.zero_grad(set_to_none=True)
         scaler.scale(g_loss).backward()

@@ -14,7 +14,7 @@ def run_cli(*args):
 def test_styles_and_backends(capsys):
     assert main(["styles"]) == 0
     out = capsys.readouterr().out
-    assert [line.split()[1] for line in out.strip().splitlines()] == ["glow", "vintage", "sketch"]
+    assert [line.split()[1] for line in out.strip().splitlines()] == ["glow", "vintage", "sketch", "cartoon"]
     assert main(["backends"]) == 0
     assert "onnxruntime  available" in capsys.readouterr().out
 
@@ -52,3 +52,28 @@ def test_bench_prints_per_stage_table(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "64x36" in proc.stdout and "3 frames in" in proc.stdout
     assert (tmp_path / "b.json").exists()
+
+
+def test_demo_shows_the_whole_photo_in_every_style_and_a_side_by_side_clip(tmp_path, capsys):
+    import numpy as np
+    import skimage.data
+    assert main(["demo", "--out", str(tmp_path), "--frames", "8", "--backend", "onnxruntime"]) == 0
+    grid = cv2.imread(str(tmp_path / "before_after.png"))
+    photo = skimage.data.astronaut()
+    styles = ["glow", "vintage", "sketch", "cartoon"]
+    # The whole square photo at the clip's height, once untouched and once per style: nothing cropped.
+    assert grid.shape == (360, 360 * (1 + len(styles)), 3)
+    before = cv2.resize(photo, (360, 360), interpolation=cv2.INTER_AREA)[:, :, ::-1]
+    rows = slice(40, 360)  # below the label
+    assert np.abs(grid[rows, :360].astype(int) - before[rows]).mean() < 1.0
+    for i in range(1, 1 + len(styles)):  # each look changes the photo
+        assert np.abs(grid[rows, 360 * i:360 * (i + 1)].astype(int) - before[rows]).mean() > 5, styles[i - 1]
+    clip = cv2.VideoCapture(str(tmp_path / "side_by_side.mp4"))
+    count, size = 0, None
+    while True:
+        ok, frame = clip.read()
+        if not ok:
+            break
+        count, size = count + 1, frame.shape
+    assert count == 8 and size == (360, 1280, 3)  # input | stylized
+    assert "side_by_side.mp4" in capsys.readouterr().out

@@ -16,4 +16,4 @@ def test_public_api_snapshot():
         "ModelPackage", "BackendStatus", "VideoResult", "StylizerError", "InvalidFrameError", "UnknownStyleError",
         "ModelLoadError", "BackendUnavailableError", "EngineBuildError", "CudaFatalError", "VideoIOError",
         "__version__"])
-    assert sdk.list_styles() == ["glow", "vintage", "sketch"]
+    assert sdk.list_styles() == ["glow", "vintage", "sketch", "cartoon"]

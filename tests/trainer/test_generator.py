@@ -6,11 +6,11 @@ import torch
 from trainer.models.generator import Generator, GeneratorConfig, count_macs, count_parameters, style_vector
 
 
-@pytest.fixture
-def trained_like():
+@pytest.fixture(params=[0, 16], ids=["no-colour-head", "colour-head"])
+def trained_like(request):
     """A generator whose BatchNorm statistics and style affines are not the identity."""
     torch.manual_seed(0)
-    g = Generator(GeneratorConfig(num_styles=3))
+    g = Generator(GeneratorConfig(num_styles=3, colour_channels=request.param))
     for p in g.parameters():
         p.data += 0.05 * torch.randn_like(p)
     g.train()
@@ -29,8 +29,9 @@ def test_deploy_folds_batchnorm_exactly(trained_like):
         assert (trained_like(x, s) - deploy(x, s)).abs().max() < 1e-5
 
 
-def test_output_shape_range_and_identity_at_init():
-    g = Generator().eval()
+@pytest.mark.parametrize("colour_channels", [0, 16])
+def test_output_shape_range_and_identity_at_init(colour_channels):
+    g = Generator(GeneratorConfig(colour_channels=colour_channels)).eval()
     x = torch.rand(1, 3, 36, 52) * 2 - 1
     with torch.no_grad():
         y = g(x, style_vector(0, 3))
@@ -38,8 +39,38 @@ def test_output_shape_range_and_identity_at_init():
     assert (y - x).abs().max() < 0.05  # starts near the identity (small last layer)
 
 
+def test_colour_head_costs_352_macs_a_pixel_at_16_channels():
+    plain = count_macs(Generator(GeneratorConfig()).deploy(), 64, 64)
+    head = count_macs(Generator(GeneratorConfig(colour_channels=16)).deploy(), 64, 64)
+    assert head - plain == 64 * 64 * (3 * 16 + 16 * 16 + 16 * 3)
+
+
+def test_colour_head_alone_can_turn_a_photo_grey():
+    """The per-pixel path is able to express a global grade exactly: here, luminance in every channel."""
+    g = Generator(GeneratorConfig(num_styles=1, colour_channels=16)).eval()
+    luma = torch.tensor([0.299, 0.587, 0.114])
+    with torch.no_grad():
+        g.colour_pixel.weight.zero_()
+        g.colour_context.weight.zero_()  # this test is about the per-pixel path alone
+        g.colour_pixel.bias.fill_(1.0)
+        g.colour_pixel.weight[0, :, 0, 0] = luma  # hidden_0 = luma(x) + 1 > 0 (ReLU passes it)
+        g.colour_pixel.weight[1, :, 0, 0] = torch.tensor([1.0, 0, 0])
+        g.colour_pixel.weight[2, :, 0, 0] = torch.tensor([0, 1.0, 0])
+        g.colour_pixel.weight[3, :, 0, 0] = torch.tensor([0, 0, 1.0])
+        g.colour_out.weight.zero_()
+        g.colour_out.bias.zero_()
+        for c in range(3):  # out_c = x_c + (luma + 1) - (x_c + 1) = luma
+            g.colour_out.weight[c, 0, 0, 0] = 1.0
+            g.colour_out.weight[c, 1 + c, 0, 0] = -1.0
+        g.to_rgb.weight.zero_()
+        x = torch.rand(1, 3, 32, 32) * 1.6 - 0.8
+        y = g(x, style_vector(0, 1))
+    expected = (x * luma.view(1, 3, 1, 1)).sum(1, keepdim=True).expand_as(x)
+    assert (y - expected).abs().max() < 1e-5
+
+
 def test_macs_and_parameters_are_within_the_real_time_budget():
-    g = Generator().deploy()
+    g = Generator(GeneratorConfig(colour_channels=16)).deploy()
     macs_720p = count_macs(g, 720, 1280)
     assert macs_720p == 4 * count_macs(g, 360, 640)
     assert macs_720p < 4e9  # DESIGN.md: about 4 GMAC per 720p frame

@@ -36,6 +36,28 @@ def test_tiny_run_writes_checkpoint_samples_and_finite_losses(tmp_path):
     assert not list(tmp_path.glob("*.tmp"))  # no half-written checkpoint left behind
 
 
+def test_shipped_recipe_parts_train_finite(tmp_path):
+    """The colour head, two critics (full and half resolution), the temporal term on part of the batch."""
+    raw = {"model": {**TINY["model"], "colour_channels": 8},
+           "train": {**TINY["train"], "crop": 64, "d_scales": [1, 2], "temporal_weight": 1.0, "temporal_batch": 1,
+                     "swd_weight": 1.0, "ema_warmup": True}}
+    cfg = TrainConfig.from_dict(raw)
+    rng = np.random.default_rng(5)
+    photo = lambda: rng.integers(0, 256, (72, 80, 3), dtype=np.uint8)  # noqa: E731
+    data = UnpairedCrops([photo(), photo()], [[photo()], [photo()]], crop=64, seed=0, scales=(1.0,))
+    result = train(cfg, tmp_path, progress=False, device="cpu", dataset=data)
+    assert all(np.isfinite(list(r.values())).all() for r in result["losses"])
+    ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert any(k.startswith("1.") for k in ckpt["discriminator"])  # the second critic's weights are saved
+    assert "colour_out.weight" in ckpt["generator_ema"]
+
+
+def test_an_unknown_data_source_is_refused():
+    from trainer.data import build_dataset
+    with pytest.raises(ValueError, match="data = 'flickr': expected 'bundled'"):
+        build_dataset(["glow"], 32, 0, data="flickr")
+
+
 def test_kill_and_resume_follows_the_same_loss_curve(tmp_path):
     cfg = TrainConfig.from_dict(TINY)
     straight = train(cfg, tmp_path / "straight", progress=False, device="cpu", dataset=tiny_dataset())

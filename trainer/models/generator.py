@@ -5,7 +5,10 @@ Reads top to bottom like the network it is::
     frame (1/1) -> stem conv s2 (1/2) -> down conv s2 (1/4)
       -> residual depthwise-separable blocks at 1/4          (most of the compute)
       -> nearest x2 + separable conv (1/2), + skip from stem  (residual add, no concat)
-      -> nearest x2 + conv to RGB (1/1), + input, clip to [-1, 1]
+      -> nearest x2 (1/1) -> conv to RGB                    (the local path: smoothing, bloom, lines)
+      + a per-pixel colour head at 1/1: 1x1 convs of the pixel's RGB and of the upsampled
+        features, ReLU, 1x1 conv to RGB                     (the global path: grades, curves, grey)
+      + input, clip to [-1, 1]
 
 Why this shape (see ../shared/DESIGN.md, "The generator"):
 
@@ -20,6 +23,12 @@ Why this shape (see ../shared/DESIGN.md, "The generator"):
   graph input, so one ONNX serves every style and every mix.
 * Nearest-neighbour upsampling followed by a conv instead of transposed convs, which
   leave checkerboard artifacts (Odena et al., Distill 2016).
+* A look has a global part (white balance, curves, fade, saturation: what a 3D LUT holds) and a
+  local part (skin smoothing, bloom, pencil lines, flat regions and ink). The colour head is a
+  per-pixel MLP at full resolution, so a grade is exact at every pixel and cheap (352 MACs a
+  pixel at 16 channels); it also sees the upsampled local features, so a local average can
+  steer a per-pixel curve (a pencil line is a pixel darker than its neighbourhood). HDRNet
+  (Gharbi et al. 2017) splits low-resolution analysis from a full-resolution apply the same way.
 * The output is ``clip(x + delta)``: at initialization the network is the identity, so
   training starts from the photo and moves it toward the look.
 """
@@ -42,6 +51,8 @@ class GeneratorConfig:
     # A per-style scale and shift of the output RGB (white balance, levels). Off in the shipped
     # model; `trainer add-style` turns it on with zeros for the existing styles (exactly the identity).
     output_affine: bool = False
+    # Hidden channels of the per-pixel colour head (0: none, the model before the looks issue).
+    colour_channels: int = 0
 
     @property
     def stride(self) -> int:
@@ -129,6 +140,14 @@ class Generator(nn.Module):
         nn.init.normal_(self.to_rgb.weight, std=1e-3)
         nn.init.zeros_(self.to_rgb.bias)
         self.out_affine = StyleAffine(n, 3) if config.output_affine else None
+        h = config.colour_channels
+        if h:
+            self.colour_pixel = nn.Conv2d(3, h, 1)
+            self.colour_context = nn.Conv2d(c0, h, 1, bias=False)
+            self.colour_affine = StyleAffine(n, h)
+            self.colour_out = nn.Conv2d(h, 3, 1)
+            nn.init.normal_(self.colour_out.weight, std=1e-3)  # starts as the identity, as to_rgb does
+            nn.init.zeros_(self.colour_out.bias)
 
     def forward(self, image: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         half = self.stem(image, style)
@@ -139,6 +158,9 @@ class Generator(nn.Module):
         x = self.up_pw(self.up_dw(x, style), style) + half
         x = F.interpolate(x, scale_factor=2.0, mode="nearest")
         y = image + self.to_rgb(x)
+        if self.config.colour_channels:
+            hidden = F.relu(self.colour_affine(self.colour_pixel(image) + self.colour_context(x), style))
+            y = y + self.colour_out(hidden)
         if self.out_affine is not None:
             y = self.out_affine(y, style)
         return torch.clamp(y, -1.0, 1.0)
