@@ -42,7 +42,7 @@ soak: $(VENV)/.dev
 	$(BIN)/python -m pytest benchmarks/test_soak.py -q -s --benchmark-only --benchmark-columns=median,rounds \
 		--benchmark-json=.benchmarks/soak.json -p no:cacheprovider
 
-## Reproduce the shipped default package: fetch the photo corpus, train (about 30 minutes on this 2-core
+## Reproduce the shipped default package: fetch the photo corpus, train (about 45 minutes on this 2-core
 ## machine), export, then the compressed variants (`make compress`). Two threads: the shipped package was
 ## trained so, and a CPU run repeats bit for bit only at the same thread count.
 model: $(VENV)/.dev
@@ -82,7 +82,7 @@ temporal-study: $(VENV)/.dev
 ## (report.md, looks.md with closure against the classical baselines, contact_sheet.jpg).
 evaluate: $(VENV)/.dev
 	$(BIN)/python -m trainer photos fetch
-	$(BIN)/python -m trainer evaluate --package sdk/models/default --label "shipped (auto variant)" --out benchmarks/results/evaluate
+	$(BIN)/python -m trainer evaluate --package sdk/models/default --label "shipped (auto variant)" --out benchmarks/results/evaluate --sheet-copy docs/looks.jpg
 
 info: $(VENV)/.dev
 	$(BIN)/python -m trainer info

@@ -56,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--looks-only", action="store_true",
                     help="only the looks table (closure against classical baselines) and the contact sheet")
     ev.add_argument("--check-bars", action="store_true", help="exit 1 when a look misses a bar of the looks table")
+    ev.add_argument("--sheet-copy", default=None, metavar="JPG",
+                    help="also write a small copy of the contact sheet (under 300 KB) here, e.g. docs/looks.jpg")
     ev.add_argument("--corpus", default=None, help="photo corpus folder (default: the cache of `photos fetch`)")
     prune = sub.add_parser("prune", help="pruned + distilled variants", formatter_class=fmt)
     prune.add_argument("--package", default=None, help="package folder (default: the shipped one)")
@@ -148,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         failed = []
         for index, package in enumerate(packages):
             out = args.out if len(packages) == 1 else f"{args.out}/looks_{index}"
-            table, text = evaluate.looks_report(package, out, args.corpus)
+            table, text = evaluate.looks_report(package, out, args.corpus,
+                                                small_copy=args.sheet_copy if index == 0 else None)
             print(f"## Looks: {labels[index]}\n\n{text}\n")
             failed += [f"{labels[index]}: {style} {name}" for style, entry in table.items()
                        for name, ok in closure.passes(style, entry).items() if not ok]

@@ -66,6 +66,12 @@ class UnpairedCrops:
             out.append(np.stack([features.mean(0), features.std(0)]))
         return torch.tensor(np.stack(out), dtype=torch.float32)
 
+    def content_moments(self) -> torch.Tensor:
+        """(2, 4): mean and std of R, G, B and saturation over every content photo, in [-1, 1] units."""
+        pixels = np.concatenate([im.reshape(-1, 3) for im in self.content]).astype(np.float64) / 127.5 - 1
+        features = np.concatenate([pixels, (pixels.max(1) - pixels.min(1))[:, None]], axis=1)
+        return torch.tensor(np.stack([features.mean(0), features.std(0)]), dtype=torch.float32)
+
     @staticmethod
     def moments_of(images: torch.Tensor) -> torch.Tensor:
         """(2, 4) mean and std of R, G, B and saturation of a (B, 3, H, W) batch in [-1, 1]."""

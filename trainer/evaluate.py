@@ -247,7 +247,7 @@ def looks_sets(corpus_root: str | Path | None = None) -> tuple[dict[str, np.ndar
 
 
 def looks_report(package, out_dir: str | Path, corpus_root: str | Path | None = None,
-                 precision: str = "auto") -> tuple[dict, str]:
+                 precision: str = "auto", small_copy: str | Path | None = None) -> tuple[dict, str]:
     """Closure table (trainer.closure) of a package's styles that have a reference filter, written
     as ``looks.md``, ``looks.json`` and ``contact_sheet.jpg`` (rows: test photos; columns: the
     original and each style) in ``out_dir``; returns (table, markdown)."""
@@ -275,4 +275,12 @@ def looks_report(package, out_dir: str | Path, corpus_root: str | Path | None = 
     (out_dir / "looks.json").write_text(json.dumps(clean, indent=1))
     sheet = closure.contact_sheet(test, table)
     cv2.imwrite(str(out_dir / "contact_sheet.jpg"), sheet[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 88])
+    if small_copy:  # the README's picture: small enough to commit (under 300 KB)
+        small = closure.contact_sheet(test, table, height=120)
+        for quality in (85, 75, 65, 55):
+            ok, data = cv2.imencode(".jpg", small[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+            if ok and len(data) < 300_000:
+                break
+        Path(small_copy).parent.mkdir(parents=True, exist_ok=True)
+        Path(small_copy).write_bytes(data.tobytes())
     return table, text

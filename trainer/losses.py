@@ -60,10 +60,12 @@ def _blur(x: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
     return F.conv2d(F.pad(x, (0, 0, pad, pad), mode="reflect"), window.transpose(-1, -2), groups=groups)
 
 
-def structure_loss(output: torch.Tensor, content: torch.Tensor, sigma: float = 1.5) -> torch.Tensor:
+def structure_loss(output: torch.Tensor, content: torch.Tensor, sigma: float = 1.5,
+                   weights: torch.Tensor | None = None) -> torch.Tensor:
     """1 - mean SSIM contrast-structure term, on luminance and on each RGB channel; images in [-1, 1].
 
-    Per channel as well as on luminance: with luminance alone, hue is free to drift.
+    Per channel as well as on luminance: with luminance alone, hue is free to drift. ``weights`` (B,)
+    scales each sample's term (a look that removes texture, as a sketch's white paper does, needs less).
     """
     a = torch.cat([luminance(output.float()), output.float()], 1)
     b = torch.cat([luminance(content.float()), content.float()], 1)
@@ -75,7 +77,9 @@ def structure_loss(output: torch.Tensor, content: torch.Tensor, sigma: float = 1
     cov = _blur(a * b, w) - mu_a * mu_b
     c2 = (0.03 * 2) ** 2  # SSIM's C2 for a dynamic range of 2 ([-1, 1])
     cs = (2 * cov + c2) / (var_a.clamp_min(0) + var_b.clamp_min(0) + c2)
-    return 1 - cs.mean()
+    if weights is None:
+        return 1 - cs.mean()
+    return ((1 - cs.flatten(1).mean(1)) * weights.to(cs)).mean()
 
 
 def colour_moment_loss(output: torch.Tensor, style_index: torch.Tensor, moments: torch.Tensor) -> torch.Tensor:
@@ -90,6 +94,29 @@ def colour_moment_loss(output: torch.Tensor, style_index: torch.Tensor, moments:
         target = moments[s].to(pixels)
         loss = loss + (pixels.mean(1) - target[0]).abs().mean() + (pixels.std(1) - target[1]).abs().mean()
     return loss / len(styles)
+
+
+def moment_shift_loss(output: torch.Tensor, content: torch.Tensor, style_index: torch.Tensor,
+                      look_moments: torch.Tensor, content_moments: torch.Tensor) -> torch.Tensor:
+    """Each output crop's colour statistics should differ from its own input crop's as the look set's
+    differ from the content set's: mean shifted by ``look_mean - content_mean`` and spread scaled by
+    ``look_std / content_std`` (R, G, B and saturation).
+
+    Unpaired (only set-level statistics of the two sides), but unlike matching each batch to the
+    look set's absolute statistics it does not ask a crop of green grass to come out with the
+    average colour of every look photo: with two crops a style a step, that pull washes every
+    style toward one average tint.
+    """
+    def features(images):
+        rgb = images.float().flatten(2)  # (B, 3, HW)
+        return torch.cat([rgb, (rgb.max(1).values - rgb.min(1).values)[:, None]], 1)  # (B, 4, HW)
+
+    out, src = features(output), features(content.detach())
+    target_shift = (look_moments[:, 0] - content_moments[0])[style_index]  # (B, 4)
+    target_scale = (look_moments[:, 1] / content_moments[1].clamp_min(1e-3))[style_index]
+    mean_error = (out.mean(2) - src.mean(2) - target_shift).abs()
+    std_error = (out.std(2) - src.std(2) * target_scale).abs()
+    return (mean_error + std_error).mean()
 
 
 def _patches(image: torch.Tensor, count: int, generator: torch.Generator | None, window: int = 48) -> torch.Tensor:

@@ -19,8 +19,8 @@ def added(tmp_path_factory, look_dir):
 
 
 def test_new_package_has_one_more_style_and_only_its_column_changed(added):
-    assert added.style_names == ("glow", "vintage", "sketch", "warm_film")
-    assert added.manifest["style_input"]["shape"] == [1, 4, 1, 1]
+    assert added.style_names == ("glow", "vintage", "sketch", "cartoon", "warm_film")
+    assert added.manifest["style_input"]["shape"] == [1, 5, 1, 1]
     assert added.manifest["added_styles"][0]["name"] == "warm_film"
     assert added.manifest["added_styles"][0]["runs"] == 4  # the default: four seeds, averaged
     assert len(added.manifest["added_styles"][0]["last_losses"]) == 4
@@ -31,15 +31,16 @@ def test_new_package_has_one_more_style_and_only_its_column_changed(added):
     for key, value in new.items():
         if key not in old:  # the output colour affine the widened model gains: zero for the old styles
             assert key.startswith("out_affine.")
-            assert not value[:, :3].any() if value.dim() == 4 else not value.any(), key
+            assert not value[:, :4].any() if value.dim() == 4 else not value.any(), key
             continue
         if value.shape != old[key].shape:
-            assert ".affine.to_" in key and key.endswith("weight")
-            assert np.array_equal(value[:, :3].numpy(), old[key].numpy()), key  # old columns untouched
+            assert "affine.to_" in key and key.endswith("weight")
+            assert np.array_equal(value[:, :4].numpy(), old[key].numpy()), key  # old columns untouched
             changed.append(key)
         else:
             assert np.array_equal(value.numpy(), old[key].numpy()), key  # shared weights frozen
-    assert len(changed) == 2 * 20  # gamma and beta of each of the 20 convs with a style affine (not to_rgb)
+    # gamma and beta of each of the 20 convs with a style affine (not to_rgb) and of the colour head's
+    assert len(changed) == 2 * 21
 
 
 def test_old_styles_outputs_are_bit_identical_through_the_sdk(added, photos_rgb):

@@ -40,7 +40,8 @@ def test_shipped_recipe_parts_train_finite(tmp_path):
     """The colour head, two critics (full and half resolution), the temporal term on part of the batch."""
     raw = {"model": {**TINY["model"], "colour_channels": 8},
            "train": {**TINY["train"], "crop": 64, "d_scales": [1, 2], "temporal_weight": 1.0, "temporal_batch": 1,
-                     "swd_weight": 1.0, "ema_warmup": True}}
+                     "swd_weight": 1.0, "ema_warmup": True, "moment_mode": "shift", "relax_structure_from": 3,
+                     "relaxed_structure": {"sketch": 0.25}}}
     cfg = TrainConfig.from_dict(raw)
     rng = np.random.default_rng(5)
     photo = lambda: rng.integers(0, 256, (72, 80, 3), dtype=np.uint8)  # noqa: E731
@@ -197,3 +198,27 @@ def test_export_writes_a_package_the_sdk_runs(tmp_path):
         out = s(np.full((30, 41, 3), 128, np.uint8))
     assert out.shape == (30, 41, 3) and out.dtype == np.uint8
     torch.manual_seed(0)
+
+
+def test_moment_shift_loss_is_zero_for_the_sets_own_shift_and_not_for_the_identity():
+    from trainer.losses import moment_shift_loss
+    torch.manual_seed(0)
+    content = torch.rand(4, 3, 16, 16) * 0.8 - 0.6
+    idx = torch.tensor([0, 1, 0, 1])
+    content_moments = torch.tensor([[0.0, 0.0, 0.0, 0.3], [0.5, 0.5, 0.5, 0.2]])
+    # Style 0: everything 0.1 brighter (saturation unchanged); style 1: no change at all.
+    look = torch.stack([content_moments + torch.tensor([[0.1, 0.1, 0.1, 0.0], [0, 0, 0, 0]]), content_moments])
+    shifted = content + torch.tensor([0.1, 0, 0.1, 0]).view(4, 1, 1, 1)
+    assert moment_shift_loss(shifted, content, idx, look, content_moments) < 1e-6
+    assert moment_shift_loss(content, content, idx, look, content_moments) == pytest.approx(0.1 * 3 / 8, rel=1e-4)
+
+
+def test_structure_weights_scale_each_sample_and_unknown_styles_are_refused():
+    from trainer.losses import structure_loss
+    torch.manual_seed(1)
+    a, b = torch.rand(2, 3, 24, 24) * 2 - 1, torch.rand(2, 3, 24, 24) * 2 - 1
+    per_sample = [float(structure_loss(a[i:i + 1], b[i:i + 1])) for i in range(2)]
+    weighted = float(structure_loss(a, b, weights=torch.tensor([1.0, 0.25])))
+    assert weighted == pytest.approx((per_sample[0] + 0.25 * per_sample[1]) / 2, rel=1e-5)
+    with pytest.raises(ValueError, match=r"relaxed_structure names \['pencil'\]"):
+        TrainConfig.from_dict({"model": TINY["model"], "train": {"relaxed_structure": {"pencil": 0.5}}})
