@@ -15,6 +15,18 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 TOLERANCE = {"uint8_lsb": 1, "onnx_vs_torch_fp32": 1e-3}
 
 
+def shipped_num_styles() -> int:
+    """How many styles the shipped default package has: tests that feed it a style vector size it so."""
+    import sdk
+    return len(sdk.load_package().styles)
+
+
+def one_hot_style(index: int, num_styles: int | None = None) -> np.ndarray:
+    """A (1, S, 1, 1) float32 style vector selecting one style of the shipped package."""
+    n = shipped_num_styles() if num_styles is None else num_styles
+    return np.eye(n, dtype=np.float32)[index].reshape(1, n, 1, 1)
+
+
 @pytest.fixture(scope="session")
 def photos_rgb():
     from trainer import photos

@@ -50,9 +50,17 @@ def generator_from_package(package: ModelPackage) -> Generator:
     config = GeneratorConfig(**package.manifest["model"]["config"])
     model = Generator(config).deploy()
     keys = set(model.state_dict())
-    weights = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy())
-               for t in onnx.load_from_string(package.file("fp32").read_bytes()).graph.initializer if t.name in keys}
+    graph = onnx.load_from_string(package.file("fp32").read_bytes()).graph
+    arrays = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in graph.initializer}
+    weights = {k: v for k, v in arrays.items() if k in keys}
+    # The exporter stores equal tensors once: colour_out's bias trains exactly as to_rgb's does (same
+    # gradient, same zero start), so its Conv reads to_rgb.bias. Find a bias through its Conv.
+    bias_of = {n.input[1]: n.input[2] for n in graph.node if n.op_type == "Conv" and len(n.input) > 2}
     for key in keys - set(weights):
+        shared = bias_of.get(key[:-len(".bias")] + ".weight") if key.endswith(".bias") else None
+        if shared in arrays:
+            weights[key] = arrays[shared].clone()
+            continue
         if not key.endswith(".bias"):
             raise ValueError(f"{package.file('fp32')}: no initializer {key!r}; the package does not match its config")
         # The ONNX optimizer drops all-zero conv biases (e.g. a fresh output affine): zero is exact.

@@ -33,7 +33,10 @@ def test_pruned_variants_meet_their_macs_target_and_floors(name, target):
 def test_recorded_fidelity_is_reproducible(name):
     blob = (PACKAGE.path / VARIANTS[name]["file"]).read_bytes()
     fresh = compress.fidelity(blob, PACKAGE.file("fp32").read_bytes(), list(PACKAGE.style_names))
-    assert fresh["psnr_db"] == pytest.approx(VARIANTS[name]["fidelity"]["psnr_db"], abs=0.05)
+    # FP32 repeats to rounding; ONNX Runtime's INT8 kernels differ by CPU (VNNI or not), measured
+    # 42.84 and 42.97 dB for the same file on two x86 machines.
+    tolerance_db = 0.3 if VARIANTS[name]["precision"] == "int8" else 0.05
+    assert fresh["psnr_db"] == pytest.approx(VARIANTS[name]["fidelity"]["psnr_db"], abs=tolerance_db)
     assert fresh["ssim"] == pytest.approx(VARIANTS[name]["fidelity"]["ssim"], abs=1e-3)
 
 

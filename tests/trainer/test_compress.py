@@ -30,7 +30,7 @@ def fp32_bytes():
 def test_generator_from_package_reproduces_the_onnx(teacher, fp32_bytes):
     import onnxruntime as ort
     x = torch.rand(1, 3, 64, 96) * 2 - 1
-    style = torch.tensor([0.2, 0.3, 0.5]).view(1, 3, 1, 1)
+    style = torch.tensor([0.2, 0.3, 0.1, 0.4]).view(1, 4, 1, 1)  # a mix of the shipped four styles
     with torch.no_grad():
         expected = teacher(x, style).numpy()
     got = ort.InferenceSession(fp32_bytes, providers=["CPUExecutionProvider"]).run(
@@ -43,10 +43,10 @@ def test_prune_meets_the_macs_target_with_channels_in_multiples_of_8(teacher, ta
     student = compress.prune(teacher, target)
     assert count_macs(student, 720, 1280) <= target * count_macs(teacher, 720, 1280)
     channels = compress.conv_channels(student)
-    assert channels.pop("to_rgb") == 3  # the RGB output conv is never pruned
+    assert channels.pop("to_rgb") == 3 and channels.pop("colour_out") == 3  # RGB output convs are never pruned
     assert all(c % 8 == 0 and c > 0 for c in channels.values()), channels
     assert channels["stem.conv"] < 16 and channels["down.conv"] < 48
-    out = student(torch.zeros(1, 3, 36, 64), torch.eye(3)[:1].view(1, 3, 1, 1))
+    out = student(torch.zeros(1, 3, 36, 64), torch.eye(4)[:1].view(1, 4, 1, 1))
     assert out.shape == (1, 3, 36, 64)
 
 
@@ -58,7 +58,7 @@ def test_distillation_moves_the_student_toward_the_teacher(teacher, photos_rgb):
     assert len(history) == 60 and np.isfinite(history).all()
     photo = cv2.resize(photos_rgb["chelsea"], (128, 96)).astype(np.float32) / 127.5 - 1  # held out
     x = torch.from_numpy(photo).permute(2, 0, 1)[None].repeat(3, 1, 1, 1)
-    style = torch.eye(3).view(3, 3, 1, 1)
+    style = torch.eye(4)[:3].view(3, 4, 1, 1)
     with torch.no_grad():
         target = teacher(x, style)
         error_before = (before(x, style) - target).abs().mean()
@@ -68,7 +68,7 @@ def test_distillation_moves_the_student_toward_the_teacher(teacher, photos_rgb):
 
 @pytest.fixture(scope="module")
 def int8_model(fp32_bytes):
-    return onnx.load_from_string(compress.to_int8(fp32_bytes, 3))
+    return onnx.load_from_string(compress.to_int8(fp32_bytes, 4))
 
 
 def test_int8_is_qdq_per_channel_symmetric_with_float_bias_and_float_style_path(int8_model, fp32_bytes):
@@ -77,7 +77,7 @@ def test_int8_is_qdq_per_channel_symmetric_with_float_bias_and_float_style_path(
     producers = {o: n for n in graph.node for o in n.output}
     convs = [n for n in graph.node if n.op_type == "Conv"]
     quantized = [c for c in convs if c.input[1] in producers and producers[c.input[1]].op_type == "DequantizeLinear"]
-    assert len(quantized) == 21  # every per-pixel conv; the 40 style-path 1x1 convs stay in float
+    assert len(quantized) == 24  # every per-pixel conv; the 42 style-path 1x1 convs stay in float
     for conv in quantized:
         weight_dq = producers[conv.input[1]]
         q_weight, scale, zero = (inits[i] for i in weight_dq.input[:3])
@@ -95,7 +95,7 @@ def test_int8_is_qdq_per_channel_symmetric_with_float_bias_and_float_style_path(
 def test_int8_and_fp16_stay_close_to_fp32_on_a_real_photo(int8_model, fp32_bytes, photos_rgb):
     import cv2
     image = cv2.resize(photos_rgb["chelsea"], (320, 240))
-    style = np.eye(3, dtype=np.float32)[1].reshape(1, 3, 1, 1)
+    style = np.eye(4, dtype=np.float32)[1].reshape(1, 4, 1, 1)
     ref = compress._run_rgb(compress._session(fp32_bytes), image, style)
     fp16 = compress.to_fp16(fp32_bytes)
     assert compress._input_dtype(fp16) == np.float16

@@ -3,7 +3,7 @@ import pytest
 
 import sdk
 from sdk.backends import load_backend
-from tests.conftest import TOLERANCE
+from tests.conftest import TOLERANCE, one_hot_style, shipped_num_styles
 
 
 def test_list_backends_reports_reasons():
@@ -26,7 +26,7 @@ def test_auto_picks_onnxruntime_without_a_gpu():
         assert s.backend == "onnxruntime on cpu (fp32)"
 
 
-@pytest.mark.parametrize("style", [0, 1, 2])
+@pytest.mark.parametrize("style", range(shipped_num_styles()))
 def test_onnxruntime_matches_torch_within_1e3(photos_rgb, style):
     pytest.importorskip("torch")
     import cv2
@@ -35,8 +35,7 @@ def test_onnxruntime_matches_torch_within_1e3(photos_rgb, style):
     torch_backend = load_backend("torch", package)
     image = cv2.resize(photos_rgb["astronaut"], (320, 180))
     x = (image.astype(np.float32) / 127.5 - 1).transpose(2, 0, 1)[None].copy()
-    s = np.zeros((1, 3, 1, 1), np.float32)
-    s[0, style] = 1
+    s = one_hot_style(style)
     a, b = ort_backend.run(x, s), torch_backend.run(x, s)
     assert a.shape == b.shape == (1, 3, 180, 320) and a.dtype == b.dtype == np.float32
     assert np.abs(a - b).max() <= TOLERANCE["onnx_vs_torch_fp32"]

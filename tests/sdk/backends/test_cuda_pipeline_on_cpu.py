@@ -18,6 +18,7 @@ from kernels.emulator import KernelEmulator  # noqa: E402
 from sdk import frames  # noqa: E402
 from sdk.backends.torch import OnnxGraphModule  # noqa: E402
 from sdk.backends.torch_cuda_pipeline import TorchCudaPipeline  # noqa: E402
+from tests.conftest import one_hot_style  # noqa: E402
 
 
 class _Stream:
@@ -97,7 +98,8 @@ def clip():
     return out
 
 
-STYLE = np.eye(3, dtype=np.float32)[0].reshape(1, 3, 1, 1)
+STYLE = one_hot_style(0)
+OTHER = one_hot_style(2)
 SIZE = (64, 96)
 
 
@@ -344,13 +346,13 @@ def test_a_folded_model_is_bound_once_per_style_and_gives_the_same_frames(packag
     p = TorchCudaPipeline(folded, emulator, half=False, use_graphs=False, slots=2, channels_last=False)
     p.torch = TorchOnCpu()
     plain = pipeline(package, emulator)
-    other = np.eye(3, dtype=np.float32)[2].reshape(1, 3, 1, 1)
-    styles = [STYLE, STYLE, STYLE, other, other, STYLE]
+    styles = [STYLE, STYLE, STYLE, OTHER, OTHER, STYLE]
     for f, style in zip(clip, styles):
         got, want = p.run(f, "bgr", SIZE, style, 0.8), plain.run(f, "bgr", SIZE, style, 0.8)
         assert np.abs(got.astype(int) - want.astype(int)).max() <= 1  # FP32 rounding of the fold, at most
     # Slots alternate: slot 0 sees styles 0, 0, 1 (frames 0, 2, 4), slot 1 sees 0, 1, 0 (frames 1, 3, 5).
-    assert binds == [[1, 0, 0], [1, 0, 0], [0, 0, 1], [0, 0, 1], [1, 0, 0]]
+    assert binds == [STYLE.flatten().tolist(), STYLE.flatten().tolist(), OTHER.flatten().tolist(),
+                     OTHER.flatten().tolist(), STYLE.flatten().tolist()]
 
 
 
@@ -371,10 +373,10 @@ def test_a_slot_copies_its_style_only_when_it_changes_and_each_frame_gets_its_ow
             return torch.from_numpy(array)
 
     p.torch = CountingTorch()
-    other = np.eye(3, dtype=np.float32)[2].reshape(1, 3, 1, 1)
-    for f, style in zip(clip, [STYLE, STYLE, STYLE, other, other, STYLE]):
+    for f, style in zip(clip, [STYLE, STYLE, STYLE, OTHER, OTHER, STYLE]):
         got = p.run(f, "bgr", SIZE, style, 0.8)
         want = pipeline(package, emulator).run(f, "bgr", SIZE, style, 0.8)
         assert np.abs(got.astype(int) - want.astype(int)).max() <= (1 if folded else 0)
     # Slots alternate: slot 0 sees styles 0, 0, 1 (frames 0, 2, 4), slot 1 sees 0, 1, 0 (frames 1, 3, 5).
-    assert copies == [[1, 0, 0], [1, 0, 0], [0, 0, 1], [0, 0, 1], [1, 0, 0]]
+    assert copies == [STYLE.flatten().tolist(), STYLE.flatten().tolist(), OTHER.flatten().tolist(),
+                     OTHER.flatten().tolist(), STYLE.flatten().tolist()]

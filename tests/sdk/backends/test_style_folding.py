@@ -10,7 +10,9 @@ import sdk  # noqa: E402
 from sdk.backends.torch import OnnxGraphModule  # noqa: E402
 from sdk.errors import ModelLoadError  # noqa: E402
 
-STYLES = ([1, 0, 0], [0, 1, 0], [0, 0, 1], [0.2, 0.5, 0.3], [0, 0, 0])
+# The shipped package's four styles: one-hots, a mix, and no style at all.
+STYLES = ([1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0.2, 0.5, 0.1, 0.2], [0, 0, 0, 0])
+NUM_STYLES = len(STYLES[0])
 
 
 @pytest.fixture(scope="module")
@@ -23,20 +25,23 @@ def modules():
 
 def test_the_default_generator_folds_every_style_scale_and_shift(modules):
     plain, folded = modules
-    assert len(plain.nodes) == 137
-    # 20 Conv -> Mul -> Add triples become 20 Convs; the style branch (60 nodes) leaves the image program.
+    assert len(sdk.load_package().styles) == NUM_STYLES
+    assert len(plain.nodes) == 148
+    # 20 Conv -> Mul -> Add triples become 20 Convs; the style branch (63 nodes) leaves the image program.
     assert len(folded.folds) == 20 and all(f[2] and f[3] for f in folded.folds)
-    assert len(folded.style_nodes) == 60
-    assert sorted({n[0] for n in folded.image_nodes}) == ["Add", "Clip", "Conv", "Relu", "Resize"]
-    assert len(folded.image_nodes) == 37
-    assert len(folded.bound_names) == 40  # a weight and a bias per fold, nothing else
+    assert len(folded.style_nodes) == 63
+    # The colour head's style affine follows an Add of two convs, so it stays a Mul and an Add.
+    assert sorted({n[0] for n in folded.image_nodes}) == ["Add", "Clip", "Conv", "Mul", "Relu", "Resize"]
+    assert len(folded.image_nodes) == 45
+    # A weight and a bias per fold, plus the colour head's style scale and shift.
+    assert len(folded.bound_names) == 42
 
 
 @pytest.mark.parametrize("style", STYLES)
 def test_folded_output_equals_the_graph_as_written(modules, style):
     plain, folded = modules
     x = torch.from_numpy(np.random.default_rng(1).uniform(-1, 1, (1, 3, 72, 128)).astype(np.float32))
-    s = torch.tensor(style, dtype=torch.float32).reshape(1, 3, 1, 1)
+    s = torch.tensor(style, dtype=torch.float32).reshape(1, NUM_STYLES, 1, 1)
     want = plain(x, s)[0]
     got = folded(x, s)[0]
     assert got.shape == want.shape == (1, 3, 72, 128)
@@ -47,7 +52,7 @@ def test_folded_output_equals_the_graph_as_written(modules, style):
 def test_a_bound_style_is_what_the_image_program_runs_with(modules):
     _, folded = modules
     x = torch.from_numpy(np.random.default_rng(2).uniform(-1, 1, (1, 3, 40, 64)).astype(np.float32))
-    a, b = (torch.tensor(s, dtype=torch.float32).reshape(1, 3, 1, 1) for s in (STYLES[0], STYLES[2]))
+    a, b = (torch.tensor(s, dtype=torch.float32).reshape(1, NUM_STYLES, 1, 1) for s in (STYLES[0], STYLES[2]))
     bound_a = folded.bind(a)
     assert sorted(bound_a) == folded.bound_names
     assert torch.equal(folded.run_bound(x, bound_a)[0], folded(x, a)[0])
@@ -103,7 +108,7 @@ def test_the_cpu_torch_backend_binds_each_style_once_and_matches_the_graph_as_wr
     backend._graph.bind = lambda style: binds.append(style.flatten().tolist()) or real_bind(style)
     image = np.random.default_rng(4).uniform(-1, 1, (1, 3, 40, 64)).astype(np.float32)
     for style in (STYLES[0], STYLES[0], STYLES[3], STYLES[3], STYLES[0]):
-        s = np.array(style, np.float32).reshape(1, 3, 1, 1)
+        s = np.array(style, np.float32).reshape(1, NUM_STYLES, 1, 1)
         got = backend.run(image, s)
         want = plain(torch.from_numpy(image), torch.from_numpy(s))[0].numpy()
         assert got.shape == (1, 3, 40, 64) and got.dtype == np.float32
