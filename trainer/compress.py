@@ -75,6 +75,14 @@ def conv_channels(model: torch.nn.Module) -> dict[str, int]:
             if isinstance(m, torch.nn.Conv2d) and "affine" not in name}
 
 
+# Convs whose outputs are RGB, a gate or the fixed 2x2 average: their channels are the contract, not capacity.
+UNPRUNABLE = ("to_rgb", "colour_out", "image_down", "to_base", "to_gate", "base_smooth", "gate_smooth")
+
+
+def _unprunable(model: Generator) -> list[torch.nn.Module]:
+    return [getattr(model, name) for name in UNPRUNABLE if hasattr(model, name)]
+
+
 def prune(model: Generator, macs_fraction: float) -> Generator:
     """A pruned copy with at most ``macs_fraction`` of the MACs at 1280x720 (channels multiples of 8)."""
     import torch_pruning as tp
@@ -89,7 +97,7 @@ def prune(model: Generator, macs_fraction: float) -> Generator:
         candidate = copy.deepcopy(model).requires_grad_(True)  # torch-pruning skips frozen parameters
         pruner = tp.pruner.MetaPruner(candidate, example, importance=tp.importance.MagnitudeImportance(p=2),
                                       pruning_ratio=float(ratio), pruning_ratio_dict={candidate.stem.conv: 0.5},
-                                      round_to=ROUND_TO, ignored_layers=[m for m in (candidate.to_rgb, getattr(candidate, 'colour_out', None)) if m is not None])
+                                      round_to=ROUND_TO, ignored_layers=_unprunable(candidate))
         pruner.step()
         if count_macs(candidate, 720, 1280) <= macs_fraction * full:
             best = candidate
