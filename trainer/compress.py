@@ -75,8 +75,8 @@ def conv_channels(model: torch.nn.Module) -> dict[str, int]:
             if isinstance(m, torch.nn.Conv2d) and "affine" not in name}
 
 
-# Convs whose outputs are RGB, a gate or the fixed 2x2 average: their channels are the contract, not capacity.
-UNPRUNABLE = ("to_rgb", "colour_out", "image_down", "to_base", "to_gate", "base_smooth", "gate_smooth")
+# Convs whose outputs are RGB: their channels are the contract, not capacity.
+UNPRUNABLE = ("to_rgb", "colour_out")
 
 
 def _unprunable(model: Generator) -> list[torch.nn.Module]:

@@ -94,4 +94,6 @@ def test_builds_compile_at_once_into_the_cache_that_loading_reads(tmp_path):
     assert loaded == {p.read_bytes() for p in cached}
     assert {p: p.stat().st_mtime_ns for p in cached} == stamps  # read from the cache, not written again
     again = compiler.compile_builds("sm_90", builds, workers=2)
-    assert all(s < 0.1 for s in again), again
+    # Read, not compiled again: no cache file rewritten or added (a duration would depend on the machine's load).
+    assert len(again) == 2
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "kernels").glob("*.cubin")} == stamps

@@ -53,9 +53,6 @@ class GeneratorConfig:
     output_affine: bool = False
     # Hidden channels of the per-pixel colour head (0: none, the model before the looks issue).
     colour_channels: int = 0
-    # A gated flat base: where the gate opens, the output leaves the photo's full-resolution texture for
-    # a smooth rendering from the half-resolution features (flat cartoon regions, smoothed skin, paper).
-    flat_base: bool = False
 
     @property
     def stride(self) -> int:
@@ -151,23 +148,6 @@ class Generator(nn.Module):
             self.colour_out = nn.Conv2d(h, 3, 1)
             nn.init.normal_(self.colour_out.weight, std=1e-3)  # starts as the identity, as to_rgb does
             nn.init.zeros_(self.colour_out.bias)
-        if config.flat_base:
-            # The base starts as the photo averaged over 2x2 and smoothed; the gate starts nearly shut.
-            self.image_down = nn.Conv2d(3, 3, 2, stride=2, groups=3, bias=False)
-            nn.init.constant_(self.image_down.weight, 0.25)
-            self.image_down.weight.requires_grad_(False)
-            self.to_base = nn.Conv2d(c0, 3, 1)
-            self.to_gate = nn.Conv2d(c0, 1, 1)
-            for conv in (self.to_base, self.to_gate):
-                nn.init.normal_(conv.weight, std=1e-3)
-            nn.init.zeros_(self.to_base.bias)
-            nn.init.constant_(self.to_gate.bias, 0.02)  # inside (0, 1): the clip passes gradient
-            binomial = torch.tensor([1.0, 2.0, 1.0])
-            blur = (binomial[:, None] * binomial[None, :] / 16).view(1, 1, 3, 3)
-            self.base_smooth = nn.Conv2d(3, 3, 3, padding=1, groups=3, bias=False)  # hides the 2x2 blocks
-            self.gate_smooth = nn.Conv2d(1, 1, 3, padding=1, bias=False)
-            self.base_smooth.weight.data.copy_(blur.repeat(3, 1, 1, 1))
-            self.gate_smooth.weight.data.copy_(blur)
 
     def forward(self, image: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         half = self.stem(image, style)
@@ -176,17 +156,14 @@ class Generator(nn.Module):
             x = block(x, style)
         x = F.interpolate(x, scale_factor=2.0, mode="nearest")
         x = self.up_pw(self.up_dw(x, style), style) + half
-        half_features = x
         x = F.interpolate(x, scale_factor=2.0, mode="nearest")
         y = image + self.to_rgb(x)
-        if self.config.flat_base:
-            base = self.image_down(image) + self.to_base(half_features)
-            base = self.base_smooth(F.interpolate(base, scale_factor=2.0, mode="nearest"))
-            gate = self.gate_smooth(F.interpolate(self.to_gate(half_features), scale_factor=2.0, mode="nearest"))
-            gate = torch.clamp(gate, 0.0, 1.0)
-            y = y + gate * (base + image * -1.0)  # image + gate * (base - image); no Sub in the deploy op set
         if self.config.colour_channels:
-            hidden = F.relu(self.colour_affine(self.colour_pixel(image) + self.colour_context(x), style))
+            # colour_affine(pixel + context), written as one Conv -> Mul (-> Add) chain per conv: once the style
+            # is a constant, ONNX Runtime fuses each scale and shift into its conv (a Mul after the Add it cannot).
+            scale = 1 + self.colour_affine.to_gamma(style)
+            hidden = self.colour_pixel(image) * scale + self.colour_affine.to_beta(style)
+            hidden = F.relu(hidden + self.colour_context(x) * scale)
             y = y + self.colour_out(hidden)
         if self.out_affine is not None:
             y = self.out_affine(y, style)

@@ -26,15 +26,17 @@ def modules():
 def test_the_default_generator_folds_every_style_scale_and_shift(modules):
     plain, folded = modules
     assert len(sdk.load_package().styles) == NUM_STYLES
-    assert len(plain.nodes) == 148
-    # 20 Conv -> Mul -> Add triples become 20 Convs; the style branch (63 nodes) leaves the image program.
-    assert len(folded.folds) == 20 and all(f[2] and f[3] for f in folded.folds)
+    assert len(plain.nodes) == 149
+    # 22 Conv -> Mul (-> Add) chains become 22 Convs: 20 scale-and-shift pairs, the colour head's pixel conv
+    # (scale and shift) and its context conv (scale only: its Add sums two images); the style branch (63
+    # nodes) leaves the image program.
+    assert len(folded.folds) == 22
+    assert sum(1 for f in folded.folds if f[2] and f[3]) == 21
+    assert [f[0] for f in folded.folds if not f[3]] == ["colour_context.weight"]
     assert len(folded.style_nodes) == 63
-    # The colour head's style affine follows an Add of two convs, so it stays a Mul and an Add.
-    assert sorted({n[0] for n in folded.image_nodes}) == ["Add", "Clip", "Conv", "Mul", "Relu", "Resize"]
-    assert len(folded.image_nodes) == 45
-    # A weight and a bias per fold, plus the colour head's style scale and shift.
-    assert len(folded.bound_names) == 42
+    assert sorted({n[0] for n in folded.image_nodes}) == ["Add", "Clip", "Conv", "Relu", "Resize"]
+    assert len(folded.image_nodes) == 43
+    assert len(folded.bound_names) == 44  # a weight and a bias per fold, nothing else
 
 
 @pytest.mark.parametrize("style", STYLES)
