@@ -90,9 +90,11 @@ def test_a_conv_whose_output_is_used_elsewhere_is_not_folded(shared):
     plain = OnnxGraphModule(data, torch.device("cpu"), "tiny")
     folded = OnnxGraphModule(data, torch.device("cpu"), "tiny", style_input="style")
     assert len(folded.folds) == (0 if shared else 1)
-    x, s = torch.randn(1, 2, 8, 8), torch.randn(1, 2, 1, 1)
+    rng = torch.Generator().manual_seed(5)
+    x, s = torch.randn(1, 2, 8, 8, generator=rng), torch.randn(1, 2, 1, 1, generator=rng)
     for want, got in zip(plain(x, s), folded(x, s), strict=True):
-        assert float((want - got).abs().max()) <= 1e-5
+        # FP32 rounding of the folded products, relative to the outputs' size (values up to about 20 here)
+        assert float((want - got).abs().max()) <= 1e-6 * max(1.0, float(want.abs().max()))
 
 
 def test_an_unknown_style_input_is_refused_with_the_inputs_named():
