@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.demo_photos:
             add_style.demo_look_photos(args.demo_photos)
         package, seconds = add_style.add_style(args.package, args.name, args.photos, args.out, args.content,
-                                               args.iterations, command=command_line)
+                                               args.iterations, command=command_line, runs=args.runs)
         print(f"wrote {package.path}: styles {', '.join(package.style_names)} ({seconds:.0f} s of training)")
         return 0
     if args.command == "photos":

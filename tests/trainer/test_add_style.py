@@ -116,3 +116,11 @@ def test_run_zero_reuses_the_crops_closest_style_peeked_at(look_dir):
                                          first_data=data)
     for key, value in fresh.state_dict().items():
         assert torch.equal(value, reused.state_dict()[key]), key
+
+
+def test_the_cli_passes_runs_through(tmp_path, look_dir):
+    from trainer.__main__ import main
+    with pytest.raises(ValueError, match="runs=0; need at least 1"):
+        main(["add-style", "--name", "new", "--photos", str(look_dir), "--out", str(tmp_path / "z"),
+              "--iterations", "1", "--runs", "0"])
+    assert not (tmp_path / "z").exists()
