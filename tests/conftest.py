@@ -1,3 +1,4 @@
+import functools
 import os
 
 import numpy as np
@@ -15,6 +16,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 TOLERANCE = {"uint8_lsb": 1, "onnx_vs_torch_fp32": 1e-3}
 
 
+@functools.cache
 def shipped_num_styles() -> int:
     """How many styles the shipped default package has: tests that feed it a style vector size it so."""
     import sdk

@@ -158,15 +158,15 @@ def evaluate_package(package, images: dict[str, np.ndarray], look_photos: list[n
                 stylizer.reset()
                 warps.append(warping_error([stylizer(f, style=style) for f in frames], ms))
             stylizer.reset()
-            row.update(warping_error=round(float(np.mean(warps)), 3), warping_error_input=round(input_warp, 3),
-                       warping_error_added=round(float(np.mean(warps)) - input_warp, 3))
+            model_warp = float(np.mean(warps))
+            row.update(warping_error=round(model_warp, 3), warping_error_input=round(input_warp, 3),
+                       warping_error_added=round(model_warp - input_warp, 3))
             if style in looks.LOOKS:
                 # A look with more contrast than the photo (cartoon's saturation, sketch's lines) has a larger
                 # warping error even when applied perfectly: the flicker the model adds is measured against that.
-                look = looks.get_look(style)
                 look_warp = float(np.mean([warping_error([look(f) for f in frames], ms) for frames, ms in clips]))
                 row.update(warping_error_look=round(look_warp, 3),
-                           warping_error_over_look=round(float(np.mean(warps)) - look_warp, 3))
+                           warping_error_over_look=round(model_warp - look_warp, 3))
             row["ms_640x360"] = round(_throughput_ms(stylizer, style, (640, 360)), 2)
             row["ms_1280x720"] = round(_throughput_ms(stylizer, style, (1280, 720), frames=10), 2)
             row["_outputs"] = outputs

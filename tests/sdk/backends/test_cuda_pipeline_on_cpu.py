@@ -351,8 +351,8 @@ def test_a_folded_model_is_bound_once_per_style_and_gives_the_same_frames(packag
         got, want = p.run(f, "bgr", SIZE, style, 0.8), plain.run(f, "bgr", SIZE, style, 0.8)
         assert np.abs(got.astype(int) - want.astype(int)).max() <= 1  # FP32 rounding of the fold, at most
     # Slots alternate: slot 0 sees styles 0, 0, 1 (frames 0, 2, 4), slot 1 sees 0, 1, 0 (frames 1, 3, 5).
-    assert binds == [STYLE.flatten().tolist(), STYLE.flatten().tolist(), OTHER.flatten().tolist(),
-                     OTHER.flatten().tolist(), STYLE.flatten().tolist()]
+    style, other = STYLE.flatten().tolist(), OTHER.flatten().tolist()
+    assert binds == [style, style, other, other, style]
 
 
 
@@ -378,5 +378,5 @@ def test_a_slot_copies_its_style_only_when_it_changes_and_each_frame_gets_its_ow
         want = pipeline(package, emulator).run(f, "bgr", SIZE, style, 0.8)
         assert np.abs(got.astype(int) - want.astype(int)).max() <= (1 if folded else 0)
     # Slots alternate: slot 0 sees styles 0, 0, 1 (frames 0, 2, 4), slot 1 sees 0, 1, 0 (frames 1, 3, 5).
-    assert copies == [STYLE.flatten().tolist(), STYLE.flatten().tolist(), OTHER.flatten().tolist(),
-                     OTHER.flatten().tolist(), STYLE.flatten().tolist()]
+    style, other = STYLE.flatten().tolist(), OTHER.flatten().tolist()
+    assert copies == [style, style, other, other, style]
