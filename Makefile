@@ -25,8 +25,23 @@ $(VENV)/.dev: setup.py | $(BIN)/python
 demo: $(VENV)/.runtime
 	$(BIN)/python -m sdk demo --out demo
 
+## Debian tools that some tests use as independent checks: ffprobe (the written video), Xvfb, xwd, xwininfo and
+## xdotool (the preview window). Best effort: without root or apt those tests skip with the reason.
+$(VENV)/.tools: | $(BIN)/python
+	@command -v ffprobe >/dev/null && command -v Xvfb >/dev/null && command -v xwd >/dev/null \
+		&& command -v xwininfo >/dev/null && command -v xdotool >/dev/null \
+		|| apt-get install -y -q --no-install-recommends ffmpeg xvfb x11-apps x11-utils xdotool >/dev/null 2>&1 \
+		|| echo "could not apt-get install ffmpeg xvfb x11-apps x11-utils xdotool: the tests that need them skip"
+	touch $@
+
+## A GUI build of OpenCV beside the headless one, for the preview-window test only (the package keeps headless).
+$(VENV)/opencv-gui/.installed: $(VENV)/.dev
+	$(BIN)/pip install -q --no-deps --target $(VENV)/opencv-gui \
+		"opencv-python==$$($(BIN)/python -c 'import importlib.metadata as m; print(m.version("opencv-python-headless"))')" \
+		&& touch $@ || echo "opencv-python not installed: the preview-window test skips"
+
 ## The test suite (CPU only; GPU tests skip with a reason).
-test: $(VENV)/.dev
+test: $(VENV)/.dev $(VENV)/.tools $(VENV)/opencv-gui/.installed
 	$(BIN)/python -m pytest tests -q
 
 ## pytest-benchmark table: stylize_frame end to end and per stage, with baselines.
@@ -49,6 +64,7 @@ model: $(VENV)/.dev
 	$(BIN)/python -m trainer photos fetch
 	OMP_NUM_THREADS=2 $(BIN)/python -m trainer train --config trainer/configs/default.toml --run runs/default
 	$(BIN)/python -m trainer export --checkpoint runs/default/checkpoint.pt --out sdk/models/default
+	$(BIN)/python -m trainer model-card --package sdk/models/default
 	$(MAKE) compress
 
 ## The photo corpus (real photos from Debian's wallpaper packages and scikit-image) in ~/.cache/stylizer/photos.

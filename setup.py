@@ -1,6 +1,7 @@
 from setuptools import find_packages, setup
 
-# Runtime stays light enough to embed: numpy, OpenCV and ONNX Runtime, nothing else.
+# Runtime stays light enough to embed: numpy, OpenCV, ONNX Runtime, PyAV (FFmpeg with libx264 in its
+# wheels: H.264 video with the audio kept) and tqdm (the progress bar).
 # torch is left unpinned here; the Makefile pins the CPU build it installs (see README).
 TORCH = ["torch>=2.6", "onnx>=1.16"]
 TRAIN = TORCH + ["onnxscript>=0.3", "scikit-image>=0.22", "tqdm>=4.60", "torch-pruning>=1.5",
@@ -13,6 +14,7 @@ CUDA = ["cuda-bindings>=13", "nvidia-cuda-nvrtc>=13", "nvidia-cuda-runtime>=13"]
 setup(
     name="stylizer-sdk",
     version="0.1.0",
+    license="MIT",
     description="Real-time influencer-style video filters: GAN trainer, model packages, CPU/GPU runtime",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
@@ -20,7 +22,7 @@ setup(
     packages=find_packages(include=["sdk", "sdk.*", "trainer", "trainer.*", "kernels"]),
     package_data={"sdk": ["models/*/*.json", "models/*/*.onnx"], "trainer": ["configs/*.toml"],
                   "kernels": ["*.cu", "*.cuh", "*.cpp", "emulation/*.h"]},
-    install_requires=["numpy>=1.24", "opencv-python-headless>=4.8", "onnxruntime>=1.17"],
+    install_requires=["numpy>=1.24", "opencv-python-headless>=4.8", "onnxruntime>=1.17", "av>=12", "tqdm>=4.60"],
     extras_require={
         "torch": TORCH,
         "train": TRAIN,

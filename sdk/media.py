@@ -83,3 +83,45 @@ def write_clip(path: str | os.PathLike, frames: list[np.ndarray], fps: float = 3
     finally:
         writer.release()
     return path
+
+
+def write_clip_with_audio(path: str | os.PathLike, frames: list[np.ndarray], fps: int = 25,
+                          audio_codec: str = "aac", tone_hz: float = 440.0, sample_rate: int = 44100) -> Path:
+    """A clip with a stereo tone as long as the video, through PyAV: MPEG-4 video in .mp4 (MJPEG in .avi)
+    with ``audio_codec`` audio ("aac" or "pcm_s16le"), the kind of file a phone or an editor writes."""
+    import av
+
+    if audio_codec not in ("aac", "pcm_s16le"):
+        raise ValueError(f"audio_codec is {audio_codec!r}; expected 'aac' or 'pcm_s16le'")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mjpeg = path.suffix.lower() == ".avi"
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("mjpeg" if mjpeg else "mpeg4", rate=fps)
+        video.width, video.height, video.pix_fmt = w, h, "yuvj420p" if mjpeg else "yuv420p"
+        audio = out.add_stream(audio_codec, rate=sample_rate)
+        audio.layout = "stereo"
+        for i, frame in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="bgr24")
+            vf.pts = i
+            for packet in video.encode(vf):
+                out.mux(packet)
+        samples = int(round(sample_rate * len(frames) / fps))
+        tone = 0.2 * np.sin(2 * np.pi * tone_hz * np.arange(samples) / sample_rate)
+        planar = audio_codec == "aac"  # AAC takes planar float, PCM interleaved int16
+        for start in range(0, samples, 1024):
+            chunk = tone[start:start + 1024]
+            if planar:
+                af = av.AudioFrame.from_ndarray(np.stack([chunk, chunk]).astype(np.float32), format=audio.format.name,
+                                                layout="stereo")
+            else:
+                pcm = (np.stack([chunk, chunk], 1).reshape(1, -1) * 32767).astype(np.int16)
+                af = av.AudioFrame.from_ndarray(pcm, format="s16", layout="stereo")
+            af.sample_rate, af.pts = sample_rate, start
+            for packet in audio.encode(af):
+                out.mux(packet)
+        for stream in (audio, video):
+            for packet in stream.encode(None):
+                out.mux(packet)
+    return path

@@ -245,3 +245,13 @@ def write_package(folder: str | os.PathLike, onnx_files: dict[str, bytes], manif
     full = {"format": FORMAT, "format_version": FORMAT_VERSION, **manifest, "files": files}
     write_atomic(folder / MANIFEST, (json.dumps(full, indent=2) + "\n").encode())
     return load_package(folder)
+
+
+def describe_model_card(card: dict) -> str:
+    """A manifest's ``model_card`` as indented lines of text: training data, licences, intended use, limits."""
+    lines = [f"Trained on: {card['trained_on']}.", "Sources:"]
+    lines += [f"  {s['source']}: {s['photos']} photo{'' if s['photos'] == 1 else 's'}, {', '.join(s['licences'])}"
+              for s in card["sources"]]
+    lines += [f"Not used: {card['not_used']}.", f"Intended use: {card['intended_use']}", "Limits:"]
+    lines += [f"  - {limit}" for limit in card["limits"]]
+    return "\n".join(lines)

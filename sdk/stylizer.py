@@ -101,6 +101,7 @@ class Stylizer:
         if precision not in PRECISIONS:
             raise InvalidArgumentError(f"precision is {precision!r}; expected one of {PRECISIONS}.")
         self._default_style = self.style_vector(style)
+        self._default_spec = style
         self.preserve_color = bool(preserve_color)
         self.temporal = _check_temporal(temporal)
         self._previous: tuple[np.ndarray, np.ndarray] | None = None  # (input, output) of the last frame
@@ -256,6 +257,14 @@ class Stylizer:
             raise UnknownStyleError(f"style is {type(style).__name__} {style!r}; expected a style name, an index "
                                     f"or a {{name: weight}} mix of {', '.join(names)}.")
         return vec
+
+    def style_label(self, style: StyleSpec = None) -> str:
+        """A short name for a style spec (the stylizer's own where None): "glow", or "glow 70% + vintage 30%"."""
+        vec = self.style_vector(self._default_spec if style is None else style)[0, :, 0, 0]
+        used = [(name, w) for name, w in zip(self.styles, vec) if w > 0]
+        if len(used) == 1:
+            return used[0][0]
+        return " + ".join(f"{name} {100 * w:.0f}%" for name, w in used)
 
     def stats(self) -> dict[str, dict[str, float]]:
         """p50/p95 latency per stage (pre, infer, post, total) over the recent frames."""

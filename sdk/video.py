@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
@@ -46,26 +47,29 @@ class VideoResult:
 
 
 class Progress:
-    """A one-line progress display on stderr: frames done, total, FPS."""
+    """Progress on stderr: a bar with percentage, frames/s and ETA for a source of known length, a counter
+    for cameras and streams. Silent when ``quiet`` or when the stream is not a terminal (no control
+    characters in logs)."""
 
-    def __init__(self, total: int | None, stream=None, every: float = 0.25):
-        self.total, self.stream, self.every = total, stream or sys.stderr, every
-        self.start = self._last = time.perf_counter()
+    def __init__(self, total: int | None, stream=None, quiet: bool = False):
+        from tqdm import tqdm
+
+        self.stream = stream or sys.stderr
+        enabled = not quiet and hasattr(self.stream, "isatty") and self.stream.isatty()
+        fmt = ("{desc}: {percentage:3.0f}% |{bar:24}| {n_fmt}/{total_fmt} frames, {rate_fmt}, ETA {remaining}{postfix}"
+               if total else "{desc}: {n_fmt} frames, {rate_fmt}{postfix}")
+        self._bar = tqdm(total=total, desc="stylize", unit="frame", file=self.stream, disable=not enabled,
+                         bar_format=fmt, dynamic_ncols=True, mininterval=0.25)
+        self._done = 0
 
     def update(self, done: int, dropped: int = 0) -> None:
-        now = time.perf_counter()
-        if now - self._last < self.every and done != self.total:
-            return
-        self._last = now
-        fps = done / max(now - self.start, 1e-9)
-        total = f"/{self.total}" if self.total else ""
-        drops = f", {dropped} dropped" if dropped else ""
-        self.stream.write(f"\rstylize: {done}{total} frames, {fps:6.1f} FPS{drops}")
-        self.stream.flush()
+        if dropped:
+            self._bar.set_postfix_str(f"{dropped} dropped", refresh=False)
+        self._bar.update(done - self._done)
+        self._done = done
 
     def close(self) -> None:
-        self.stream.write("\n")
-        self.stream.flush()
+        self._bar.close()
 
 
 def open_source(src: str | int | os.PathLike) -> cv2.VideoCapture:
@@ -85,51 +89,55 @@ def open_source(src: str | int | os.PathLike) -> cv2.VideoCapture:
     return cap
 
 
-def open_writer(dst: str | os.PathLike, fps: float, size_wh: tuple[int, int]) -> cv2.VideoWriter:
-    path = Path(dst)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fourcc = cv2.VideoWriter_fourcc(*("MJPG" if path.suffix.lower() == ".avi" else "mp4v"))
-    writer = cv2.VideoWriter(str(path), fourcc, fps, size_wh)
-    if not writer.isOpened():
-        raise VideoIOError(f"cannot write video {path} ({size_wh[0]}x{size_wh[1]} at {fps:.1f} FPS); "
-                           "use a .mp4 or .avi path in a writable folder.")
-    return writer
-
-
 def stylize_video(src: str | int | os.PathLike, dst: str | os.PathLike, style=None, strength: float | None = None,
                   stylizer=None, backend: str = "auto", max_frames: int | None = None,
                   progress: bool | Callable[[int, int], None] = False, temporal: float | None = None,
-                  preserve_color: bool | None = None) -> VideoResult:
-    """Stylize a video file (or camera index ``src``) into ``dst`` (.mp4 or .avi).
+                  preserve_color: bool | None = None, codec: str | None = None, audio: bool = True,
+                  side_by_side: bool = False) -> VideoResult:
+    """Stylize a video file (or camera index ``src``) into ``dst`` (.mp4, .mov, .mkv or .avi).
 
-    Keeps the source's size and frame rate (30 FPS for cameras that report none).
-    ``temporal`` / ``preserve_color`` set those options of the stylizer (see :class:`~sdk.Stylizer`);
-    temporal smoothing starts afresh for each video.
-    Returns counts, wall time and per-stage latencies. Raises
-    :class:`~sdk.errors.VideoIOError` if the source cannot be opened, has no frames,
-    or the output cannot be written.
+    The output is H.264 (yuv420p, faststart) for .mp4/.mov/.mkv and MJPEG for .avi unless ``codec``
+    says otherwise (see ``sdk.encode.ENCODERS``); it keeps the source's size, frame rate and, with
+    ``audio``, its audio track (30 FPS for cameras that report none). ``side_by_side`` writes
+    input | stylized, labelled. ``temporal`` / ``preserve_color`` set those options of the
+    stylizer (see :class:`~sdk.Stylizer`); temporal smoothing starts afresh for each video.
+    ``progress``: True for a bar on stderr (shown only on a terminal), or a callable(done, dropped).
+    Returns counts, wall time and per-stage latencies. Raises :class:`~sdk.errors.VideoIOError` if
+    the source cannot be opened, has no frames, or the output cannot be written, and
+    :class:`~sdk.errors.InvalidArgumentError` for an output suffix or codec that cannot be written.
     """
+    from sdk.encode import VideoWriter, check_video_path, source_info
     from sdk.stylizer import Stylizer
 
+    check_video_path(dst, codec)  # before anything is opened: a bad argument costs nothing
     own = stylizer is None
     stylizer = stylizer or Stylizer(style=style, backend=backend)
-    if temporal is not None:
-        from sdk.stylizer import _check_temporal
-        stylizer.temporal = _check_temporal(temporal)
-    if preserve_color is not None:
-        stylizer.preserve_color = bool(preserve_color)
-    stylizer.reset()
-    cap = open_source(src)
+    try:
+        if temporal is not None:
+            from sdk.stylizer import _check_temporal
+            stylizer.temporal = _check_temporal(temporal)
+        if preserve_color is not None:
+            stylizer.preserve_color = bool(preserve_color)
+        stylizer.reset()
+        cap = open_source(src)
+    except BaseException:
+        if own:
+            stylizer.close()
+        raise
     live = isinstance(src, int)
     total = None if live else int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
     if max_frames is not None:
         total = min(total, max_frames) if total else max_frames
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    if not (0 < fps < 1000):
-        fps = 30.0
-    bar = Progress(total) if progress is True else None
+    rate, audio_source = source_info(src) if not live else (None, None)
+    if not audio and audio_source is not None:
+        audio_source.close()
+        audio_source = None
+    if rate is None or not (0 < rate < 1000):
+        fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+        rate = Fraction(fps).limit_denominator(1001) if 0 < fps < 1000 else Fraction(30)
+    bar = Progress(total, quiet=False) if progress is True else None
     report = progress if callable(progress) else (bar.update if bar else None)
-    writer, size_wh = None, None
+    writer: VideoWriter | None = None
     done = dropped = 0
     interrupted = False
     stylizer.timer.clear()
@@ -137,15 +145,18 @@ def stylize_video(src: str | int | os.PathLike, dst: str | os.PathLike, style=No
     frames = _camera_frames(cap, max_frames) if live else _file_frames(cap, max_frames)
     pending = None
 
-    def write(out):
-        nonlocal writer, size_wh, done
+    def write(source, out):
+        nonlocal writer, done, audio_source
+        if out.ndim == 2 or out.shape[2] != 3:
+            out = cv2.cvtColor(out, cv2.COLOR_GRAY2BGR)
+        if side_by_side:
+            out = side_by_side_frame(source, out, stylizer.style_label(style))
         if writer is None:
-            writer = open_writer(dst, fps, (out.shape[1], out.shape[0]))
-            size_wh = (out.shape[1], out.shape[0])
-        elif (out.shape[1], out.shape[0]) != size_wh:
+            writer, audio_source = VideoWriter(dst, rate, (out.shape[1], out.shape[0]), codec, audio_source), None
+        elif (out.shape[1], out.shape[0]) != writer.size_wh:
             # A stream that changes resolution midway: a video file has one frame size.
-            out = cv2.resize(out, size_wh, interpolation=cv2.INTER_AREA)
-        writer.write(out if out.ndim == 3 and out.shape[2] == 3 else cv2.cvtColor(out, cv2.COLOR_GRAY2BGR))
+            out = cv2.resize(out, writer.size_wh, interpolation=cv2.INTER_AREA)
+        writer.write(out)
         done += 1
         if report:
             report(done, dropped)
@@ -157,28 +168,56 @@ def stylize_video(src: str | int | os.PathLike, dst: str | os.PathLike, style=No
             dropped += newly_dropped
             if frame is None:
                 continue
-            current = stylizer.submit(frame, style=style, strength=strength)
+            current = (frame, stylizer.submit(frame, style=style, strength=strength))
             if pending is not None:
                 previous, pending = pending, None
-                write(previous.result())
+                write(previous[0], previous[1].result())
             pending = current
         if pending is not None:
             previous, pending = pending, None
-            write(previous.result())
+            write(previous[0], previous[1].result())
     except KeyboardInterrupt:
-        interrupted = True  # keep what was written: the writer is released below
+        interrupted = True  # keep what was written: the writer is closed below
     finally:
         frames.close()
         cap.release()
-        if writer is not None:
-            writer.release()
-        if bar:
-            bar.close()
-        if own:
-            stylizer.close()
+        try:
+            if writer is not None:
+                writer.close()
+        finally:
+            if audio_source is not None:
+                audio_source.close()
+            if bar:
+                bar.close()
+            if own:
+                stylizer.close()
     if done == 0 and not interrupted:
         raise VideoIOError(f"video {src} yielded no frames ({dropped} empty reads); it is empty or unreadable.")
     return VideoResult(done, dropped, time.perf_counter() - start, stylizer.timer.summary(), interrupted, total)
+
+
+def label(image, text: str, x: int = 0) -> None:
+    """Write ``text`` at the top left of the ``x`` offset, outlined so it reads on any picture (in place)."""
+    scale = min(max(image.shape[0] / 360, 0.5), 3.0)  # the size of the demo's labels at 360p
+    for colour, thickness in (((0, 0, 0), 4), ((255, 255, 255), 2)):
+        cv2.putText(image, text, (x + 8, int(26 * scale)), cv2.FONT_HERSHEY_SIMPLEX, 0.75 * scale, colour,
+                    thickness, cv2.LINE_AA)
+
+
+def side_by_side_frame(source, stylized, title: str):
+    """input | stylized, each labelled; the source is converted to 3 channels and the stylized size."""
+    import numpy as np
+
+    if source.ndim == 2:
+        source = cv2.cvtColor(source, cv2.COLOR_GRAY2BGR)
+    elif source.shape[2] == 4:
+        source = cv2.cvtColor(source, cv2.COLOR_BGRA2BGR)
+    if source.shape[:2] != stylized.shape[:2]:
+        source = cv2.resize(source, (stylized.shape[1], stylized.shape[0]), interpolation=cv2.INTER_AREA)
+    pair = np.concatenate([source, stylized[:, :, :3]], axis=1)
+    label(pair, "input", 0)
+    label(pair, title, stylized.shape[1])
+    return pair
 
 
 def _usable(frame) -> bool:

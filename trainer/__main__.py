@@ -89,6 +89,10 @@ def _parser() -> argparse.ArgumentParser:
     photos_cmd.add_argument("--out", default=None, help="corpus folder (default: $STYLIZER_CACHE/photos, "
                                                         "else ~/.cache/stylizer/photos)")
 
+    card = sub.add_parser("model-card", help="write the model card (training data, licences, use, limits) into a "
+                          "package's manifest", formatter_class=fmt)
+    card.add_argument("--package", default="sdk/models/default")
+    card.add_argument("--corpus", default=None, help="photo corpus folder (default: the cache)")
     report = sub.add_parser("compress-report", help="table + plot of every variant", formatter_class=fmt)
     report.add_argument("--package", default=None)
     report.add_argument("--out", default="benchmarks/results", help="folder for compress.md/.png/.json")
@@ -215,6 +219,18 @@ def main(argv: list[str] | None = None) -> int:
         except corpus.CorpusError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
+        return 0
+    if args.command == "model-card":
+        from trainer import corpus, model_card
+
+        try:
+            package = model_card.write(args.package, args.corpus)
+        except corpus.CorpusError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        from sdk.package import describe_model_card
+        print(describe_model_card(package.manifest["model_card"]))
+        print(f"wrote {package.path / 'manifest.json'}")
         return 0
     if args.command == "compress-report":
         from trainer import compress

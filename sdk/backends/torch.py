@@ -19,7 +19,8 @@ import numpy as np
 from sdk.backends.base import Backend
 from sdk.errors import ModelLoadError
 
-INSTALL_HINT = "install PyTorch and onnx with `pip install '.[torch]'` (or `pip install torch onnx`)"
+INSTALL_HINT = ("install PyTorch and onnx: `pip install 'stylizer-sdk[torch]'` or `pip install torch onnx` "
+                "(the README's Install section gives the command for the small CPU-only build)")
 
 
 def probe(name: str) -> tuple[bool, str]:

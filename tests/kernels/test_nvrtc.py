@@ -1,7 +1,7 @@
 """The CUDA kernels compile with NVRTC (no GPU needed) for every target GPU architecture."""
 import pytest
 
-pytest.importorskip("cuda.bindings.nvrtc", reason="cuda-bindings is not installed (`pip install '.[cuda]'`)")
+pytest.importorskip("cuda.bindings.nvrtc", reason="cuda-bindings is not installed (`pip install 'stylizer-sdk[cuda]'`)")
 
 from sdk.cuda import compiler  # noqa: E402
 from sdk.errors import EngineBuildError  # noqa: E402

@@ -1,3 +1,4 @@
+import io
 import cv2
 import numpy as np
 import pytest
@@ -193,3 +194,29 @@ def test_stylize_video_double_buffers_on_a_pipelining_backend(clip, tmp_path):
     assert max(sum(1 if k == "submit" else -1 for k, _ in backend.log[:i + 1]) for i in range(len(kinds))) == 2
     a, b = read_all(tmp_path / "plain.avi")[0], read_all(tmp_path / "piped.avi")[0]
     assert len(a) == len(b) == 12 and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("total", [40, None], ids=["file", "camera"])
+def test_progress_bar_on_a_terminal_only(total):
+    from sdk.video import Progress
+    shown = Terminal()
+    bar = Progress(total, stream=shown)
+    for done in range(1, 41):
+        bar.update(done, dropped=2 if done > 20 else 0)
+    bar.close()
+    text = shown.getvalue()
+    if total:  # a known length: percentage, count, rate and ETA
+        assert "stylize: 100% |" in text and "40/40 frames" in text and "ETA 00:00" in text
+    else:  # a camera or stream: a counter
+        assert "stylize: 40 frames" in text and "%" not in text and "ETA" not in text
+    assert "frame/s" in text and "2 dropped" in text
+    for stream, quiet in ((io.StringIO(), False), (Terminal(), True)):  # a log file, or --quiet: nothing at all
+        bar = Progress(total, stream=stream, quiet=quiet)
+        bar.update(5)
+        bar.close()
+        assert stream.getvalue() == ""
