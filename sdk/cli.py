@@ -61,8 +61,10 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--backend", default="auto", help="auto, onnxruntime, torch or torch-cuda")
 
     st = sub.add_parser("stylize", help="stylize an image, a video file or a camera", formatter_class=fmt)
-    st.add_argument("input", help="image, video, folder of images/videos, or a camera index such as 0")
-    st.add_argument("-o", "--output", required=True, help="output image, video (.mp4/.mov/.mkv/.avi) or folder")
+    st.add_argument("input", help="image, video, folder of images/videos, a camera index such as 0, or a URI: "
+                    "file://, v4l2:///dev/video0, rtsp://, rtmp://, udp://, srt://, http(s)://, a GStreamer pipeline")
+    st.add_argument("-o", "--output", required=True, help="output image, video (.mp4/.mov/.mkv/.avi), folder, or a "
+                    "stream to push to: rtsp://, rtmp://, udp://, srt://")
     common(st)
     st.add_argument("--strength", type=_strength, default=1.0, help="0 = original, 1 = fully stylized")
     st.add_argument("--max-frames", type=_positive_int, default=None, help="stop after this many frames (video/camera)")
@@ -265,18 +267,29 @@ def cmd_stylize(args) -> int:
     import sdk
     from sdk.errors import StylizerError, VideoIOError
 
-    output = Path(args.output)
-    if args.input.isdigit():
-        src: str | int | Path = int(args.input)
-        kind = "camera"
-    else:
-        src = Path(args.input)
+    from sdk.encode import parse_sink
+    from sdk.video import parse_source
+
+    source = parse_source(args.input)
+    if source.kind == "file":
+        src: str | int | Path = source.path
         if not src.exists():
-            raise VideoIOError(f"input {src} does not exist; expected an image, a video, a folder or a camera index")
+            raise VideoIOError(f"input {src} does not exist; expected an image, a video, a folder, a camera index "
+                               "or a stream URI")
         kind = "folder" if src.is_dir() else _kind(src)
         if kind == "other":
             kind = "video"  # OpenCV may still read it (an unusual container); it says so if not
-    _check_output(kind, output, args.codec)
+    else:
+        src, kind = args.input, "camera"  # a camera, a stream URI or a GStreamer pipeline
+    local, _ = parse_sink(args.output)
+    if local is None and kind in ("image", "folder"):
+        raise UsageError(f"output {args.output}: a stream takes video; the input is {'a folder' if kind == 'folder' else 'an image'}")
+    output = local if local is not None else args.output
+    if local is not None:
+        _check_output(kind, local, args.codec)
+    else:
+        from sdk.encode import check_video_path
+        check_video_path(args.output, args.codec)
     with sdk.Stylizer(args.model, style=args.style, backend=args.backend, strength=args.strength,
                       preserve_color=args.preserve_color, temporal=args.temporal) as stylizer:
         print(f"backend: {stylizer.backend}", file=sys.stderr)
@@ -463,6 +476,8 @@ def cmd_preview(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     # OpenCV's FFmpeg logs its own line for a corrupt file ("moov atom not found") beside ours: ours says it.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    import cv2
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # its warnings too (a camera that is absent)
     args = _parser().parse_args(argv)
     from sdk.errors import InvalidArgumentError, StylizerError, UnknownStyleError
 

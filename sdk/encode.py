@@ -20,12 +20,14 @@ from sdk.errors import BackendUnavailableError, InvalidArgumentError, VideoIOErr
 DEFAULT_CODECS = {".mp4": "h264", ".mov": "h264", ".mkv": "h264", ".avi": "mjpeg"}
 ENCODERS = {"h264": "libx264", "hevc": "libx265", "vp9": "libvpx-vp9", "mpeg4": "mpeg4", "mjpeg": "mjpeg"}
 PIXEL_FORMATS = {"mjpeg": "yuvj420p"}  # every other codec: yuv420p, what browsers and phones decode
-AUDIO_FALLBACK = {".mp4": "aac", ".mov": "aac", ".mkv": "aac", ".avi": "mp3"}
+AUDIO_FALLBACK = {".mp4": "aac", ".mov": "aac", ".mkv": "aac", ".avi": "mp3", ".flv": "aac", ".mpegts": "aac",
+                  ".rtsp": "aac"}
 # Audio codecs copied without re-encoding (FFmpeg's list of what a muxer "supports" is wider than what
 # it writes: PCM into MP4 fails at the trailer). Matroska takes whatever FFmpeg says it supports.
 AUDIO_COPYABLE = {".mp4": {"aac", "mp3", "alac", "opus", "flac", "ac3", "eac3"},
                   ".mov": {"aac", "mp3", "alac", "ac3", "pcm_s16le", "pcm_s24le", "pcm_f32le"},
-                  ".avi": {"mp3", "ac3", "pcm_s16le"}}
+                  ".avi": {"mp3", "ac3", "pcm_s16le"}, ".flv": {"aac", "mp3"}, ".mpegts": {"aac", "mp3", "ac3"},
+                  ".rtsp": {"aac", "mp3", "ac3", "opus"}}
 
 
 def _av():
@@ -35,6 +37,29 @@ def _av():
         raise BackendUnavailableError("writing video needs PyAV (FFmpeg in its wheels): `pip install av`; "
                                       "it is a dependency of stylizer-sdk, so reinstalling the package adds it") from None
     return av
+
+
+# Stream outputs: scheme -> FFmpeg muxer. RTSP pushes to a server (ANNOUNCE/RECORD), RTMP as FLV, the rest MPEG-TS.
+SINK_FORMATS = {"rtsp": "rtsp", "rtsps": "rtsp", "rtmp": "flv", "udp": "mpegts", "srt": "mpegts", "tcp": "mpegts"}
+STREAM_CODECS = ("h264", "hevc")
+
+
+def parse_sink(dst: str | os.PathLike) -> tuple[Path | None, str | None]:
+    """(local path, None) for a path or ``file://`` URI; (None, muxer) for a stream URI such as ``rtsp://host/x``."""
+    from urllib.parse import unquote, urlparse
+
+    if isinstance(dst, os.PathLike):
+        return Path(dst), None
+    url = urlparse(str(dst))
+    if not url.scheme or len(url.scheme) == 1:
+        return Path(str(dst)), None
+    scheme = url.scheme.lower()
+    if scheme == "file":
+        return Path(unquote(url.path)), None
+    if scheme in SINK_FORMATS:
+        return None, SINK_FORMATS[scheme]
+    raise InvalidArgumentError(f"output {dst!r}: the scheme {scheme + '://'!r} is not supported; expected a path, "
+                               f"file:// or a stream: {', '.join(s + '://' for s in SINK_FORMATS)}")
 
 
 def make_parent(path: Path) -> None:
@@ -47,7 +72,16 @@ def make_parent(path: Path) -> None:
 
 
 def check_video_path(path: str | os.PathLike, codec: str | None = None) -> str:
-    """The codec that ``path`` will be written with; a typed error for a suffix or codec that cannot be."""
+    """The codec that ``path`` (a file, ``file://`` or a stream URI) will be written with; a typed error for a
+    suffix, scheme or codec that cannot be."""
+    local, stream_format = parse_sink(path)
+    if stream_format:
+        codec = codec or "h264"
+        if codec not in STREAM_CODECS:
+            raise InvalidArgumentError(f"codec {codec!r} cannot be streamed to {path}; expected one of "
+                                       f"{', '.join(STREAM_CODECS)}")
+        return codec
+    path = local
     suffix = Path(path).suffix.lower()
     if suffix not in DEFAULT_CODECS:
         raise InvalidArgumentError(f"video output {path}: the suffix {suffix or '(none)'!r} is not a video "
@@ -84,31 +118,40 @@ class VideoWriter:
     def __init__(self, path: str | os.PathLike, rate: Fraction, size_wh: tuple[int, int], codec: str | None = None,
                  audio_from=None):
         av = _av()
-        self.path = Path(path)
-        codec = check_video_path(self.path, codec)
-        make_parent(self.path)
-        suffix = self.path.suffix.lower()
-        options = {"movflags": "+faststart"} if suffix in (".mp4", ".mov") else {}
+        codec = check_video_path(path, codec)
+        local, stream_format = parse_sink(path)
+        self.path = local or str(path)
+        if local is not None:
+            make_parent(local)
+            suffix = local.suffix.lower()
+            options = {"movflags": "+faststart"} if suffix in (".mp4", ".mov") else {}
+        else:
+            suffix = "." + stream_format
+            options = {"rtsp_transport": "tcp"} if stream_format == "rtsp" else {}
         # Encoders with 4:2:0 chroma need even sides: the frame is padded by one replicated row/column.
         self.size_wh = size_wh
         self._padded_wh = (size_wh[0] + size_wh[0] % 2, size_wh[1] + size_wh[1] % 2)
         try:
-            self.container = av.open(str(self.path), "w", container_options=options)
+            self.container = av.open(str(self.path), "w", format=stream_format, container_options=options)
         except (av.error.FFmpegError, OSError) as exc:
-            raise VideoIOError(f"cannot write video {self.path} ({exc}); use a writable folder") from None
+            where = "use a writable folder" if local is not None else "check that the server runs and accepts it"
+            raise VideoIOError(f"cannot write video {self.path} ({exc}); {where}") from None
         try:
             self.stream = self.container.add_stream(ENCODERS[codec], rate=rate)
             self.stream.width, self.stream.height = self._padded_wh
             self.stream.pix_fmt = PIXEL_FORMATS.get(codec, "yuv420p")
             if codec == "h264":
                 self.stream.options = {"preset": "veryfast", "crf": "20"}
+                if local is None:
+                    self.stream.options["tune"] = "zerolatency"  # no frame look-ahead: live latency
             self._audio_in = self._audio_out = self._audio_packets = self._resampler = None
             self._pending_audio = None
             if audio_from is not None:
                 self._add_audio(audio_from, suffix)
         except Exception:
             self.container.close()
-            self.path.unlink(missing_ok=True)
+            if local is not None:
+                local.unlink(missing_ok=True)
             if audio_from is not None:
                 audio_from.close()
             raise

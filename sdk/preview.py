@@ -80,12 +80,14 @@ def render(stylizer, frame: np.ndarray, state: PreviewState, fps: float | None =
 
 
 def run(stylizer, source, strength: float = 1.0, style: int = 0, max_frames: int | None = None) -> int:
-    """Show ``source`` (a camera index or a video path) until q/Esc, or ``max_frames`` frames; returns frames shown."""
+    """Show ``source`` (a camera index, a video path or a URI, as ``stylize`` takes them) until q/Esc, or
+    ``max_frames`` frames; returns the frames shown."""
     import cv2
 
-    from sdk.video import open_source
+    from sdk.video import open_source, parse_source
 
     check_display()
+    source = parse_source(source)
     cap = open_source(source)
     state = PreviewState(stylizer.styles, style, strength)
     shown = 0
@@ -96,8 +98,8 @@ def run(stylizer, source, strength: float = 1.0, style: int = 0, max_frames: int
         while max_frames is None or shown < max_frames:
             ok, frame = cap.read()
             if not ok or frame is None or frame.size == 0:
-                if isinstance(source, int):
-                    break  # the camera stopped
+                if source.live:
+                    break  # the camera or stream stopped
                 cap.set(cv2.CAP_PROP_POS_FRAMES, 0)  # a file loops
                 ok, frame = cap.read()
                 if not ok:

@@ -5,7 +5,7 @@ import difflib
 import threading
 import time
 from collections import deque
-from typing import Mapping, Union
+from typing import Iterable, Iterator, Mapping, Union
 
 import cv2
 import numpy as np
@@ -142,14 +142,8 @@ class Stylizer:
     stylize = __call__
 
     def submit(self, frame: np.ndarray, style: StyleSpec = None, strength: float | None = None) -> "PendingFrame":
-        """Start a frame; :meth:`PendingFrame.result` returns it. For video loops::
-
-            pending = None
-            for frame in frames:
-                current = stylizer.submit(frame)
-                if pending is not None:
-                    write(pending.result())   # frame N-1 downloads while frame N runs
-                pending = current
+        """Start a frame; :meth:`PendingFrame.result` returns it. For a video loop, :meth:`stream`
+        does the double buffering (frame N is submitted before frame N-1's result is taken).
 
         On a backend that pipelines (torch-cuda: two slots of pinned buffers and streams), the
         frame's upload and processing overlap the caller's work until ``result()``; collect results
@@ -169,6 +163,28 @@ class Stylizer:
             if handle is not None:
                 return PendingFrame(self, info, frame, color, handle=handle, started=started, smoothed=bool(temporal))
         return PendingFrame(self, info, frame, None, done=self._stylize(frame, info, style_vec, strength))
+
+    def stream(self, frames: Iterable, style: StyleSpec = None, strength: float | None = None) -> Iterator:
+        """Stylize an iterable of frames, yielding each result in order, with frame N submitted before
+        frame N-1's result is collected: on a pipelining backend (torch-cuda, tensorrt) N uploads and runs
+        while the caller encodes or shows N-1. At most two frames are in flight; a frame's result is
+        yielded before the frame after next is read. Works with host and device frames::
+
+            for out in stylizer.stream(frames):
+                writer.write(out)
+        """
+        pending = None
+        try:
+            for frame in frames:
+                previous, pending = pending, self.submit(frame, style=style, strength=strength)
+                if previous is not None:
+                    yield previous.result()
+            if pending is not None:
+                last, pending = pending, None
+                yield last.result()
+        finally:
+            if pending is not None:  # the caller stopped early: free the backend's slot
+                pending.result()
 
     def _is_device_frame(self, frame) -> bool:
         """A device array for a backend that reads device frames (others refuse it in check_frame)."""

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import sys
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -72,20 +74,87 @@ class Progress:
         self._bar.close()
 
 
-def open_source(src: str | int | os.PathLike) -> cv2.VideoCapture:
-    if isinstance(src, int):
-        cap = cv2.VideoCapture(src)
-        if not cap.isOpened():
-            raise VideoIOError(f"camera {src} could not be opened; check that it is connected and not in use, "
-                               "or pass a video file path.")
-        return cap
-    path = Path(src)
-    if not path.is_file():
-        raise VideoIOError(f"video {path} does not exist; expected a readable video file (mp4, avi, ...).")
-    cap = cv2.VideoCapture(str(path))
+# Source URIs (as jetson-utils takes them) -> how OpenCV opens them. Network streams are live: newest frame wins.
+STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "udp", "srt", "tcp")
+SOURCE_SCHEMES = ("file", "v4l2", "http", "https") + STREAM_SCHEMES
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a source argument names: ``target`` is what OpenCV opens with ``api``; ``live`` sources drop
+    the oldest waiting frame when the stylizer falls behind; ``path`` is set for local files."""
+    kind: str  # "file", "camera", "stream" or "gstreamer"
+    target: str | int
+    api: int = cv2.CAP_ANY
+    live: bool = False
+    path: Path | None = None
+
+    def __str__(self) -> str:
+        return str(self.path or self.target)
+
+
+def parse_source(src: str | int | os.PathLike) -> Source:
+    """A camera index, a path, ``file://``, ``v4l2:///dev/video0`` (or ``v4l2://0``), ``rtsp://``, ``rtmp://``,
+    ``udp://``, ``srt://``, ``http(s)://``, or a GStreamer pipeline (``... ! appsink``). An unknown scheme is an
+    :class:`~sdk.errors.InvalidArgumentError` listing the supported ones."""
+    from urllib.parse import unquote, urlparse
+
+    from sdk.errors import InvalidArgumentError
+
+    if isinstance(src, int) and not isinstance(src, bool):
+        return Source("camera", src, live=True)
+    if isinstance(src, os.PathLike):
+        return Source("file", str(src), path=Path(src))
+    text = str(src)
+    if text.isdigit():
+        return Source("camera", int(text), live=True)
+    if " ! " in text or text.rstrip().endswith("appsink"):
+        return Source("gstreamer", text, cv2.CAP_GSTREAMER, live=True)
+    url = urlparse(text)
+    if not url.scheme or len(url.scheme) == 1:  # a plain path (or a Windows drive letter)
+        return Source("file", text, path=Path(text))
+    scheme = url.scheme.lower()
+    if scheme == "file":
+        path = Path(unquote(url.netloc + url.path) if url.netloc not in ("", "localhost") else unquote(url.path))
+        return Source("file", str(path), path=path)
+    if scheme == "v4l2":
+        device = unquote(url.netloc + url.path)
+        number = re.fullmatch(r"(?:/dev/video)?(\d+)", device)  # OpenCV's V4L2 backend opens by index, not name
+        target: str | int = int(number.group(1)) if number else device
+        return Source("camera", target, cv2.CAP_V4L2, live=True)
+    if scheme in STREAM_SCHEMES:
+        return Source("stream", text, cv2.CAP_FFMPEG, live=True)
+    if scheme in ("http", "https"):
+        return Source("stream", text, cv2.CAP_FFMPEG, live=False)  # usually a file over HTTP: read it all
+    raise InvalidArgumentError(f"source {text!r}: the scheme {scheme + '://'!r} is not supported; expected a path, a "
+                               f"camera index, {', '.join(s + '://' for s in SOURCE_SCHEMES)} or a GStreamer pipeline")
+
+
+def _has_gstreamer() -> bool:
+    return any(line.strip().startswith("GStreamer:") and "YES" in line for line in cv2.getBuildInformation().splitlines())
+
+
+def open_source(src: str | int | os.PathLike | Source) -> cv2.VideoCapture:
+    source = src if isinstance(src, Source) else parse_source(src)
+    if source.kind == "gstreamer" and not _has_gstreamer():
+        raise VideoIOError("this OpenCV was built without GStreamer, so a pipeline cannot be a source; use a "
+                           "GStreamer-enabled OpenCV (e.g. JetPack's python3-opencv), or a path, v4l2:// or rtsp:// URI")
+    if source.kind == "file":
+        if source.path.is_dir():
+            raise VideoIOError(f"video {source.path} is a folder; expected a video file (give the CLI a folder to "
+                               "stylize every file in it)")
+        if not source.path.is_file():
+            raise VideoIOError(f"video {source.path} does not exist; expected a readable video file (mp4, avi, ...).")
+    cap = cv2.VideoCapture(source.target, source.api)
     if not cap.isOpened():
-        raise VideoIOError(f"video {path} could not be opened by OpenCV; it is corrupt or in an unsupported "
-                           "format. Convert it, e.g. `ffmpeg -i IN -c:v libx264 OUT.mp4`.")
+        if source.kind == "camera":
+            raise VideoIOError(f"camera {source.target} could not be opened; check that it is connected and not in "
+                               "use, or pass a video file path.")
+        if source.kind == "file":
+            raise VideoIOError(f"video {source.path} could not be opened by OpenCV; it is corrupt or in an "
+                               "unsupported format. Convert it, e.g. `ffmpeg -i IN -c:v libx264 OUT.mp4`.")
+        raise VideoIOError(f"stream {source.target} could not be opened; check the address, that the server is "
+                           "running and that this machine can reach it")
     return cap
 
 
@@ -94,7 +163,11 @@ def stylize_video(src: str | int | os.PathLike, dst: str | os.PathLike, style=No
                   progress: bool | Callable[[int, int], None] = False, temporal: float | None = None,
                   preserve_color: bool | None = None, codec: str | None = None, audio: bool = True,
                   side_by_side: bool = False) -> VideoResult:
-    """Stylize a video file (or camera index ``src``) into ``dst`` (.mp4, .mov, .mkv or .avi).
+    """Stylize a video file, camera or stream ``src`` into ``dst`` (.mp4, .mov, .mkv or .avi, or a stream URI).
+
+    ``src``: a path, a camera index, or a URI (see :func:`parse_source`: ``file://``, ``v4l2:///dev/video0``,
+    ``rtsp://``, ...; a GStreamer pipeline where OpenCV has GStreamer). ``dst``: a path, ``file://``, or a
+    stream to push to: ``rtsp://`` (to an RTSP server), ``rtmp://``, ``udp://`` or ``srt://`` (MPEG-TS).
 
     The output is H.264 (yuv420p, faststart) for .mp4/.mov/.mkv and MJPEG for .avi unless ``codec``
     says otherwise (see ``sdk.encode.ENCODERS``); it keeps the source's size, frame rate and, with
@@ -119,16 +192,17 @@ def stylize_video(src: str | int | os.PathLike, dst: str | os.PathLike, style=No
         if preserve_color is not None:
             stylizer.preserve_color = bool(preserve_color)
         stylizer.reset()
-        cap = open_source(src)
+        source = parse_source(src)
+        cap = open_source(source)
     except BaseException:
         if own:
             stylizer.close()
         raise
-    live = isinstance(src, int)
+    live = source.live
     total = None if live else int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
     if max_frames is not None:
         total = min(total, max_frames) if total else max_frames
-    rate, audio_source = source_info(src) if not live else (None, None)
+    rate, audio_source = source_info(source.path) if source.path else (None, None)
     if not audio and audio_source is not None:
         audio_source.close()
         audio_source = None
@@ -143,7 +217,15 @@ def stylize_video(src: str | int | os.PathLike, dst: str | os.PathLike, style=No
     stylizer.timer.clear()
     start = time.perf_counter()
     frames = _camera_frames(cap, max_frames) if live else _file_frames(cap, max_frames)
-    pending = None
+    inputs: deque = deque()  # the frames in flight, for side by side
+
+    def usable_frames():
+        nonlocal dropped
+        for frame, newly_dropped in frames:
+            dropped += newly_dropped
+            if frame is not None:
+                inputs.append(frame)
+                yield frame
 
     def write(source, out):
         nonlocal writer, done, audio_source
@@ -161,24 +243,14 @@ def stylize_video(src: str | int | os.PathLike, dst: str | os.PathLike, style=No
         if report:
             report(done, dropped)
 
+    results = stylizer.stream(usable_frames(), style=style, strength=strength)
     try:
-        # Double buffering: frame N is submitted before frame N-1's result is collected, so on a
-        # pipelining backend N uploads and runs while N-1 downloads and is encoded.
-        for frame, newly_dropped in frames:
-            dropped += newly_dropped
-            if frame is None:
-                continue
-            current = (frame, stylizer.submit(frame, style=style, strength=strength))
-            if pending is not None:
-                previous, pending = pending, None
-                write(previous[0], previous[1].result())
-            pending = current
-        if pending is not None:
-            previous, pending = pending, None
-            write(previous[0], previous[1].result())
+        for out in results:  # double-buffered: frame N runs while N-1 is encoded
+            write(inputs.popleft(), out)
     except KeyboardInterrupt:
         interrupted = True  # keep what was written: the writer is closed below
     finally:
+        results.close()
         frames.close()
         cap.release()
         try:

@@ -59,13 +59,7 @@ def test_torch_cuda_smooths_in_the_kernel_as_the_cpu_path_does():
             want.append(out)
         called = [smooth(f) for f in clip]
         smooth.reset()
-        piped, pending = [], None
-        for f in clip:
-            current = smooth.submit(f)
-            if pending is not None:
-                piped.append(pending.result())
-            pending = current
-        piped.append(pending.result())
+        piped = list(smooth.stream(clip))
     for got in (called, piped):
         for i, (x, y) in enumerate(zip(got, want, strict=True)):
             assert np.abs(x.astype(int) - y.astype(int)).max() <= 1, f"frame {i}"

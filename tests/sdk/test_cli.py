@@ -69,7 +69,8 @@ def media(tmp_path_factory, photos_rgb):
 
 
 @pytest.mark.parametrize("case", ["unknown style", "bad mix weight", "strength", "bench size", "image to no suffix",
-                                  "image to video", "video to image", "folder to file", "zero frames", "codec"])
+                                  "image to video", "video to image", "folder to file", "zero frames", "codec",
+                                  "unknown scheme", "image to a stream"])
 def test_every_bad_argument_is_a_one_line_usage_error(case, media, tmp_path):
     image, video = str(media["image"]), str(media["video"])
     args, fragments = {
@@ -87,6 +88,8 @@ def test_every_bad_argument_is_a_one_line_usage_error(case, media, tmp_path):
                            ["the input is a folder"]),
         "zero frames": (["stylize", video, "-o", str(tmp_path / "x.mp4"), "--max-frames", "0"], ["must be at least 1"]),
         "codec": (["stylize", video, "-o", str(tmp_path / "x.mp4"), "--codec", "h266"], ["codec 'h266'"]),
+        "unknown scheme": (["stylize", "csi://0", "-o", str(tmp_path / "x.mp4")], ["the scheme 'csi://' is not supported"]),
+        "image to a stream": (["stylize", image, "-o", "rtsp://127.0.0.1:9/x"], ["a stream takes video"]),
     }[case]
     one_line_error(run_cli(*args), 2, *fragments)
     assert not any(tmp_path.iterdir())  # nothing was written

@@ -92,13 +92,7 @@ def test_smoothing_in_the_backend_matches_the_cpu_path_frame_for_frame(clip):
 def test_pipelined_submit_smooths_in_submission_order(clip):
     called, piped = stylizer(True, temporal=0.6), stylizer(True, temporal=0.6)
     want = [called(f) for f in clip]
-    got, pending = [], None
-    for f in clip:
-        current = piped.submit(f)
-        if pending is not None:
-            got.append(pending.result())
-        pending = current
-    got.append(pending.result())
+    got = list(piped.stream(clip))
     for i, (x, y) in enumerate(zip(got, want, strict=True)):
         np.testing.assert_array_equal(x, y, err_msg=f"frame {i}")
     assert piped._backend.temporal_calls == [0.6] * 8

@@ -239,13 +239,7 @@ def test_device_frames_pipeline_and_smooth_in_the_kernel(package, emulator, clip
     host_path = gpu_like_stylizer(package, emulator, temporal=0.6)
     device_path = gpu_like_stylizer(package, emulator, temporal=0.6)
     want = [host_path(f) for f in clip]
-    got, pending = [], None
-    for f in clip:
-        current = device_path.submit(FakeDeviceArray(f))
-        if pending is not None:
-            got.append(pending.result().numpy())
-        pending = current
-    got.append(pending.result().numpy())
+    got = [out.numpy() for out in device_path.stream(FakeDeviceArray(f) for f in clip)]
     for i, (x, y) in enumerate(zip(got, want, strict=True)):
         np.testing.assert_array_equal(x, y, err_msg=f"frame {i}")
 

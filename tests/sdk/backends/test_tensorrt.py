@@ -110,13 +110,7 @@ def test_tensorrt_submit_pipelines_in_order_and_matches_the_plain_call():
     clip = [rng.integers(0, 256, (360, 640, 3), dtype=np.uint8) for _ in range(5)]
     with sdk.Stylizer(backend="tensorrt") as trt:
         plain = [trt(f) for f in clip]
-        pending, piped = None, []
-        for f in clip:
-            current = trt.submit(f)
-            if pending is not None:
-                piped.append(pending.result())
-            pending = current
-        piped.append(pending.result())
+        piped = list(trt.stream(clip))
     for want, got in zip(plain, piped, strict=True):
         np.testing.assert_array_equal(got, want)
 
