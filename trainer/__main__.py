@@ -7,6 +7,7 @@
   prune    structured channel pruning to a MACs target + distillation -> pruned variants in a package
   quantize FP16 and INT8 (static, QDQ) variants of every FP32 variant in a package
   compress-report  every variant's size, MACs, CPU latency and fidelity (Markdown + PNG)
+  export-lut  a style's colour mapping as a .cube 3D LUT for other apps, with how much of the look it holds
   photos   fetch: build the corpus of real photos (Debian wallpaper packages, scikit-image) in a cache
 """
 from __future__ import annotations
@@ -89,6 +90,13 @@ def _parser() -> argparse.ArgumentParser:
     photos_cmd.add_argument("--out", default=None, help="corpus folder (default: $STYLIZER_CACHE/photos, "
                                                         "else ~/.cache/stylizer/photos)")
 
+    lut = sub.add_parser("export-lut", help="a style's colour mapping as a .cube 3D LUT (editors, ffmpeg, OBS)",
+                         formatter_class=fmt)
+    lut.add_argument("--style", required=True, help="style name of the package")
+    lut.add_argument("-o", "--out", required=True, help="the .cube file to write")
+    lut.add_argument("--package", default=None, help="model package folder (default: the shipped one)")
+    lut.add_argument("--size", type=int, default=33, help="lattice points per axis (2..65)")
+    lut.add_argument("--corpus", default=None, help="photo corpus folder for the closure figure (default: the cache)")
     card = sub.add_parser("model-card", help="write the model card (training data, licences, use, limits) into a "
                           "package's manifest", formatter_class=fmt)
     card.add_argument("--package", default="sdk/models/default")
@@ -220,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         return 0
+    if args.command == "export-lut":
+        return _export_lut(args)
     if args.command == "model-card":
         from trainer import corpus, model_card
 
@@ -239,6 +249,39 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {args.out}/compress.md, compress.png, compress.json")
         return 0
     return 2
+
+
+def _export_lut(args) -> int:
+    import sdk
+    from sdk.errors import StylizerError
+    from trainer import evaluate, lut
+
+    if not 2 <= args.size <= 65:
+        print(f"error: --size {args.size}: expected 2..65 lattice points per axis (33 is the common choice)",
+              file=sys.stderr)
+        return 2
+    if not args.out.lower().endswith(".cube"):
+        print(f"error: --out {args.out}: a LUT is written as a .cube file", file=sys.stderr)
+        return 2
+    try:
+        with sdk.Stylizer(args.package, backend="onnxruntime", color_order="rgb") as stylizer:
+            stylizer.style_vector(args.style)  # an unknown name fails here, before the work
+            table = lut.bake(stylizer, args.style, args.size)
+            photos, _, _, where = evaluate.looks_sets(args.corpus)
+            scores = lut.lut_closure(table, lambda rgb: stylizer(rgb, style=args.style), photos)
+    except StylizerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ValueError) else 1
+    path = lut.write_cube(args.out, table, f"stylizer {args.style}")
+    mean = sum(scores.values()) / len(scores)
+    worst = min(scores, key=scores.get)
+    print(f"wrote {path} ({args.size}^3 lattice)")
+    print(f"closure of the LUT to the model on {where}: mean {mean:.2f}, worst {scores[worst]:.2f} ({worst}); "
+          "1 = the LUT is the model")
+    if mean < 0.8:
+        print(f"warning: the LUT holds {mean:.0%} of what {args.style!r} does to these photos: the look is mostly "
+              "local (lines, ink, smoothing, bloom), which a LUT cannot draw", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":
