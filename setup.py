@@ -4,8 +4,9 @@ from setuptools import find_packages, setup
 # wheels: H.264 video with the audio kept) and tqdm (the progress bar).
 # torch is left unpinned here; the Makefile pins the CPU build it installs (see README).
 TORCH = ["torch>=2.6", "onnx>=1.16"]
+# colour-science reads creators' .cube LUTs (add-style --lut).
 TRAIN = TORCH + ["onnxscript>=0.3", "scikit-image>=0.22", "tqdm>=4.60", "torch-pruning>=1.5",
-                 "onnxconverter-common>=1.14"]
+                 "onnxconverter-common>=1.14", "colour-science>=0.4.4"]
 TEST = ["pytest>=8", "pytest-benchmark>=4", "hypothesis>=6.100", "scikit-image>=0.22"]
 # NVRTC compiles the kernels on any machine (no GPU needed); cuda_fp16.h comes from the runtime wheel.
 # JetPack 6 (CUDA 12.6) needs cuda-bindings<13: install `cuda-bindings<13 nvidia-cuda-nvrtc-cu12` there.

@@ -74,10 +74,13 @@ def _parser() -> argparse.ArgumentParser:
     add = sub.add_parser("add-style", help="learn a new style into an existing package", formatter_class=fmt)
     add.add_argument("--package", default=None, help="package folder (default: the shipped one)")
     add.add_argument("--name", required=True, help="name of the new style")
-    add.add_argument("--photos", required=True, help="folder of 20-50 photos in the new look")
+    add.add_argument("--photos", default=None, help="folder of 20-50 photos in the new look")
+    add.add_argument("--lut", default=None, metavar="FILE.cube",
+                     help="a .cube LUT (3D, or 1D curves) to learn as the new look, instead of --photos")
     add.add_argument("--content", default=None, help="folder of ordinary photos (default: the bundled content photos)")
     add.add_argument("--out", required=True, help="package folder to write (N+1 styles)")
-    add.add_argument("--iterations", type=int, default=600, help="iterations per run")
+    add.add_argument("--iterations", type=int, default=None,
+                     help="iterations per run (default: 600 from photos, 1500 from a LUT)")
     add.add_argument("--runs", type=int, default=4,
                      help="independent runs (different seeds) whose new-style parameters are averaged")
     add.add_argument("--demo-photos", default=None, metavar="DIR",
@@ -203,10 +206,27 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "add-style":
         from trainer import add_style
 
+        from trainer.lut import LutError
+
+        args.photos = args.photos or args.demo_photos
+        if (args.lut is not None) == (args.photos is not None):
+            print("error: give the new look as --photos DIR or as --lut FILE.cube (one of them)", file=sys.stderr)
+            return 2
+        if args.lut is not None:
+            try:
+                package, seconds, scores = add_style.add_style_from_lut(
+                    args.package, args.name, args.lut, args.out, args.iterations or 1500, command=command_line)
+            except LutError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
+            record = package.manifest["added_styles"][-1]["closure_to_lut"]
+            print(f"wrote {package.path}: styles {', '.join(package.style_names)} ({seconds:.0f} s of training)")
+            print(f"closure to the LUT on {record['photos']}: mean {record['mean']:.2f}, worst {record['worst']:.2f}")
+            return 0
         if args.demo_photos:
             add_style.demo_look_photos(args.demo_photos)
         package, seconds = add_style.add_style(args.package, args.name, args.photos, args.out, args.content,
-                                               args.iterations, command=command_line, runs=args.runs)
+                                               args.iterations or 600, command=command_line, runs=args.runs)
         print(f"wrote {package.path}: styles {', '.join(package.style_names)} ({seconds:.0f} s of training)")
         return 0
     if args.command == "photos":

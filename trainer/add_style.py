@@ -183,8 +183,6 @@ def default_content(seed: int = 0) -> list[np.ndarray]:
 def add_style(package_path, name: str, photos_dir, out, content_dir=None, iterations: int = 600,
               seed: int = 0, command: str = "", progress: bool = True, runs: int = 4):
     """Write a package at ``out`` with the styles of ``package_path`` plus ``name``."""
-    from trainer.export import check_against_onnxruntime, to_onnx
-
     if runs < 1:
         raise ValueError(f"runs={runs}; need at least 1 training run to average (the default is 4)")
     package = load_package(package_path)
@@ -205,23 +203,96 @@ def add_style(package_path, name: str, photos_dir, out, content_dir=None, iterat
     start = time.time()
     model, histories = train_averaged(base, start_from, content, look, runs, iterations, seed, progress, first_data)
     seconds = time.time() - start
+    record = {"name": name, "source": "photos", "photos": len(look), "iterations": iterations, "runs": runs,
+              "seconds": round(seconds, 1), "started_from": package.style_names[start_from],
+              "last_losses": [h[-1] for h in histories], "command": command}
+    return _write_widened(package, model, name, f"added from {len(look)} photos in {photos_dir}", record, out), seconds
+
+
+def _write_widened(package, model: Generator, name: str, description: str, record: dict, out):
+    """The package with ``model`` (its styles plus ``name``) as its FP32 file, checked against ONNX Runtime."""
+    from trainer.export import check_against_onnxruntime, to_onnx
+
     model.eval().requires_grad_(False)
     styles = list(package.style_names) + [name]
     blob = to_onnx(model)
     max_diff = check_against_onnxruntime(model, blob, styles)
     manifest = {k: copy.deepcopy(v) for k, v in package.manifest.items()
                 if k not in ("format", "format_version", "files", "variants", "compression")}
-    manifest["styles"] = [*manifest["styles"], {"name": name, "index": len(styles) - 1,
-                                                "description": f"added from {len(look)} photos in {photos_dir}"}]
+    manifest["styles"] = [*manifest["styles"], {"name": name, "index": len(styles) - 1, "description": description}]
     manifest["style_input"]["shape"] = [1, len(styles), 1, 1]
     manifest["model"]["config"] = model.config.to_dict()
     manifest["model"]["onnxruntime_max_abs_diff"] = max_diff
     manifest["precisions"] = {"fp32": "generator.onnx"}
-    manifest.setdefault("added_styles", []).append(
-        {"name": name, "photos": len(look), "iterations": iterations, "runs": runs, "seconds": round(seconds, 1),
-         "started_from": package.style_names[start_from],
-         "last_losses": [h[-1] for h in histories], "command": command})
-    return write_package(out, {"generator.onnx": blob}, manifest), seconds
+    manifest.setdefault("added_styles", []).append(record)
+    return write_package(out, {"generator.onnx": blob}, manifest)
+
+
+def add_style_from_lut(package_path, name: str, lut_path, out, iterations: int = 1500, lr: float = 0.02,
+                       batch: int = 8, seed: int = 0, command: str = "", progress: bool = True):
+    """Learn the look of a .cube LUT as a new style: the LUT is the teacher (content crops, and the LUT
+    applied to them), so the loss is paired (L1), and only the new style's column trains, as in
+    :func:`add_style`. Returns (package, seconds, closure per unseen photo against applying the LUT)."""
+    from trainer import evaluate
+    from trainer import lut as luts
+    from trainer.closure import closure
+
+    package = load_package(package_path)
+    if name in package.style_names:
+        raise ValueError(f"style {name!r} is already in {package.path} ({', '.join(package.style_names)}); "
+                         "pick another --name")
+    teacher = luts.CubeLut(lut_path)
+    grid = teacher.torch_lattice()
+    content = default_content(seed)
+    data = UnpairedCrops(content, [content[:MIN_LOOK_PHOTOS]], 128, seed)  # only the content side is drawn
+    base = generator_from_package(package)
+    model = widen(base, start_from=0)
+    new = model.config.num_styles - 1
+    torch.manual_seed(seed)
+    params = new_style_parameters(model)
+    opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.99))
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iterations, eta_min=lr * 0.05)
+    style = torch.zeros(batch, new + 1, 1, 1)
+    style[:, new] = 1.0
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        import sys
+        bar = tqdm(total=iterations, desc="add-style (LUT)", unit="it", dynamic_ncols=True, mininterval=2.0,
+                   disable=not sys.stderr.isatty())  # a log file gets no control characters
+    start = time.time()
+    loss = None
+    for it in range(iterations):
+        x, _, _ = data.sample(batch)
+        loss = (model(x, style) - luts.torch_apply(grid, x)).abs().mean()
+        if not math.isfinite(loss.item()):
+            raise FloatingPointError(f"non-finite loss at iteration {it + 1}; lower the learning rate")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        schedule.step()
+        if bar is not None:
+            bar.set_postfix(l1=f"{loss.item() * 127.5:.2f} levels")
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    seconds = time.time() - start
+    model.eval()
+    test, _, _, where = evaluate.looks_sets()
+    scores = {}
+    with torch.no_grad():
+        for photo_name, rgb in test.items():
+            x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 127.5 - 1
+            y = model(x, style[:1]).clamp(-1, 1)
+            learned = ((y + 1) * 127.5).round().squeeze(0).permute(1, 2, 0).numpy().astype(np.uint8)
+            scores[photo_name] = closure(learned, rgb, teacher.apply(rgb))
+    record = {"name": name, "source": "lut", "lut": Path(lut_path).name, "lut_kind": teacher.kind,
+              "lut_size": teacher.size, "iterations": iterations, "seconds": round(seconds, 1),
+              "closure_to_lut": {"photos": where, "mean": round(float(np.mean(list(scores.values()))), 4),
+                                 "worst": round(float(min(scores.values())), 4)},
+              "last_l1_levels": round(float(loss.item()) * 127.5, 3), "command": command}
+    description = f"learned from the LUT {Path(lut_path).name} ({teacher.title})"
+    return _write_widened(package, model, name, description, record, out), seconds, scores
 
 
 # -- a look the shipped model has never seen, for the add-style demonstration -------------------

@@ -82,3 +82,99 @@ def lut_closure(lut: np.ndarray, stylize, photos: dict[str, np.ndarray]) -> dict
     from trainer.closure import closure
 
     return {name: closure(apply(lut, rgb), rgb, stylize(rgb)) for name, rgb in photos.items()}
+
+
+# -- reading a creator's LUT --------------------------------------------------------------------------
+
+MAX_SIZE_3D = 65  # the largest 3D lattice the spec allows (and editors write)
+KEYWORDS = ("TITLE", "LUT_1D_SIZE", "LUT_3D_SIZE", "DOMAIN_MIN", "DOMAIN_MAX", "LUT_1D_INPUT_RANGE",
+            "LUT_3D_INPUT_RANGE")
+
+
+class LutError(ValueError):
+    """A .cube file that cannot be used: malformed, too large, or with the wrong number of rows."""
+
+
+def validate_cube(path: str | Path) -> tuple[str, int]:
+    """("3D" or "1D", size) of a .cube file, or a :class:`LutError` naming the line that is wrong.
+
+    The library reads the file afterwards; this pass exists for the messages (which line, what was
+    expected), which a parser's exception does not give a creator."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8", errors="strict")
+    except FileNotFoundError:
+        raise LutError(f"{path} does not exist; expected a .cube LUT file") from None
+    except UnicodeDecodeError:
+        raise LutError(f"{path} is not a text file; a .cube LUT is text (Adobe Cube LUT Specification 1.0)") from None
+    kind = size = None
+    rows, last = 0, 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        last = number
+        word = line.split()[0]
+        if word.upper() in KEYWORDS:
+            if word.upper() in ("LUT_1D_SIZE", "LUT_3D_SIZE"):
+                if rows:
+                    raise LutError(f"{path}, line {number}: {word} after the data rows; it belongs in the header")
+                try:
+                    size = int(line.split()[1])
+                except (IndexError, ValueError):
+                    raise LutError(f"{path}, line {number}: {line!r}; expected {word} and a whole number") from None
+                kind = "3D" if word.upper() == "LUT_3D_SIZE" else "1D"
+                limit = MAX_SIZE_3D if kind == "3D" else 65536
+                if not 2 <= size <= limit:
+                    raise LutError(f"{path}, line {number}: {word} {size}; the spec allows 2..{limit}")
+            continue
+        values = line.split()
+        try:
+            floats = [float(v) for v in values]
+        except ValueError:
+            raise LutError(f"{path}, line {number}: {raw.strip()!r} is neither a keyword nor three numbers") from None
+        if len(floats) != 3:
+            raise LutError(f"{path}, line {number}: {len(floats)} numbers; a data row holds three (R G B)")
+        rows += 1
+    if kind is None:
+        raise LutError(f"{path}: no LUT_3D_SIZE or LUT_1D_SIZE line; not a .cube LUT")
+    expected = size ** 3 if kind == "3D" else size
+    if rows != expected:
+        raise LutError(f"{path}, line {last} (the last): {rows} data rows, but LUT_{kind}_SIZE {size} needs {expected}")
+    return kind, size
+
+
+class CubeLut:
+    """A creator's .cube LUT (3D, or 1D: three curves), read by colour-science and applied by its trilinear
+    interpolation; :meth:`torch_lattice` samples it for training."""
+
+    def __init__(self, path: str | Path):
+        self.kind, self.size = validate_cube(path)
+        try:
+            import colour
+        except ImportError:
+            raise LutError("reading .cube LUTs needs colour-science: `pip install colour-science` "
+                           "(the trainer's `train` extra has it)") from None
+        self.path = Path(path)
+        self._lut = colour.read_LUT(str(self.path))
+        self.title = getattr(self._lut, "name", "") or self.path.stem
+
+    def apply(self, rgb: np.ndarray) -> np.ndarray:
+        """HxWx3 uint8 RGB through the LUT, as the spec (and colour-science) apply it."""
+        out = self._lut.apply(rgb.astype(np.float64) / 255.0)
+        return np.clip(out * 255 + 0.5, 0, 255).astype(np.uint8)
+
+    def torch_lattice(self, size: int = 33):
+        """(1, 3, size, size, size) float32 tensor indexed [b, g, r], for ``torch.nn.functional.grid_sample``."""
+        import torch
+        table = self._lut.apply(lattice(size).astype(np.float64)).astype(np.float32)
+        return torch.from_numpy(np.clip(table, 0, 1).reshape(size, size, size, 3)).permute(3, 0, 1, 2)[None]
+
+
+def torch_apply(grid, x):
+    """A lattice from :meth:`CubeLut.torch_lattice` applied trilinearly to (N, 3, H, W) images in [-1, 1]."""
+    import torch.nn.functional as F
+    n, _, h, w = x.shape
+    points = x.permute(0, 2, 3, 1).reshape(1, n * h * w, 1, 1, 3)  # grid_sample's (x, y, z) = (r, g, b)
+    out = F.grid_sample(grid, points.clamp(-1, 1), mode="bilinear", align_corners=True)
+    return out.reshape(3, n, h, w).permute(1, 0, 2, 3) * 2 - 1

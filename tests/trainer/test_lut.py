@@ -81,3 +81,79 @@ def test_cli_warns_for_a_local_look_and_refuses_bad_arguments(tmp_path):
                               timeout=120)
         assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
     assert not (tmp_path / "x.cube").exists()
+
+
+def teal_orange(x):
+    """A strong grade no shipped style has: teal shadows, orange highlights, more saturation, an S-curve."""
+    luma = (x @ np.array([0.299, 0.587, 0.114]))[..., None]
+    y = x + (1 - luma) * np.array([-0.05, 0.04, 0.08]) + luma * np.array([0.10, 0.03, -0.08])
+    mean = y.mean(-1, keepdims=True)
+    y = mean + 1.25 * (y - mean)
+    return np.clip(y + 0.15 * y * (1 - y) * (y - 0.5) * 2, 0, 1)
+
+
+@pytest.fixture(scope="module")
+def teal_cube(tmp_path_factory):
+    table = teal_orange(lut.lattice(17).astype(np.float64)).astype(np.float32)
+    return lut.write_cube(tmp_path_factory.mktemp("lut") / "teal.cube", table, "teal orange")
+
+
+def write(tmp_path, text):
+    path = tmp_path / "bad.cube"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("text, message", [
+    ("LUT_3D_SIZE 2\n0 0 0\n1 0 0\n0 1 0\n1 1 0\n0 0 1\n1 0 1\n0 1 1\n", r"line 8 \(the last\): 7 data rows, but "
+                                                                         r"LUT_3D_SIZE 2 needs 8"),
+    ("LUT_3D_SIZE 70\n", r"line 1: LUT_3D_SIZE 70; the spec allows 2..65"),
+    ("TITLE \"x\"\nLUT_3D_SIZE 2\n0 0 0\n1 0 zero\n", r"line 4: '1 0 zero' is neither a keyword nor three numbers"),
+    ("LUT_3D_SIZE 2\n0 0 0 0\n", r"line 2: 4 numbers; a data row holds three"),
+    ("LUT_3D_SIZE two\n", r"line 1: 'LUT_3D_SIZE two'; expected LUT_3D_SIZE and a whole number"),
+    ("0 0 0\n", r"no LUT_3D_SIZE or LUT_1D_SIZE line"),
+])
+def test_a_bad_cube_file_is_a_typed_error_naming_the_line(tmp_path, text, message):
+    with pytest.raises(lut.LutError, match=message):
+        lut.CubeLut(write(tmp_path, text))
+
+
+def test_3d_and_1d_cubes_are_read_and_applied_by_the_library(tmp_path, teal_cube, photos_rgb):
+    photo = photos_rgb["coffee"]
+    cube = lut.CubeLut(teal_cube)
+    assert (cube.kind, cube.size) == ("3D", 17)
+    table = np.array([[float(v) for v in line.split()] for line in teal_cube.read_text().splitlines()[4:]], np.float32)
+    assert np.abs(cube.apply(photo).astype(int) - lut.apply(table, photo)).max() <= 1
+    curves = write(tmp_path, "LUT_1D_SIZE 3\n0 0 0\n0.25 0.5 0.75\n1 1 1\n")  # three curves: a 1D LUT
+    one_d = lut.CubeLut(curves)
+    grey = np.full((4, 4, 3), 128, np.uint8)
+    assert one_d.kind == "1D" and np.abs(one_d.apply(grey)[0, 0].astype(int) - [64, 128, 191]).max() <= 1
+    # the torch lattice that training samples agrees with the library's apply
+    import torch
+    x = torch.from_numpy(photo[::8, ::8]).permute(2, 0, 1)[None].float() / 127.5 - 1
+    y = ((lut.torch_apply(cube.torch_lattice(), x) + 1) * 127.5).round().squeeze(0).permute(1, 2, 0).numpy()
+    assert np.abs(y - cube.apply(photo[::8, ::8])).max() <= 2
+
+
+def test_add_style_from_a_lut_learns_it_and_leaves_the_other_styles_alone(tmp_path, teal_cube, photos_rgb):
+    proc = subprocess.run([sys.executable, "-m", "trainer", "add-style", "--lut", str(teal_cube), "--name", "teal",
+                           "--iterations", "150", "--out", str(tmp_path / "pkg")], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "closure to the LUT on" in proc.stdout
+    package = sdk.load_package(tmp_path / "pkg")
+    record = package.manifest["added_styles"][-1]
+    assert package.style_names[-1] == "teal" and record["source"] == "lut" and record["lut_size"] == 17
+    assert record["closure_to_lut"]["mean"] > 0.5  # 150 iterations: well on the way (1,500 reach 0.9+, README)
+    with sdk.Stylizer(package.path, backend="onnxruntime", color_order="rgb") as new, \
+            sdk.Stylizer(backend="onnxruntime", precision="fp32", color_order="rgb") as old:
+        image = photos_rgb["chelsea"]
+        for style in old.styles:
+            np.testing.assert_array_equal(new(image, style=style), old(image, style=style))
+    proc = subprocess.run([sys.executable, "-m", "trainer", "add-style", "--name", "x", "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--photos DIR or as --lut FILE.cube" in proc.stderr
+    bad = write(tmp_path, "LUT_3D_SIZE 99\n")
+    proc = subprocess.run([sys.executable, "-m", "trainer", "add-style", "--lut", str(bad), "--name", "x", "--out",
+                           str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "line 1: LUT_3D_SIZE 99" in proc.stderr and "Traceback" not in proc.stderr
