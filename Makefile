@@ -78,12 +78,12 @@ compress: $(VENV)/.dev
 	OMP_NUM_THREADS=2 $(BIN)/python -m trainer quantize --package sdk/models/default
 	$(MAKE) compress-report
 
-## Size, MACs, CPU latency (one run) and fidelity of every variant: benchmarks/results/compress.{md,png,json}.
+## Size, MACs, CPU latency (one run) and fidelity of every variant: reports/compress.{md,png,json}.
 compress-report: $(VENV)/.dev
-	$(BIN)/python -m trainer compress-report --package sdk/models/default --out benchmarks/results
+	$(BIN)/python -m trainer compress-report --package sdk/models/default --out reports
 
 ## The shipped recipe with and without its temporal-consistency term, trained side by side (one thread
-## each, about 6 minutes), exported, and evaluated together: benchmarks/results/temporal_study/report.md.
+## each, about 6 minutes), exported, and evaluated together: reports/temporal_study/report.md.
 temporal-study: $(VENV)/.dev
 	OMP_NUM_THREADS=1 $(BIN)/python -m trainer train --config trainer/configs/default.toml --set temporal_weight=0 \
 		--run runs/temporal_off & \
@@ -92,13 +92,13 @@ temporal-study: $(VENV)/.dev
 	$(BIN)/python -m trainer export --checkpoint runs/temporal_off/checkpoint.pt --out runs/temporal_off/package
 	$(BIN)/python -m trainer export --checkpoint runs/temporal_on/checkpoint.pt --out runs/temporal_on/package
 	$(BIN)/python -m trainer evaluate --package runs/temporal_off/package --package runs/temporal_on/package \
-		--label "without temporal term" --label "with temporal term (shipped)" --out benchmarks/results/temporal_study
+		--label "without temporal term" --label "with temporal term (shipped)" --out reports/temporal_study
 
-## The evaluation report of the shipped package on the corpus's test split: benchmarks/results/evaluate/
+## The evaluation report of the shipped package on the corpus's test split: reports/evaluate/
 ## (report.md, looks.md with closure against the classical baselines, contact_sheet.jpg).
 evaluate: $(VENV)/.dev
 	$(BIN)/python -m trainer photos fetch
-	$(BIN)/python -m trainer evaluate --package sdk/models/default --label "shipped (auto variant)" --out benchmarks/results/evaluate --sheet-copy docs/looks.jpg
+	$(BIN)/python -m trainer evaluate --package sdk/models/default --label "shipped (auto variant)" --out reports/evaluate --sheet-copy docs/looks.jpg
 
 info: $(VENV)/.dev
 	$(BIN)/python -m trainer info

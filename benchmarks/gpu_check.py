@@ -44,7 +44,7 @@ SECTIONS = ("gpu_tests", "kernel_checks", "kernel_times", "model_720p", "end_to_
 E2E_SIZES = {"360p": (360, 640), "720p": (720, 1280), "1080p": (1080, 1920)}
 MAX_SIDE, STRIDE, MIN_SIDE = 1280, 4, 16
 # Other builds of the post kernels that post_builds times beside the default (8 rows a thread, 2 blocks an SM):
-# (rows a thread, compile options). Static counts for each (sm_90) in benchmarks/results/kernel_tuning.md.
+# (rows a thread, compile options). Static counts for each (sm_90) in docs/gpu-tuning/kernel_tuning.md.
 # - tile heights and register caps: at 8 rows, 3 blocks an SM (the default until the ninth session) gives 80
 #   registers and some spills, 4 blocks 64 registers and more;
 # - the default with the next wave's frame rows prefetched into L2;

@@ -106,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     card.add_argument("--corpus", default=None, help="photo corpus folder (default: the cache)")
     report = sub.add_parser("compress-report", help="table + plot of every variant", formatter_class=fmt)
     report.add_argument("--package", default=None)
-    report.add_argument("--out", default="benchmarks/results", help="folder for compress.md/.png/.json")
+    report.add_argument("--out", default="reports", help="folder for compress.md/.png/.json")
     return p
 
 

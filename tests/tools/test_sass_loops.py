@@ -1,5 +1,5 @@
-"""benchmarks/sass_loops.py finds loops in cuobjdump's SASS listing (a synthetic listing: no cuobjdump here)."""
-from benchmarks.sass_loops import functions, loops
+"""tools/sass_loops.py finds loops in cuobjdump's SASS listing (a synthetic listing: no cuobjdump here)."""
+from tools.sass_loops import functions, loops
 
 LISTING = """
         Function : other

@@ -9,7 +9,7 @@ A static count is not a time: the GPU runs each loop a data-dependent number of 
 records how such counts have and have not predicted the H200's timings. It is here to compare two builds
 of the kernels before a GPU is at hand:
 
-    python -m benchmarks.sass_loops --arch sm_90 [--define SK_POST_MIN_BLOCKS=2] [--kernels OTHER/kernels]
+    python -m tools.sass_loops --arch sm_90 [--define SK_POST_MIN_BLOCKS=2] [--kernels OTHER/kernels]
 """
 from __future__ import annotations
 

@@ -3,13 +3,13 @@
 # change helps, and where the 2160p post kernel's instructions go. In one call of about three minutes (`run`):
 #   0. with CHECK=1: benchmarks/gpu_check.py's GPU tests, kernel checks and kernel times (a changed kernel is checked
 #      against the CPU reference on the GPU before anything is timed);
-#   1. benchmarks/post_build_rounds.py: the candidate builds timed in turn, several rounds (paired ratios); with
+#   1. tools/post_build_rounds.py: the candidate builds timed in turn, several rounds (paired ratios); with
 #      BASELINE=<commit>, the same builds of that commit's kernels first, in the same rounds;
 #   2. Nsight Compute's source counters (executed instructions per SASS instruction) of the post kernel at 3840x2160,
 #      for the 8-row builds of NCU_BLOCKS blocks an SM (default "2 3"), where `ncu` is installed.
 # Writes under $OUT: gpu_check.log/.json (CHECK=1), rounds.log, post_build_rounds.json, ncu_minblk<N>.txt (the
 # details page) and sass.tgz (the per-instruction tables as CSV).
-# Usage (repository root): OUT=/some/dir [CHECK=1] [BASELINE=<commit>] bash benchmarks/gpu_builds_session.sh
+# Usage (repository root): OUT=/some/dir [CHECK=1] [BASELINE=<commit>] bash tools/gpu_builds_session.sh
 set -uo pipefail
 : "${OUT:?set OUT to the folder for the results}"
 export PYTHONUNBUFFERED=1
@@ -30,7 +30,7 @@ if [ -n "${BASELINE:-}" ]; then
         echo "baseline: commit $BASELINE not in this copy's .git; timed without it"
     fi
 fi
-timeout "${ROUNDS_TIMEOUT:-150}" python3 benchmarks/post_build_rounds.py --rounds "${ROUNDS:-7}" --out "$OUT" \
+timeout "${ROUNDS_TIMEOUT:-150}" python3 -m tools.post_build_rounds --rounds "${ROUNDS:-7}" --out "$OUT" \
     "${rounds_args[@]}" > "$OUT/rounds.log" 2>&1
 echo "rounds rc $?"
 
@@ -40,7 +40,7 @@ if command -v ncu > /dev/null; then
         report="$work/post2160_minblk$blocks"
         timeout "${NCU_TIMEOUT:-60}" ncu --clock-control none --kernel-name regex:postprocess_staged \
             --section SourceCounters --section WarpStateStats --section LaunchStats --import-source no -f -o "$report" \
-            python3 benchmarks/ncu_kernels.py --only post --frame 3840x2160 --rows 8 \
+            python3 -m tools.ncu_kernels --only post --frame 3840x2160 --rows 8 \
             --define "SK_POST_MIN_BLOCKS=$blocks" > "$OUT/ncu_minblk$blocks.txt" 2>&1
         echo "ncu minblk$blocks rc $?"
         ncu -i "$report.ncu-rep" --page details >> "$OUT/ncu_minblk$blocks.txt" 2>&1

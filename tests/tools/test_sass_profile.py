@@ -1,5 +1,5 @@
-"""benchmarks/sass_profile.py reads Nsight Compute's per-instruction table (a synthetic one: no ncu here)."""
-from benchmarks.sass_profile import main, opcode, read_table, straight_runs, summary
+"""tools/sass_profile.py reads Nsight Compute's per-instruction table (a synthetic one: no ncu here)."""
+from tools.sass_profile import main, opcode, read_table, straight_runs, summary
 
 # The layout `ncu --page source --csv --print-source sass` wrote on the H200 (more columns there).
 TABLE = '''"Kernel Name","postprocess_staged_f16",

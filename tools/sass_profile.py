@@ -1,13 +1,13 @@
 """Where a kernel's executed instructions go, from Nsight Compute's per-instruction table.
 
     ncu -i REPORT.ncu-rep --page source --csv --print-source sass > TABLE.csv   (on the GPU machine:
-                                                                                  benchmarks/gpu_builds_session.sh)
-    python -m benchmarks.sass_profile TABLE.csv [--top 16] [--warps N]
+                                                                                  tools/gpu_builds_session.sh)
+    python -m tools.sass_profile TABLE.csv [--top 16] [--warps N]
 
 Splits the SASS listing into runs of consecutive instructions executed equally often (straight-line code: a loop
 body, a prologue) and prints the runs that executed the most warp instructions, with their share of the kernel's
 executed instructions and of its warp-stall samples, how often each warp ran them (with --warps, the launch's
-warps), and their commonest opcodes. benchmarks/results/kernel_tuning.md reads the post kernel's phases off it.
+warps), and their commonest opcodes. docs/gpu-tuning/kernel_tuning.md reads the post kernel's phases off it.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from benchmarks.sass_loops import opcode
+from tools.sass_loops import opcode
 
 
 def read_table(path: Path) -> list[tuple[str, int, int]]:

@@ -5,7 +5,7 @@
 #      kernels measured on a GPU), so that a kernel change is judged against the same card and clock;
 #   3. Nsight Compute on each kernel launch, where `ncu` is installed.
 # Writes under $OUT: gpu_check.log/.json, baseline/kernel_times.log/.json, ncu.txt; prints the tables last.
-# Usage (repository root): OUT=/some/dir bash benchmarks/gpu_session.sh
+# Usage (repository root): OUT=/some/dir bash tools/gpu_session.sh
 # The three parts stop at 250, 120 and 100 s (CHECK_TIMEOUT, BASELINE_TIMEOUT, NCU_TIMEOUT): under 8 minutes in all
 # (the ninth session's H200 call took 160 s in all). The baseline must be a commit of the session's starting .git:
 # the device copy carries that, not the working tree's newer commits.
@@ -59,7 +59,7 @@ if command -v ncu > /dev/null; then
     timeout "${NCU_TIMEOUT:-100}" ncu --clock-control none --kernel-name regex:process --section SpeedOfLight \
         --section Occupancy --section LaunchStats --section WarpStateStats \
         --metrics 'regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio,smsp__inst_executed.sum' \
-        python3 benchmarks/ncu_kernels.py > "$OUT/ncu.txt" 2>&1
+        python3 -m tools.ncu_kernels > "$OUT/ncu.txt" 2>&1
     echo "ncu rc $?"
 fi
 

@@ -2,7 +2,7 @@
 profiler to look at (the launches are the whole program's GPU work besides tensor set-up):
 
     ncu --clock-control none --kernel-name regex:process --section SpeedOfLight ... \\
-        python3 benchmarks/ncu_kernels.py
+        python3 -m tools.ncu_kernels
 
 Launch order (FP16, BGR, strength 0.8): the default build's preprocess, postprocess and postprocess with
 temporal smoothing for 1920x1080, then the same for 3840x2160; then PROFILED_BUILD's postprocess for
@@ -10,7 +10,7 @@ temporal smoothing for 1920x1080, then the same for 3840x2160; then PROFILED_BUI
 
 With --only, one launch instead, for a source-level profile (ncu --section SourceCounters, one kernel):
 
-    python3 benchmarks/ncu_kernels.py --only post --frame 3840x2160 --rows 8 --define SK_POST_MIN_BLOCKS=2
+    python3 -m tools.ncu_kernels --only post --frame 3840x2160 --rows 8 --define SK_POST_MIN_BLOCKS=2
 """
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 

@@ -1,9 +1,9 @@
 """Which post kernel build should be the default: a few builds timed in turn, several rounds, on one GPU.
 
-    python3 benchmarks/post_build_rounds.py [--rounds 7] [--out DIR] [--baseline OTHER/kernels]
+    python3 -m tools.post_build_rounds [--rounds 7] [--out DIR] [--baseline OTHER/kernels]
 
 gpu_check's sweep times each build once, and one build's time varies by up to about 7% between runs
-(benchmarks/results/kernel_tuning.md), about as much as the builds differ. Here every round times every build
+(docs/gpu-tuning/kernel_tuning.md), about as much as the builds differ. Here every round times every build
 (gpu_check.time_kernels: CUDA graphs, cold and warm), in a shifted order each round so that none always runs first,
 and each build's time is set against the first build's in the same round (a paired ratio). With --baseline, the same
 builds of another tree's kernels (an older commit's kernels/ folder, with the same launch interface) come first, so
@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 # The builds compared, (rows a thread, compile options); the first is the reference of the ratios. 3 blocks an SM was
 # the default through the ninth session, 2 after it (kernel_tuning.md: 4 rows and the L2 prefetch were slower).

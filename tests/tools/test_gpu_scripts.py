@@ -1,4 +1,4 @@
-"""The scripts a lent GPU session runs (benchmarks/gpu_session.sh, ncu_kernels.py), checked here as far as a
+"""The scripts a lent GPU session runs (tools/gpu_session.sh, ncu_kernels.py), checked here as far as a
 machine without a GPU can: a mistake found on the device costs minutes of its scarce time."""
 import subprocess
 import sys
@@ -10,14 +10,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_session_script_parses():
-    result = subprocess.run(["bash", "-n", str(ROOT / "benchmarks" / "gpu_session.sh")], capture_output=True, text=True)
+    result = subprocess.run(["bash", "-n", str(ROOT / "tools" / "gpu_session.sh")], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
 
 def test_the_profiler_also_launches_a_persistent_build_that_the_check_times():
     pytest.importorskip("torch")
     from benchmarks.gpu_check import POST_BUILDS
-    from benchmarks.ncu_kernels import PROFILED_BUILD
+    from tools.ncu_kernels import PROFILED_BUILD
     from sdk.cuda.kernels import is_persistent
 
     assert PROFILED_BUILD in POST_BUILDS and is_persistent(PROFILED_BUILD[1])
@@ -82,7 +82,8 @@ def test_the_rounds_script_times_every_build_each_round_and_pairs_the_ratios(mon
 
     import torch
 
-    from benchmarks import gpu_check, post_build_rounds
+    from benchmarks import gpu_check
+    from tools import post_build_rounds
     from sdk.cuda import compiler
     from sdk.cuda import kernels as kernels_module
 
@@ -132,7 +133,7 @@ def test_the_rounds_script_times_every_build_each_round_and_pairs_the_ratios(mon
 
 def test_the_profiler_launches_one_kernel_of_a_named_build(monkeypatch, capsys):
     pytest.importorskip("torch")
-    from benchmarks import ncu_kernels
+    from tools import ncu_kernels
 
     made, launched = [], []
 
@@ -154,6 +155,6 @@ def test_the_profiler_launches_one_kernel_of_a_named_build(monkeypatch, capsys):
 
 
 def test_the_builds_session_script_parses():
-    result = subprocess.run(["bash", "-n", str(ROOT / "benchmarks" / "gpu_builds_session.sh")], capture_output=True,
+    result = subprocess.run(["bash", "-n", str(ROOT / "tools" / "gpu_builds_session.sh")], capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stderr
