@@ -100,6 +100,11 @@ def _parser() -> argparse.ArgumentParser:
     lut.add_argument("--package", default=None, help="model package folder (default: the shipped one)")
     lut.add_argument("--size", type=int, default=33, help="lattice points per axis (2..65)")
     lut.add_argument("--corpus", default=None, help="photo corpus folder for the closure figure (default: the cache)")
+    looks = sub.add_parser("styles", help="list, rename or remove the styles of a package (checksums kept valid)",
+                           formatter_class=fmt)
+    looks.add_argument("action", choices=["list", "rename", "remove"])
+    looks.add_argument("names", nargs="*", help="rename: OLD NEW; remove: NAME")
+    looks.add_argument("--package", default="sdk/models/default", help="package folder (changed in place)")
     card = sub.add_parser("model-card", help="write the model card (training data, licences, use, limits) into a "
                           "package's manifest", formatter_class=fmt)
     card.add_argument("--package", default="sdk/models/default")
@@ -250,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "export-lut":
         return _export_lut(args)
+    if args.command == "styles":
+        return _styles(args)
     if args.command == "model-card":
         from trainer import corpus, model_card
 
@@ -269,6 +276,37 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {args.out}/compress.md, compress.png, compress.json")
         return 0
     return 2
+
+
+def _styles(args) -> int:
+    from sdk.errors import StylizerError
+    from trainer import styles
+
+    wanted = {"list": 0, "rename": 2, "remove": 1}[args.action]
+    if len(args.names) != wanted:
+        usage = {"list": "styles list", "rename": "styles rename OLD NEW", "remove": "styles remove NAME"}
+        print(f"error: expected `{usage[args.action]}`; got {len(args.names)} names", file=sys.stderr)
+        return 2
+    try:
+        if args.action == "list":
+            from sdk.package import load_package
+            for row in styles.provenance(load_package(args.package)):
+                print(f"{row['index']}  {row['name']:<12} {row['source']:<8} {row['detail']}")
+            return 0
+        if args.action == "rename":
+            package = styles.rename(args.package, *args.names)
+            print(f"renamed {args.names[0]} to {args.names[1]} in {package.path}: {', '.join(package.style_names)}")
+            return 0
+        package, dropped = styles.remove(args.package, args.names[0])
+    except (ValueError, StylizerError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ValueError) else 1
+    print(f"removed {args.names[0]} from {package.path}: {', '.join(package.style_names)}")
+    if dropped:
+        print(f"dropped the compressed variants ({', '.join(dropped)}): they held the removed style; remake them "
+              f"with `python -m trainer prune --package {args.package} --macs 0.5 --macs 0.25` and "
+              f"`python -m trainer quantize --package {args.package}`", file=sys.stderr)
+    return 0
 
 
 def _export_lut(args) -> int:

@@ -203,10 +203,12 @@ def add_style(package_path, name: str, photos_dir, out, content_dir=None, iterat
     start = time.time()
     model, histories = train_averaged(base, start_from, content, look, runs, iterations, seed, progress, first_data)
     seconds = time.time() - start
-    record = {"name": name, "source": "photos", "photos": len(look), "iterations": iterations, "runs": runs,
+    record = {"name": name, "source": "photos", "date": time.strftime("%Y-%m-%d"), "photos": len(look),
+              "iterations": iterations, "runs": runs,
               "seconds": round(seconds, 1), "started_from": package.style_names[start_from],
               "last_losses": [h[-1] for h in histories], "command": command}
-    return _write_widened(package, model, name, f"added from {len(look)} photos in {photos_dir}", record, out), seconds
+    description = f"added from {len(look)} photos in {photos_dir} on {record['date']}"
+    return _write_widened(package, model, name, description, record, out), seconds
 
 
 def _write_widened(package, model: Generator, name: str, description: str, record: dict, out):
@@ -286,12 +288,12 @@ def add_style_from_lut(package_path, name: str, lut_path, out, iterations: int =
             y = model(x, style[:1]).clamp(-1, 1)
             learned = ((y + 1) * 127.5).round().squeeze(0).permute(1, 2, 0).numpy().astype(np.uint8)
             scores[photo_name] = closure(learned, rgb, teacher.apply(rgb))
-    record = {"name": name, "source": "lut", "lut": Path(lut_path).name, "lut_kind": teacher.kind,
+    record = {"name": name, "source": "lut", "date": time.strftime("%Y-%m-%d"), "lut": Path(lut_path).name, "lut_kind": teacher.kind,
               "lut_size": teacher.size, "iterations": iterations, "seconds": round(seconds, 1),
               "closure_to_lut": {"photos": where, "mean": round(float(np.mean(list(scores.values()))), 4),
                                  "worst": round(float(min(scores.values())), 4)},
               "last_l1_levels": round(float(loss.item()) * 127.5, 3), "command": command}
-    description = f"learned from the LUT {Path(lut_path).name} ({teacher.title})"
+    description = f"learned from the LUT {Path(lut_path).name} ({teacher.title}) on {record['date']}"
     return _write_widened(package, model, name, description, record, out), seconds, scores
 
 

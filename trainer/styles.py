@@ -1,0 +1,107 @@
+"""Manage the looks in a package: list them with their provenance, rename one, remove one.
+
+Renaming touches only the manifest (the ONNX files know styles by index), so every file and checksum
+stays as it was. Removing a style drops its column from every per-style scale/shift and rebuilds the
+FP32 file; the other styles compute exactly what they did. The compressed variants (pruned, FP16,
+INT8) carry the column too and are dropped with a message naming the commands that remake them.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import torch
+
+from sdk.package import ModelPackage, load_package, write_package
+
+
+def provenance(package: ModelPackage) -> list[dict]:
+    """One row per style: name, index, source ("shipped", "photos" or "lut"), and what it was learned from."""
+    added = {record["name"]: record for record in package.manifest.get("added_styles", [])}
+    train = package.manifest.get("trainer", {}).get("config", {}).get("train", {})
+    card = package.manifest.get("model_card", {})
+    shipped = (f"trained with the package: {train.get('iterations', '?')} iterations, data {train.get('data', '?')}"
+               + (f" ({card['trained_on'].split(' (')[0]})" if card.get("trained_on") else ""))
+    rows = []
+    for style in package.styles:
+        record = added.get(style.name)
+        if record is None:
+            rows.append({"name": style.name, "index": style.index, "source": "shipped", "detail": shipped})
+            continue
+        source = record.get("source", "photos")
+        if source == "lut":
+            detail = (f"LUT {record['lut']} ({record['lut_kind']}, {record['lut_size']} points), "
+                      f"{record['iterations']} iterations")
+        else:
+            detail = f"{record.get('photos', '?')} photos, {record.get('runs', 1)} runs x {record['iterations']} iterations"
+        if record.get("date"):
+            detail += f", {record['date']}"
+        rows.append({"name": style.name, "index": style.index, "source": source, "detail": detail})
+    return rows
+
+
+def _rest_of_manifest(package: ModelPackage) -> dict:
+    return {k: copy.deepcopy(v) for k, v in package.manifest.items() if k not in ("format", "format_version", "files")}
+
+
+def rename(package_path, old: str, new: str) -> ModelPackage:
+    package = load_package(package_path)
+    names = package.style_names
+    if old not in names:
+        raise ValueError(f"{package.path} has no style {old!r}; it has {', '.join(names)}")
+    if new in names:
+        raise ValueError(f"{package.path} already has a style {new!r}; pick another name")
+    if not new or not new.replace("_", "").replace("-", "").isalnum():
+        raise ValueError(f"style name {new!r}: use letters, digits, '-' and '_'")
+    manifest = _rest_of_manifest(package)
+    for style in manifest["styles"]:
+        if style["name"] == old:
+            style["name"] = new
+    for record in manifest.get("added_styles", []):
+        if record["name"] == old:
+            record["name"] = new
+    files = {name: (package.path / name).read_bytes() for name in package.manifest["files"]}
+    return write_package(package.path, files, manifest)
+
+
+def remove(package_path, name: str) -> tuple[ModelPackage, list[str]]:
+    """Drop style ``name``; returns the package and the compressed variant files that were dropped."""
+    from trainer.compress import generator_from_package
+    from trainer.export import check_against_onnxruntime, to_onnx
+    from trainer.models.generator import Generator, GeneratorConfig
+
+    package = load_package(package_path)
+    names = list(package.style_names)
+    if name not in names:
+        raise ValueError(f"{package.path} has no style {name!r}; it has {', '.join(names)}")
+    if len(names) == 1:
+        raise ValueError(f"{name!r} is the only style of {package.path}; a package needs at least one")
+    index = names.index(name)
+    base = generator_from_package(package)
+    config = GeneratorConfig(**{**base.config.to_dict(), "num_styles": len(names) - 1})
+    model = Generator(config).deploy()
+    keep = [i for i in range(len(names)) if i != index]
+    state = {}
+    for key, value in base.state_dict().items():
+        target = model.state_dict()[key]
+        state[key] = value[:, keep] if value.shape != target.shape else value  # a style -> gamma/beta column
+    model.load_state_dict(state)
+    model.eval().requires_grad_(False)
+    remaining = [n for n in names if n != name]
+    blob = to_onnx(model)
+    max_diff = check_against_onnxruntime(model, blob, remaining)
+    manifest = _rest_of_manifest(package)
+    manifest["styles"] = [{**s, "index": i} for i, s in enumerate(s for s in manifest["styles"] if s["name"] != name)]
+    manifest["style_input"]["shape"] = [1, len(remaining), 1, 1]
+    manifest["model"]["config"] = model.config.to_dict()
+    manifest["model"]["onnxruntime_max_abs_diff"] = max_diff
+    manifest["added_styles"] = [r for r in manifest.get("added_styles", []) if r["name"] != name]
+    fp32 = package.manifest["precisions"]["fp32"]
+    dropped = sorted(f for f in package.manifest["files"] if f != fp32)
+    manifest["precisions"] = {"fp32": fp32}
+    for key in ("variants", "compression", "quality"):  # measured with the removed style: no longer true
+        manifest.pop(key, None)
+    written = write_package(package.path, {fp32: blob}, manifest)
+    for stale in dropped:
+        (Path(package.path) / stale).unlink(missing_ok=True)
+    return written, dropped
