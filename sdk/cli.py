@@ -110,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
 
     pv = sub.add_parser("preview", help="show a camera or a video file live in a window, with keys to switch "
                         "style and strength", formatter_class=fmt)
-    pv.add_argument("source", nargs="?", default="0", help="camera index or video file")
+    pv.add_argument("source", nargs="?", default="0", help="camera index, video file or URI, as stylize takes them")
     common(pv)
     pv.add_argument("--strength", type=_strength, default=1.0, help="starting strength (keys - and + change it)")
     return p
@@ -463,11 +463,10 @@ def cmd_preview(args) -> int:
     from sdk import preview
 
     preview.check_display()  # before the model loads: the common failure is the cheap one
-    source: str | int = int(args.source) if args.source.isdigit() else args.source
     with sdk.Stylizer(args.model, backend=args.backend) as stylizer:
         first = stylizer.style_vector(args.style)[0, :, 0, 0].argmax() if args.style is not None else 0
         print(f"backend: {stylizer.backend}; keys: {preview.HELP}", file=sys.stderr)
-        shown = preview.run(stylizer, source, strength=args.strength, style=int(first),
+        shown = preview.run(stylizer, args.source, strength=args.strength, style=int(first),
                             max_frames=int(os.environ.get("STYLIZER_PREVIEW_FRAMES", 0)) or None)
     print(f"showed {shown} frames", file=sys.stderr)
     return EXIT_OK

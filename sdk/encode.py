@@ -92,14 +92,12 @@ def check_video_path(path: str | os.PathLike, codec: str | None = None) -> str:
     return codec
 
 
-def source_info(src) -> tuple[Fraction | None, object]:
-    """(frame rate, audio stream's container or None) of a file source, as PyAV reads it; (None, None) when
-    PyAV cannot open it (a camera, a URL OpenCV handles, a GStreamer pipeline)."""
-    if isinstance(src, int):
-        return None, None
+def source_info(path: Path) -> tuple[Fraction | None, object]:
+    """(frame rate, audio stream's container or None) of a video file, as PyAV reads it; (None, None) when
+    PyAV cannot open it (OpenCV may still read the frames)."""
     av = _av()
     try:
-        container = av.open(str(src))
+        container = av.open(str(path))
     except (av.error.FFmpegError, OSError, ValueError):
         return None, None
     rate = None
@@ -117,7 +115,7 @@ class VideoWriter:
 
     def __init__(self, path: str | os.PathLike, rate: Fraction, size_wh: tuple[int, int], codec: str | None = None,
                  audio_from=None):
-        av = _av()
+        av = self._av = _av()
         codec = check_video_path(path, codec)
         local, stream_format = parse_sink(path)
         self.path = local or str(path)
@@ -165,7 +163,7 @@ class VideoWriter:
         if name in AUDIO_COPYABLE.get(suffix, self.container.supported_codecs):
             self._audio_out = self.container.add_stream_from_template(template)
         else:  # e.g. PCM from an AVI into MP4: re-encode
-            av = _av()
+            av = self._av
             self._audio_out = self.container.add_stream(AUDIO_FALLBACK[suffix], rate=template.rate)
             # By channel count: a source's layout may be unnamed ("2 channels"), which the encoder refuses.
             self._audio_out.layout = "mono" if template.channels == 1 else "stereo"
@@ -178,11 +176,10 @@ class VideoWriter:
         return self._audio_out is not None
 
     def write(self, frame_bgr: np.ndarray) -> None:
-        av = _av()
         if self._padded_wh != self.size_wh:
             frame_bgr = np.pad(frame_bgr, ((0, self._padded_wh[1] - frame_bgr.shape[0]),
                                            (0, self._padded_wh[0] - frame_bgr.shape[1]), (0, 0)), mode="edge")
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame_bgr), format="bgr24")
+        frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(frame_bgr), format="bgr24")
         frame.pts = self.frames
         frame.time_base = 1 / self.rate
         for packet in self.stream.encode(frame):

@@ -218,6 +218,7 @@ def stylize_video(src: str | int | os.PathLike, dst: str | os.PathLike, style=No
     start = time.perf_counter()
     frames = _camera_frames(cap, max_frames) if live else _file_frames(cap, max_frames)
     inputs: deque = deque()  # the frames in flight, for side by side
+    title = stylizer.style_label(style) if side_by_side else None
 
     def usable_frames():
         nonlocal dropped
@@ -232,7 +233,7 @@ def stylize_video(src: str | int | os.PathLike, dst: str | os.PathLike, style=No
         if out.ndim == 2 or out.shape[2] != 3:
             out = cv2.cvtColor(out, cv2.COLOR_GRAY2BGR)
         if side_by_side:
-            out = side_by_side_frame(source, out, stylizer.style_label(style))
+            out = side_by_side_frame(source, out, title)
         if writer is None:
             writer, audio_source = VideoWriter(dst, rate, (out.shape[1], out.shape[0]), codec, audio_source), None
         elif (out.shape[1], out.shape[0]) != writer.size_wh:

@@ -210,28 +210,29 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "add-style":
         from trainer import add_style
-
         from trainer.lut import LutError
 
         args.photos = args.photos or args.demo_photos
+        iterations = {"iterations": args.iterations} if args.iterations else {}  # else each path's own default
         if (args.lut is not None) == (args.photos is not None):
             print("error: give the new look as --photos DIR or as --lut FILE.cube (one of them)", file=sys.stderr)
             return 2
         if args.lut is not None:
             try:
-                package, seconds, scores = add_style.add_style_from_lut(
-                    args.package, args.name, args.lut, args.out, args.iterations or 1500, command=command_line)
+                package, _, _ = add_style.add_style_from_lut(args.package, args.name, args.lut, args.out,
+                                                             command=command_line, **iterations)
             except LutError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 1
-            record = package.manifest["added_styles"][-1]["closure_to_lut"]
-            print(f"wrote {package.path}: styles {', '.join(package.style_names)} ({seconds:.0f} s of training)")
+            added = package.manifest["added_styles"][-1]
+            record = added["closure_to_lut"]
+            print(f"wrote {package.path}: styles {', '.join(package.style_names)} ({added['seconds']:.0f} s of training)")
             print(f"closure to the LUT on {record['photos']}: mean {record['mean']:.2f}, worst {record['worst']:.2f}")
             return 0
         if args.demo_photos:
             add_style.demo_look_photos(args.demo_photos)
         package, seconds = add_style.add_style(args.package, args.name, args.photos, args.out, args.content,
-                                               args.iterations or 600, command=command_line, runs=args.runs)
+                                               command=command_line, runs=args.runs, **iterations)
         print(f"wrote {package.path}: styles {', '.join(package.style_names)} ({seconds:.0f} s of training)")
         return 0
     if args.command == "photos":
@@ -314,8 +315,8 @@ def _export_lut(args) -> int:
     from sdk.errors import StylizerError
     from trainer import evaluate, lut
 
-    if not 2 <= args.size <= 65:
-        print(f"error: --size {args.size}: expected 2..65 lattice points per axis (33 is the common choice)",
+    if not 2 <= args.size <= lut.MAX_SIZE_3D:
+        print(f"error: --size {args.size}: expected 2..{lut.MAX_SIZE_3D} lattice points per axis (33 is the common choice)",
               file=sys.stderr)
         return 2
     if not args.out.lower().endswith(".cube"):

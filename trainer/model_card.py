@@ -52,6 +52,7 @@ def build(corpus_manifest: dict, training_splits: tuple[str, ...] = ("train-cont
 def write(package: str | Path | ModelPackage, corpus_root: str | Path | None = None) -> ModelPackage:
     """Put the card into ``package``'s manifest (the ONNX files and their checksums are unchanged)."""
     from trainer import corpus
+    from trainer.compress import package_files
 
     package = package if isinstance(package, ModelPackage) else load_package(package)
     root = Path(corpus_root) if corpus_root else corpus.cache_dir()
@@ -60,5 +61,4 @@ def write(package: str | Path | ModelPackage, corpus_root: str | Path | None = N
     card = build(json.loads((root / "manifest.json").read_text()))
     manifest = {k: v for k, v in package.manifest.items() if k not in ("format", "format_version", "files")}
     manifest["model_card"] = card
-    files = {name: (package.path / name).read_bytes() for name in package.manifest["files"]}
-    return write_package(package.path, files, manifest)
+    return write_package(package.path, package_files(package), manifest)

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from sdk.package import ModelPackage, load_package, write_package
+from trainer.compress import package_files
 
 
 def provenance(package: ModelPackage) -> list[dict]:
@@ -60,8 +61,7 @@ def rename(package_path, old: str, new: str) -> ModelPackage:
     for record in manifest.get("added_styles", []):
         if record["name"] == old:
             record["name"] = new
-    files = {name: (package.path / name).read_bytes() for name in package.manifest["files"]}
-    return write_package(package.path, files, manifest)
+    return write_package(package.path, package_files(package), manifest)
 
 
 def remove(package_path, name: str) -> tuple[ModelPackage, list[str]]:
