@@ -28,8 +28,8 @@ import torch  # noqa: E402
 
 from kernels.cpu_reference import CpuReference  # noqa: E402
 from sdk import frames, load_package  # noqa: E402
-from sdk.backends.torch import OnnxGraphModule  # noqa: E402
-from sdk.backends.torch_cuda_pipeline import TorchCudaPipeline  # noqa: E402
+from sdk.backends.onnx_graph import OnnxGraphModule  # noqa: E402
+from sdk.cuda.pipeline import TorchCudaPipeline  # noqa: E402
 from sdk.cuda.compiler import compile_builds  # noqa: E402
 from sdk.cuda.kernels import POST_ROWS_PER_THREAD, StylizeKernels  # noqa: E402
 

@@ -78,7 +78,7 @@ def torch_as_written(torch_stylizer):
     """A user's own eager PyTorch port: the graph as written (no style folding), with the same pre and
     post steps and working size as stylize_frame."""
     torch = pytest.importorskip("torch")
-    from sdk.backends.torch import OnnxGraphModule
+    from sdk.backends.onnx_graph import OnnxGraphModule
     graph = OnnxGraphModule(sdk.load_package().file("fp32").read_bytes(), torch.device("cpu"), "generator.onnx")
     style = torch.from_numpy(torch_stylizer.style_vector("glow"))
 

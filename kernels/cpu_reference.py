@@ -15,10 +15,18 @@ from pathlib import Path
 
 import numpy as np
 
-from sdk.cache import cache_root
-from sdk.cuda.kernels import ORDERS
+from kernels.launch import ORDERS
 
 HERE = Path(__file__).resolve().parent
+
+
+def cache_dir() -> Path:
+    """Where the builds go: the SDK's cache convention (sdk/cache.py), not imported from it, because
+    nothing in kernels/ depends on the SDK (the SDK reads the sources from here)."""
+    root = os.environ.get("STYLIZER_CACHE")
+    if root:
+        return Path(root) / "kernels"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "stylizer" / "kernels"
 
 
 # The kernels reinterpret words as bytes and half pairs as words, as GPU code does; without
@@ -32,7 +40,7 @@ def build(source: str = "cpu_reference.cpp", include_dirs: tuple[str, ...] = (),
     inputs = sorted(p for p in HERE.rglob("*") if p.suffix in (".cpp", ".cu", ".cuh", ".h"))
     key = hashlib.sha256(b"\0".join([source.encode(), *(f.encode() for f in CXX_FLAGS), *(d.encode() for d in defines),
                                      *(p.read_bytes() for p in inputs)])).hexdigest()[:16]
-    lib = cache_root() / "kernels" / f"{Path(source).stem}-{key}.so"
+    lib = cache_dir() / f"{Path(source).stem}-{key}.so"
     if lib.is_file():
         return lib
     compiler = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")

@@ -1,6 +1,6 @@
 """The CUDA kernels themselves (stylize_kernels.cu) run on the CPU, thread by thread.
 
-:class:`KernelEmulator` has the launch methods of :class:`sdk.cuda.kernels.StylizeKernels`
+:class:`KernelEmulator` has the launch methods of the SDK's ``sdk.cuda.kernels.StylizeKernels``
 and launches with the same grid and block (``launch_shape``), but takes host pointers
 (NumPy arrays' ``.ctypes.data``). The kernel source is compiled by the host C++ compiler
 against a small stand-in for ``cuda_fp16.h`` (kernels/emulation/). Slow (one thread after
@@ -11,7 +11,7 @@ from __future__ import annotations
 import ctypes
 
 from kernels.cpu_reference import build
-from sdk.cuda.kernels import ORDERS, POST_ROWS_PER_THREAD, is_persistent, launch_shape, postprocess_kernel
+from kernels.launch import ORDERS, POST_ROWS_PER_THREAD, is_persistent, launch_shape, postprocess_kernel
 
 # The persistent build's grid in the emulation: few blocks, so that each loops over several tiles and, for most
 # frames, some over one more than others.

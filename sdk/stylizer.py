@@ -153,13 +153,12 @@ class Stylizer:
         if self._is_device_frame(frame):
             return self._device_call(frame, style, strength, None, submit=True)
         info, style_vec, strength = self._arguments(frame, style, strength)
-        start = getattr(self._backend, "submit_frame", None)
-        if start is not None and strength > 0.0 and info.kind != "gray":
+        if self._backend.pipelined and strength > 0.0 and info.kind != "gray":
             color = frames.as_color(frame, info)
             started = time.perf_counter()
             temporal = self._fused_temporal(info)
-            handle = start(*self._device_input(frame, info, color), self._working_size(info), style_vec, strength,
-                           temporal=temporal)
+            handle = self._backend.submit_frame(*self._device_input(frame, info, color), self._working_size(info),
+                                                style_vec, strength, temporal=temporal)
             if handle is not None:
                 return PendingFrame(self, info, frame, color, handle=handle, started=started, smoothed=bool(temporal))
         return PendingFrame(self, info, frame, None, done=self._stylize(frame, info, style_vec, strength))
@@ -188,7 +187,7 @@ class Stylizer:
 
     def _is_device_frame(self, frame) -> bool:
         """A device array for a backend that reads device frames (others refuse it in check_frame)."""
-        if isinstance(frame, np.ndarray) or not getattr(self._backend, "device_frames", False):
+        if isinstance(frame, np.ndarray) or not self._backend.device_frames:
             return False
         try:
             return hasattr(frame, "__cuda_array_interface__")
@@ -309,14 +308,12 @@ class Stylizer:
         """The temporal weight to hand a GPU backend whose post kernel smooths (0: the CPU smooths
         after, in _finish). Not with preserve_color (it comes first, on the CPU) or gray frames."""
         if (self.temporal > 0.0 and not self.preserve_color and info.kind != "gray"
-                and getattr(self._backend, "fused_temporal", False)):
+                and self._backend.fused_temporal):
             return self.temporal
         return 0.0
 
     def _reset_backend_temporal(self) -> None:
-        reset = getattr(self._backend, "reset_temporal", None)
-        if reset is not None:
-            reset()
+        self._backend.reset_temporal()
 
     def _finish(self, result: np.ndarray, smoothed: bool, color: np.ndarray, info: frames.FrameInfo) -> np.ndarray:
         """preserve_color and temporal smoothing (unless the backend ``smoothed`` already): per stream, in
@@ -367,14 +364,13 @@ class Stylizer:
         """The stylized frame, and whether the backend already smoothed it over time."""
         t0 = time.perf_counter()
         size = self._working_size(info)
-        fused = getattr(self._backend, "stylize_frame", None)
-        if fused is not None:
-            temporal = self._fused_temporal(info)
-            result = fused(*self._device_input(frame, info, color), size, style_vec, strength, temporal=temporal)
-            if result is not None:
-                self.timer.add_total(time.perf_counter() - t0)
-                return (frames.restore_layout(result[:, :, :3], frame, info) if info.kind != "color" else result,
-                        bool(temporal))
+        temporal = self._fused_temporal(info)
+        result = self._backend.stylize_frame(*self._device_input(frame, info, color), size, style_vec, strength,
+                                             temporal=temporal)
+        if result is not None:
+            self.timer.add_total(time.perf_counter() - t0)
+            return (frames.restore_layout(result[:, :, :3], frame, info) if info.kind != "color" else result,
+                    bool(temporal))
         # Gray frames are replicated to 3 equal channels: channel order is irrelevant there.
         order = "bgr" if info.kind == "gray" else self.color_order
         image = frames.preprocess(color, size, order)

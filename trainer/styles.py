@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-import torch
 
 from sdk.package import ModelPackage, load_package, write_package
 from trainer.compress import package_files

@@ -1,6 +1,15 @@
-"""The one small interface every backend implements."""
+"""What every backend offers the Stylizer, declared once.
+
+:class:`Backend` is the interface: ``run`` (the generator on a preprocessed image) for every backend, and
+the whole-frame GPU calls with their "not here" defaults (``stylize_frame``/``submit_frame`` return
+``None``, the flags are False), so the Stylizer calls them directly instead of probing.
+:class:`FramePipelineBackend` implements those calls once for the GPU backends, on the frame pipeline
+they share (``sdk.cuda.pipeline.TorchCudaPipeline``: fused kernels around the model, two slots).
+"""
 from __future__ import annotations
 
+import contextlib
+import threading
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -17,12 +26,98 @@ class Backend(ABC):
     name: str
     device: str
     precision: str
+    # Whether stylize_frame/submit_frame smooth over time themselves (in the post kernel), and whether
+    # they take device frames (sdk.frames.DeviceFrame). Only a backend with a frame pipeline does either.
+    fused_temporal: bool = False
+    device_frames: bool = False
+    pipelined: bool = False  # submit_frame returns handles: frames overlap (Stylizer.submit, Stylizer.stream)
 
     @abstractmethod
     def run(self, image: np.ndarray, style: np.ndarray) -> np.ndarray: ...
+
+    def stylize_frame(self, frame, order: str, size_hw, style: np.ndarray, strength: float,
+                      temporal: float = 0.0, out=None):
+        """The whole frame (pre, model, post) in one call, or ``None`` where the backend has no such path
+        (the Stylizer then preprocesses, calls :meth:`run` and postprocesses on the CPU)."""
+        return None
+
+    def submit_frame(self, frame, order: str, size_hw, style: np.ndarray, strength: float,
+                     temporal: float = 0.0, out=None):
+        """Start a frame and return a handle for :meth:`result_frame`, or ``None`` where frames are not
+        pipelined (the Stylizer then stylizes at submit time)."""
+        return None
+
+    def result_frame(self, handle) -> np.ndarray:
+        raise TypeError(f"the {self.name} backend returned no handle from submit_frame, so it has no result_frame")
+
+    def reset_temporal(self) -> None:
+        """Forget the previous frame that fused smoothing blends toward (a cut in the stream)."""
 
     def close(self) -> None:
         """Free sessions, engines and buffers; the backend is unusable afterwards."""
 
     def describe(self) -> str:
         return f"{self.name} on {self.device} ({self.precision})"
+
+
+class FramePipelineBackend(Backend):
+    """A backend whose whole frames run through a frame pipeline (``self.pipeline``; ``None`` when this
+    instance has none, e.g. torch on the CPU). Calls into the pipeline run one at a time under ``_lock``.
+
+    Subclasses set ``pipeline`` and may override :meth:`_use_model` (the model for a working size,
+    e.g. a TensorRT engine built per size) and :meth:`_calling` (a context around each pipeline call)."""
+
+    pipeline = None
+
+    def __init__(self):
+        self._lock = threading.Lock()
+
+    @property
+    def fused_temporal(self) -> bool:
+        return self.pipeline is not None
+
+    @property
+    def device_frames(self) -> bool:
+        return self.pipeline is not None
+
+    @property
+    def pipelined(self) -> bool:
+        return self.pipeline is not None
+
+    def _use_model(self, size_hw) -> None:
+        """Point the pipeline at the model for ``size_hw`` (called under the lock before each frame)."""
+
+    def _calling(self):
+        return contextlib.nullcontext()
+
+    def stylize_frame(self, frame, order: str, size_hw, style: np.ndarray, strength: float,
+                      temporal: float = 0.0, out=None):
+        if self.pipeline is None:
+            return None
+        with self._lock, self._calling():
+            self._use_model(size_hw)
+            return self.pipeline.run(frame, order, size_hw, style, strength, temporal, out)
+
+    def submit_frame(self, frame, order: str, size_hw, style: np.ndarray, strength: float,
+                     temporal: float = 0.0, out=None):
+        """Start a frame on the next pipeline slot: it uploads and runs while the caller collects the previous one."""
+        if self.pipeline is None:
+            return None
+        with self._lock, self._calling():
+            self._use_model(size_hw)  # captured into the slot's graph, keyed by size
+            return self.pipeline.submit(frame, order, size_hw, style, strength, temporal, out)
+
+    def result_frame(self, handle) -> np.ndarray:
+        with self._lock:
+            return self.pipeline.result(handle)
+
+    def reset_temporal(self) -> None:
+        if self.pipeline is not None:
+            with self._lock:
+                self.pipeline.reset_temporal()
+
+    def close(self) -> None:
+        with self._lock:
+            if self.pipeline is not None:
+                self.pipeline.close()  # waits for pending frames (graphs hold engines' contexts), unloads the kernels
+            self.pipeline = None

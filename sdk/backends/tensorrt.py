@@ -11,7 +11,7 @@ import threading
 
 import numpy as np
 
-from sdk.backends.base import Backend
+from sdk.backends.base import FramePipelineBackend
 from sdk.errors import BackendUnavailableError, ModelLoadError
 
 # TensorRT for RTX targets desktop RTX GPUs only (no Jetson sm_87, no Hopper sm_90).
@@ -78,11 +78,13 @@ class TrtEngineRunner:
         return [out]
 
 
-class TensorRTBackend(Backend):
+class TensorRTBackend(FramePipelineBackend):
     def __init__(self, package, precision: str = "auto", progress: bool = True):
         import torch
 
-        from sdk.backends.torch_cuda_pipeline import TorchCudaPipeline
+        super().__init__()
+
+        from sdk.cuda.pipeline import TorchCudaPipeline
         from sdk.cuda.kernels import StylizeKernels
         from sdk.tensorrt import builder
 
@@ -94,10 +96,9 @@ class TensorRTBackend(Backend):
         self.package = package
         self._builder, self._flavour, self._trt = builder, flavour, trt
         self._dtype = torch.float16 if precision == "fp16" else torch.float32
-        self._pipeline = TorchCudaPipeline(None, StylizeKernels(torch.cuda.current_device()),
+        self.pipeline = TorchCudaPipeline(None, StylizeKernels(torch.cuda.current_device()),
                                            half=precision == "fp16", channels_last=False)
         self._runners: dict = {}
-        self._lock = threading.Lock()
 
     def engine_for(self, size_hw) -> "TrtEngineRunner":
         import torch
@@ -137,35 +138,12 @@ class TensorRTBackend(Backend):
             torch.cuda.current_stream().synchronize()
             return out.float().cpu().numpy()
 
-    fused_temporal = True  # stylize_frame/submit_frame smooth over time in the post kernel
-    device_frames = True  # and take device frames (sdk.frames.DeviceFrame)
-
-    def stylize_frame(self, frame, order, size_hw, style, strength, temporal: float = 0.0, out=None):
-        with self._lock:
-            self._pipeline.model = self.engine_for(size_hw)
-            return self._pipeline.run(frame, order, size_hw, style, strength, temporal, out)
-
-    def submit_frame(self, frame, order, size_hw, style, strength, temporal: float = 0.0, out=None):
-        """Start a frame on the next pipeline slot (Stylizer.submit): it uploads and runs in the engine
-        while the caller collects the previous one."""
-        with self._lock:
-            self._pipeline.model = self.engine_for(size_hw)  # captured into the slot's graph, keyed by size
-            return self._pipeline.submit(frame, order, size_hw, style, strength, temporal, out)
-
-    def result_frame(self, handle) -> np.ndarray:
-        with self._lock:
-            return self._pipeline.result(handle)
-
-    def reset_temporal(self) -> None:
-        with self._lock:
-            self._pipeline.reset_temporal()
+    def _use_model(self, size_hw) -> None:
+        self.pipeline.model = self.engine_for(size_hw)
 
     def close(self) -> None:
-        with self._lock:
-            if self._pipeline is not None:
-                self._pipeline.close()  # graphs hold the engines' contexts: they go first
-            self._runners.clear()
-            self._pipeline = None
+        super().close()  # graphs hold the engines' contexts: the pipeline goes first
+        self._runners.clear()
 
 
 def create(_name: str, package, precision: str, variant: str | None = None) -> TensorRTBackend:

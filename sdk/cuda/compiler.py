@@ -1,4 +1,4 @@
-"""Compile kernels/stylize_kernels.cu with NVRTC for one GPU architecture, cached on disk.
+"""Compile the kernels package's stylize_kernels.cu with NVRTC for one GPU architecture, cached on disk.
 
 NVRTC runs without a GPU, so CI compiles for every target (sm_86/87/89/90) on a CPU-only
 machine. ``cuda_fp16.h`` is not shipped with the NVRTC wheel: it is looked up in the
@@ -7,6 +7,7 @@ machine. ``cuda_fp16.h`` is not shipped with the NVRTC wheel: it is looked up in
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import os
 import sys
 import time
@@ -15,8 +16,8 @@ from pathlib import Path
 from sdk.cache import cache_root, write_atomic
 from sdk.errors import BackendUnavailableError, EngineBuildError
 
-# The repository's kernels/ folder (installed as the `kernels` package in a wheel).
-KERNEL_DIR = Path(__file__).resolve().parents[2] / "kernels"
+# The CUDA sources are package data of the `kernels` package (a folder in a checkout, installed beside sdk).
+KERNEL_DIR = Path(str(importlib.resources.files("kernels")))
 SOURCE = "stylize_kernels.cu"
 HEADERS = ("pixel_math.cuh",)
 KERNEL_NAMES = ("preprocess_f32", "preprocess_f16", "postprocess_f32", "postprocess_f16",

@@ -96,8 +96,8 @@ def test_a_strength_slider_replays_the_same_graphs():
     """Strength and temporal live in device memory that the graph reads: changing them every frame
     captures no new graph, and each frame gets its own strength."""
     from sdk import load_package
-    from sdk.backends.torch import OnnxGraphModule
-    from sdk.backends.torch_cuda_pipeline import TorchCudaPipeline
+    from sdk.backends.onnx_graph import OnnxGraphModule
+    from sdk.cuda.pipeline import TorchCudaPipeline
     package = load_package()
     graph = OnnxGraphModule(package.file("fp32").read_bytes(), torch.device("cuda"), "generator.onnx",
                             dtype=torch.float16, channels_last=True)
@@ -121,8 +121,8 @@ def test_a_style_change_rebinds_the_folded_model_without_a_new_graph():
     with style_input). A style change rewrites the slot's bound weights in place: the captured graphs
     are replayed, not captured again, and every frame shows its own style."""
     from sdk import load_package
-    from sdk.backends.torch import OnnxGraphModule
-    from sdk.backends.torch_cuda_pipeline import TorchCudaPipeline
+    from sdk.backends.onnx_graph import OnnxGraphModule
+    from sdk.cuda.pipeline import TorchCudaPipeline
     package = load_package()
     data = package.file("fp32").read_bytes()
     plain = OnnxGraphModule(data, torch.device("cuda"), "generator.onnx", dtype=torch.float16, channels_last=True)

@@ -15,6 +15,8 @@ from sdk import frames
 
 
 class CpuFusedBackend:
+    pipelined = True  # submit_frame returns handles
+
     def __init__(self, inner, fused_temporal: bool):
         self.inner, self.fused_temporal, self.ref = inner, fused_temporal, CpuReference()
         self.previous = None  # (order, input, output) of the last smoothed frame

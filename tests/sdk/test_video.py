@@ -158,6 +158,8 @@ def test_an_error_midway_still_closes_a_valid_file(clip, tmp_path, stylizer):
 class RecordingPipelinedBackend:
     """Wraps a CPU backend with the submit_frame/result_frame interface of the GPU pipeline, logging the order."""
 
+    pipelined = True  # submit_frame returns handles
+
     def __init__(self, stylizer):
         self.inner, self.log, self.results, self.stylizer = stylizer._backend, [], {}, stylizer
 

@@ -16,8 +16,8 @@ torch = pytest.importorskip("torch")
 import sdk  # noqa: E402
 from kernels.emulator import KernelEmulator  # noqa: E402
 from sdk import frames  # noqa: E402
-from sdk.backends.torch import OnnxGraphModule  # noqa: E402
-from sdk.backends.torch_cuda_pipeline import TorchCudaPipeline  # noqa: E402
+from sdk.backends.onnx_graph import OnnxGraphModule  # noqa: E402
+from sdk.cuda.pipeline import TorchCudaPipeline  # noqa: E402
 from tests.conftest import one_hot_style  # noqa: E402
 
 

@@ -7,7 +7,7 @@ torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 
 import sdk  # noqa: E402
-from sdk.backends.torch import OnnxGraphModule  # noqa: E402
+from sdk.backends.onnx_graph import OnnxGraphModule  # noqa: E402
 from sdk.errors import ModelLoadError  # noqa: E402
 
 # The shipped package's four styles: one-hots, a mix, and no style at all.
