@@ -21,7 +21,7 @@ import torch
 
 from sdk.package import load_package
 from trainer import add_style, photos
-from trainer.compress import generator_from_package
+from trainer.export import generator_from_package
 from trainer.data import UnpairedCrops
 from trainer.evaluate import load_folder
 from trainer.looks import warm_film

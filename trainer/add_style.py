@@ -25,7 +25,7 @@ import torch
 
 from sdk.package import load_package, write_package
 from trainer import losses, photos
-from trainer.compress import generator_from_package
+from trainer.export import generator_from_package
 from trainer.data import UnpairedCrops, colour_variants
 from trainer.evaluate import load_folder
 from trainer.looks import warm_film

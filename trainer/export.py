@@ -1,4 +1,5 @@
-"""Export a checkpoint to a model package: fold norms, ONNX, verify, measure, manifest."""
+"""Generator <-> package, in one place: a checkpoint exported to a model package (fold norms, ONNX, verify,
+measure, manifest), and a package's FP32 ONNX read back into the deploy-structured generator."""
 from __future__ import annotations
 
 import io
@@ -33,9 +34,42 @@ def generator_from_checkpoint(path: str | Path, ckpt: dict | None = None) -> tup
     raw = json.loads(ckpt["config"])
     styles = json.loads(ckpt["styles"])
     model_cfg = {k: v for k, v in raw["model"].items() if k != "styles"}
-    generator = Generator(GeneratorConfig(num_styles=len(styles), **model_cfg))
+    generator = Generator(GeneratorConfig(num_styles=len(styles), **{k: v for k, v in model_cfg.items() if k != "num_styles"}))
+    if raw.get("train", {}).get("init_package"):
+        generator = generator.deploy()  # started from a package: trained in its folded structure
     generator.load_state_dict(ckpt.get("generator_ema", ckpt["generator"]))  # the averaged weights
     return generator.eval(), styles, raw
+
+
+def generator_from_package(package: ModelPackage) -> Generator:
+    """The deploy-structured generator (BatchNorm folded) with the weights of the package's FP32 ONNX."""
+    import onnx
+    from onnx import numpy_helper
+
+    config = GeneratorConfig(**package.manifest["model"]["config"])
+    model = Generator(config).deploy()
+    keys = set(model.state_dict())
+    graph = onnx.load_from_string(package.file("fp32").read_bytes()).graph
+    arrays = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in graph.initializer}
+    weights = {k: v for k, v in arrays.items() if k in keys}
+    # The exporter stores equal tensors once: colour_out's bias trains exactly as to_rgb's does (same
+    # gradient, same zero start), so its Conv reads to_rgb.bias. Find a bias through its Conv.
+    bias_of = {n.input[1]: n.input[2] for n in graph.node if n.op_type == "Conv" and len(n.input) > 2}
+    for key in keys - set(weights):
+        shared = bias_of.get(key[:-len(".bias")] + ".weight") if key.endswith(".bias") else None
+        if shared in arrays:
+            weights[key] = arrays[shared].clone()
+            continue
+        if not key.endswith(".bias"):
+            raise ValueError(f"{package.file('fp32')}: no initializer {key!r}; the package does not match its config")
+        # The ONNX optimizer drops all-zero conv biases (e.g. a fresh output affine): zero is exact.
+        weights[key] = torch.zeros_like(model.state_dict()[key])
+    model.load_state_dict(weights, strict=True)
+    return model.eval()
+
+
+def package_files(package: ModelPackage) -> dict[str, bytes]:
+    return {name: (package.path / name).read_bytes() for name in package.manifest["files"]}
 
 
 def to_onnx(model: Generator) -> bytes:

@@ -52,7 +52,7 @@ def build(corpus_manifest: dict, training_splits: tuple[str, ...] = ("train-cont
 def write(package: str | Path | ModelPackage, corpus_root: str | Path | None = None) -> ModelPackage:
     """Put the card into ``package``'s manifest (the ONNX files and their checksums are unchanged)."""
     from trainer import corpus
-    from trainer.compress import package_files
+    from trainer.export import package_files
 
     package = package if isinstance(package, ModelPackage) else load_package(package)
     root = Path(corpus_root) if corpus_root else corpus.cache_dir()

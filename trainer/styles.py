@@ -12,7 +12,7 @@ from pathlib import Path
 
 
 from sdk.package import ModelPackage, load_package, write_package
-from trainer.compress import package_files
+from trainer.export import package_files
 
 
 def provenance(package: ModelPackage) -> list[dict]:
@@ -65,7 +65,7 @@ def rename(package_path, old: str, new: str) -> ModelPackage:
 
 def remove(package_path, name: str) -> tuple[ModelPackage, list[str]]:
     """Drop style ``name``; returns the package and the compressed variant files that were dropped."""
-    from trainer.compress import generator_from_package
+    from trainer.export import generator_from_package
     from trainer.export import check_against_onnxruntime, to_onnx
     from trainer.models.generator import Generator, GeneratorConfig
 

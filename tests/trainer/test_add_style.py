@@ -24,7 +24,7 @@ def test_new_package_has_one_more_style_and_only_its_column_changed(added):
     assert added.manifest["added_styles"][0]["name"] == "warm_film"
     assert added.manifest["added_styles"][0]["runs"] == 4  # the default: four seeds, averaged
     assert len(added.manifest["added_styles"][0]["last_losses"]) == 4
-    from trainer.compress import generator_from_package
+    from trainer.export import generator_from_package
     old = generator_from_package(sdk.load_package()).state_dict()
     new = generator_from_package(added).state_dict()
     changed = []
@@ -75,7 +75,7 @@ def test_demo_look_photos_never_use_content_or_held_out_photos():
 def test_runs_are_averaged_column_by_column(look_dir):
     import torch
 
-    from trainer.compress import generator_from_package
+    from trainer.export import generator_from_package
     from trainer.data import UnpairedCrops
     from trainer.evaluate import load_folder
     base = generator_from_package(sdk.load_package())
@@ -103,7 +103,7 @@ def test_run_zero_reuses_the_crops_closest_style_peeked_at(look_dir):
     is the one built from fresh crops, bit for bit."""
     import torch
 
-    from trainer.compress import generator_from_package
+    from trainer.export import generator_from_package
     from trainer.data import UnpairedCrops
     from trainer.evaluate import load_folder
     base = generator_from_package(sdk.load_package())
