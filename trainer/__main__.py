@@ -77,12 +77,20 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--photos", default=None, help="folder of 20-50 photos in the new look")
     add.add_argument("--lut", default=None, metavar="FILE.cube",
                      help="a .cube LUT (3D, or 1D curves) to learn as the new look, instead of --photos")
+    add.add_argument("--before", default=None, metavar="DIR",
+                     help="folder of originals, paired by file name with --after: learn from before/after pairs")
+    add.add_argument("--after", default=None, metavar="DIR", help="folder of the same photos edited in the look")
     add.add_argument("--content", default=None, help="folder of ordinary photos (default: the bundled content photos)")
     add.add_argument("--out", required=True, help="package folder to write (N+1 styles)")
     add.add_argument("--iterations", type=int, default=None,
-                     help="iterations per run (default: 600 from photos, 1500 from a LUT)")
+                     help="iterations per run (default: 600 from photos, 1000 from pairs, 1500 from a LUT)")
     add.add_argument("--runs", type=int, default=4,
                      help="independent runs (different seeds) whose new-style parameters are averaged")
+    add.add_argument("--demo-pairs", default=None, metavar="DIR",
+                     help="first write before/after pairs of the photo corpus's training and validation photos in "
+                          "--demo-look into DIR/before and DIR/after, and learn from them")
+    add.add_argument("--demo-look", default="warm_film", choices=("warm_film", "soft_skin"),
+                     help="the look of --demo-pairs: a colour grade or a local one")
     add.add_argument("--demo-photos", default=None, metavar="DIR",
                      help="first write 30 bundled photos restyled by a warm film grade with grain into DIR "
                           "(a look the shipped model never saw) and use them as --photos")
@@ -214,9 +222,28 @@ def main(argv: list[str] | None = None) -> int:
 
         args.photos = args.photos or args.demo_photos
         iterations = {"iterations": args.iterations} if args.iterations else {}  # else each path's own default
-        if (args.lut is not None) == (args.photos is not None):
-            print("error: give the new look as --photos DIR or as --lut FILE.cube (one of them)", file=sys.stderr)
+        if args.demo_pairs:
+            args.before, args.after = (str(d) for d in add_style.demo_pairs(args.demo_pairs, args.demo_look))
+        if (args.before is None) != (args.after is None):
+            print("error: --before and --after go together (two folders of the same photos, by file name)",
+                  file=sys.stderr)
             return 2
+        if sum(x is not None for x in (args.lut, args.photos, args.before)) != 1:
+            print("error: give the new look as --photos DIR, --before DIR --after DIR, or --lut FILE.cube "
+                  "(one of them)", file=sys.stderr)
+            return 2
+        if args.before is not None:
+            try:
+                package, _, scores = add_style.add_style_from_pairs(args.package, args.name, args.before, args.after,
+                                                                    args.out, command=command_line, **iterations)
+            except add_style.PairsError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
+            added = package.manifest["added_styles"][-1]
+            print(f"wrote {package.path}: styles {', '.join(package.style_names)} ({added['seconds']:.0f} s of training)")
+            print(f"closure on {len(scores)} held-out pairs ({', '.join(scores)}): "
+                  f"mean {added['closure_held_out']['mean']:.2f}, worst {added['closure_held_out']['worst']:.2f}")
+            return 0
         if args.lut is not None:
             try:
                 package, _, _ = add_style.add_style_from_lut(args.package, args.name, args.lut, args.out,

@@ -297,6 +297,168 @@ def add_style_from_lut(package_path, name: str, lut_path, out, iterations: int =
     return _write_widened(package, model, name, description, record, out), seconds, scores
 
 
+MIN_PAIRS = 5
+PAIR_LONG_SIDES = (1024, 720, 512)  # each pair at these long sides: crops of one size see faces and skin
+
+
+class PairsError(ValueError):
+    """--before/--after folders that do not make pairs (unmatched names, different sizes, too few)."""
+
+
+def load_pairs(before_dir, after_dir) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Pairs matched by file name without extension (``IMG_1.jpg`` and ``IMG_1.png`` pair), RGB uint8.
+    Raises :class:`PairsError` listing every unmatched name and every pair whose sizes differ."""
+    before, after = load_folder(before_dir), load_folder(after_dir)
+    stems_before = {Path(n).stem: n for n in before}
+    stems_after = {Path(n).stem: n for n in after}
+    problems = []
+    for side, mine, other, folder in (("before", stems_before, stems_after, before_dir),
+                                      ("after", stems_after, stems_before, after_dir)):
+        lonely = sorted(mine[s] for s in set(mine) - set(other))
+        if lonely:
+            problems.append(f"{len(lonely)} in {folder} have no {'after' if side == 'before' else 'before'} "
+                            f"photo of the same name: {', '.join(lonely[:10])}{' ...' if len(lonely) > 10 else ''}")
+    pairs = {}
+    for stem in sorted(set(stems_before) & set(stems_after)):
+        a, b = before[stems_before[stem]], after[stems_after[stem]]
+        if a.shape != b.shape:
+            problems.append(f"{stem}: before is {a.shape[1]}x{a.shape[0]}, after is {b.shape[1]}x{b.shape[0]} "
+                            "(a pair must be the same picture at the same size: export both uncropped)")
+        else:
+            pairs[stem] = (a, b)
+    if problems:
+        raise PairsError("the photos do not pair up: " + "; ".join(problems))
+    if len(pairs) < MIN_PAIRS:
+        raise PairsError(f"{len(pairs)} pairs in {before_dir} and {after_dir}; a look needs at least {MIN_PAIRS} "
+                         "(20 work well)")
+    return pairs
+
+
+class PairedCrops:
+    """Aligned random crops (same place, scale and flip) of before/after pairs, in [-1, 1]."""
+
+    def __init__(self, pairs: list[tuple[np.ndarray, np.ndarray]], crop: int, seed: int):
+        import cv2
+        self.crop, self.rng = crop, np.random.default_rng(seed)
+        self.levels = []
+        for before, after in pairs:
+            for side in PAIR_LONG_SIDES:
+                scale = min(1.0, side / max(before.shape[:2]))
+                size = (round(before.shape[1] * scale), round(before.shape[0] * scale))
+                if min(size) < crop:
+                    continue
+                resize = (lambda im: im) if scale == 1.0 else (
+                    lambda im: cv2.resize(im, size, interpolation=cv2.INTER_AREA))
+                self.levels.append((resize(before), resize(after)))
+                if scale == 1.0:
+                    break
+        if not self.levels:
+            raise PairsError(f"no pair is at least {crop} px on its short side")
+
+    def sample(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        from trainer.data import _to_tensor
+        xs, ys = [], []
+        for _ in range(batch):
+            before, after = self.levels[self.rng.integers(len(self.levels))]
+            y = self.rng.integers(before.shape[0] - self.crop + 1)
+            x = self.rng.integers(before.shape[1] - self.crop + 1)
+            a, b = before[y:y + self.crop, x:x + self.crop], after[y:y + self.crop, x:x + self.crop]
+            if self.rng.random() < 0.5:
+                a, b = a[:, ::-1], b[:, ::-1]
+            xs.append(a)
+            ys.append(b)
+        return _to_tensor(xs), _to_tensor(ys)
+
+
+def _rgb_out(model: Generator, rgb: np.ndarray, style: torch.Tensor) -> np.ndarray:
+    x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 127.5 - 1
+    with torch.no_grad():
+        y = model(x, style).clamp(-1, 1)
+    return ((y + 1) * 127.5).round().squeeze(0).permute(1, 2, 0).numpy().astype(np.uint8)
+
+
+def add_style_from_pairs(package_path, name: str, before_dir, after_dir, out, iterations: int = 1000,
+                         lr: float = 0.02, batch: int = 8, crop: int = 128, adv_weight: float = 0.05, seed: int = 0,
+                         command: str = "", progress: bool = True):
+    """Learn a look from before/after pairs: a paired L1 loss on aligned crops next to a light adversarial
+    one (a one-style patch critic on the after photos), training only the new style's column as
+    :func:`add_style` does. Every fifth pair (at least one) is held out and measures the result:
+    returns (package, seconds, closure per held-out pair, ``closure = 1 - MAE(out, after) / MAE(before, after)``)."""
+    from trainer.closure import closure, eval_size
+
+    package = load_package(package_path)
+    if name in package.style_names:
+        raise ValueError(f"style {name!r} is already in {package.path} ({', '.join(package.style_names)}); "
+                         "pick another --name")
+    pairs = load_pairs(before_dir, after_dir)
+    names = sorted(pairs)
+    held_out = names[::5]
+    train_pairs = [pairs[n] for n in names if n not in held_out]
+    base = generator_from_package(package)
+    n = base.config.num_styles
+    # Start from the existing style whose output is nearest the after photos (paired L1, small copies).
+    small = [(eval_size(a, 256), eval_size(b, 256)) for a, b in train_pairs]
+    gaps = [np.mean([np.abs(_rgb_out(base, a, torch.eye(n)[k].view(1, n, 1, 1)).astype(np.int16) - b).mean()
+                     for a, b in small]) for k in range(n)]
+    start_from = int(np.argmin(gaps))
+    model = widen(base, start_from)
+    new = model.config.num_styles - 1
+    torch.manual_seed(seed)
+    params = new_style_parameters(model)
+    data = PairedCrops(train_pairs, crop, seed)
+    critic = PatchDiscriminator(1)
+    opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.99))
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iterations, eta_min=lr * 0.05)
+    opt_d = torch.optim.Adam(critic.parameters(), lr=1e-3, betas=(0.5, 0.99))
+    style = torch.zeros(batch, new + 1, 1, 1)
+    style[:, new] = 1.0
+    judge_index = torch.zeros(batch, dtype=torch.long)
+    bar = None
+    if progress:
+        import sys
+        from tqdm import tqdm
+        bar = tqdm(total=iterations, desc="add-style (pairs)", unit="it", dynamic_ncols=True, mininterval=2.0,
+                   disable=not sys.stderr.isatty())
+    start = time.time()
+    model.train()
+    l1 = None
+    for it in range(iterations):
+        x, y = data.sample(batch)
+        fake = model(x, style)
+        if adv_weight:
+            d_loss = losses.lsgan_d(critic(y, judge_index), critic(fake.detach(), judge_index))
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+        l1 = (fake - y).abs().mean()
+        loss = l1 + (adv_weight * losses.lsgan_g(critic(fake, judge_index)) if adv_weight else 0.0)
+        if not math.isfinite(loss.item()):
+            raise FloatingPointError(f"non-finite loss at iteration {it + 1}; lower the learning rate")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        schedule.step()
+        if bar is not None:
+            bar.set_postfix(l1=f"{l1.item() * 127.5:.2f} levels")
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    seconds = time.time() - start
+    model.eval()
+    scores = {}
+    for stem in held_out:
+        before, after = (eval_size(im) for im in pairs[stem])
+        scores[stem] = closure(_rgb_out(model, before, style[:1]), before, after)
+    record = {"name": name, "source": "pairs", "date": time.strftime("%Y-%m-%d"), "pairs": len(names),
+              "held_out": held_out, "iterations": iterations, "seconds": round(seconds, 1),
+              "started_from": package.style_names[start_from],
+              "closure_held_out": {"mean": round(float(np.mean(list(scores.values()))), 4),
+                                   "worst": round(float(min(scores.values())), 4)},
+              "last_l1_levels": round(float(l1) * 127.5, 3), "command": command}
+    description = f"learned from {len(names)} before/after pairs on {record['date']}"
+    return _write_widened(package, model, name, description, record, out), seconds, scores
+
+
 # -- a look the shipped model has never seen, for the add-style demonstration -------------------
 
 def demo_look_photos(out_dir, count: int = 30, seed: int = 0) -> Path:
@@ -314,3 +476,21 @@ def demo_look_photos(out_dir, count: int = 30, seed: int = 0) -> Path:
         crop = cv2.resize(image[y:y + side, x:x + side], (256, 256), interpolation=cv2.INTER_AREA)
         cv2.imwrite(str(out_dir / f"look_{i:02d}.png"), warm_film(crop, seed + i)[:, :, ::-1])
     return out_dir
+
+
+def demo_pairs(out_dir, look: str = "warm_film", long_side: int = 1024) -> tuple[Path, Path]:
+    """Before/after pairs for a demonstration: the photo corpus's training and validation photos (never its
+    test split) at ``long_side``, and the same photos through ``look`` (``warm_film``: a colour grade;
+    ``soft_skin``: a local look), written to OUT/before and OUT/after. Needs the corpus (`photos fetch`)."""
+    import cv2
+    from trainer import corpus
+    from trainer.looks import get_look
+
+    filter_ = get_look(look)
+    before_dir, after_dir = Path(out_dir) / "before", Path(out_dir) / "after"
+    for folder in (before_dir, after_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    for name, rgb in corpus.load(("train-content", "train-look", "validation"), max_side=long_side).items():
+        cv2.imwrite(str(before_dir / f"{name}.png"), rgb[:, :, ::-1])
+        cv2.imwrite(str(after_dir / f"{name}.png"), filter_(rgb)[:, :, ::-1])
+    return before_dir, after_dir

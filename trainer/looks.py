@@ -88,8 +88,17 @@ def warm_film(rgb: np.ndarray, seed: int = 0) -> np.ndarray:
     return (np.clip(x + grain, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
+def soft_skin(rgb: np.ndarray) -> np.ndarray:
+    """Soft skin: edge-preserving smoothing of texture (pores, grain, fine noise), colours untouched.
+
+    Not in the shipped package: a local look for `python -m trainer add-style --demo-pairs`, which no
+    colour grade or LUT can hold."""
+    return cv2.edgePreservingFilter(rgb, flags=cv2.RECURS_FILTER, sigma_s=30, sigma_r=0.2)
+
+
 LOOKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"glow": glow, "cartoon": cartoon, "sketch": sketch,
-                                                        "vintage": vintage, "warm_film": warm_film}
+                                                        "vintage": vintage, "warm_film": warm_film,
+                                                        "soft_skin": soft_skin}
 
 
 def get_look(name: str) -> Callable[[np.ndarray], np.ndarray]:
