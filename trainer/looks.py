@@ -93,7 +93,7 @@ def soft_skin(rgb: np.ndarray) -> np.ndarray:
 
     Not in the shipped package: a local look for `python -m trainer add-style --demo-pairs`, which no
     colour grade or LUT can hold."""
-    return cv2.edgePreservingFilter(rgb, flags=cv2.RECURS_FILTER, sigma_s=30, sigma_r=0.2)
+    return cv2.edgePreservingFilter(rgb, flags=cv2.RECURS_FILTER, sigma_s=40, sigma_r=0.4)
 
 
 LOOKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"glow": glow, "cartoon": cartoon, "sketch": sketch,
