@@ -454,7 +454,7 @@ def add_style_from_pairs(package_path, name: str, before_dir, after_dir, out, it
               "started_from": package.style_names[start_from],
               "closure_held_out": {"mean": round(float(np.mean(list(scores.values()))), 4),
                                    "worst": round(float(min(scores.values())), 4)},
-              "last_l1_levels": round(float(l1) * 127.5, 3), "command": command}
+              "last_l1_levels": round(l1.item() * 127.5, 3), "command": command}
     description = f"learned from {len(names)} before/after pairs on {record['date']}"
     return _write_widened(package, model, name, description, record, out), seconds, scores
 
