@@ -56,6 +56,16 @@ class UnpairedCrops:
         """(B, 3, c, c) crops of one style's look photos, in [-1, 1]."""
         return _to_tensor([self._crop(self.styles[style]) for _ in range(batch)])
 
+    def fixed_crops(self, count: int, seed: int, style: int | None = None) -> torch.Tensor:
+        """(count, 3, c, c) crops of the content side (``style=None``) or of one look, drawn from their
+        own generator so the training stream is unchanged (set-level statistics are fitted on these)."""
+        pool = self.content if style is None else self.styles[style]
+        saved, self.rng = self.rng, np.random.default_rng(seed)
+        try:
+            return _to_tensor([self._crop(pool) for _ in range(count)])
+        finally:
+            self.rng = saved
+
     def style_moments(self) -> torch.Tensor:
         """(N, 2, 4): per style, mean and std of R, G, B and saturation (max - min of R, G, B)
         over every look photo, in [-1, 1] units."""

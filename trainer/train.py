@@ -8,8 +8,8 @@ loss curve.
 """
 from __future__ import annotations
 
+import copy
 import json
-import math
 import os
 import tempfile
 import time
@@ -23,6 +23,7 @@ import torch
 
 from trainer import losses
 from trainer.data import UnpairedCrops, build_dataset
+from trainer.distributed import Distributed
 from trainer.models.discriminator import PatchDiscriminator
 from trainer.models.generator import Generator, GeneratorConfig, style_vector
 
@@ -46,6 +47,14 @@ class TrainConfig:
     # from its input's as the look set's differ from the content set's (losses.moment_shift_loss).
     moment_mode: str = "absolute"
     swd_weight: float = 0.0
+    # losses.BandShift: each crop's luminance-band histograms moved as the look set's differ from the
+    # content set's (detail shrunk for smoothing and flat regions, lines added); on from band_from.
+    band_weight: float = 0.0
+    band_from: int = 0
+    band_style_weights: dict = field(default_factory=dict)  # style -> factor of band_weight (default 1)
+    # A package whose FP32 weights start the generator (its deploy structure: BatchNorm folded), to
+    # continue a shipped model with a further recipe stage; empty: a fresh generator.
+    init_package: str = ""
     colour_copies: int = 6
     perceptual_weight: float = 1.0
     temporal_weight: float = 0.0
@@ -80,9 +89,10 @@ class TrainConfig:
         train.update(overrides or {})
         styles = list(model.pop("styles"))
         unknown = set(train) - set(cls.__dataclass_fields__)
-        unknown_styles = set(train.get("relaxed_structure", {})) - set(styles)
-        if unknown_styles:
-            raise ValueError(f"relaxed_structure names {sorted(unknown_styles)}, which are not in [model] styles")
+        for key in ("relaxed_structure", "band_style_weights"):
+            unknown_styles = set(train.get(key, {})) - set(styles)
+            if unknown_styles:
+                raise ValueError(f"{key} names {sorted(unknown_styles)}, which are not in [model] styles")
         if unknown:
             raise ValueError(f"unknown [train] keys {sorted(unknown)}; known: "
                              f"{sorted(k for k in cls.__dataclass_fields__ if k not in ('styles', 'model', 'raw'))}")
@@ -125,107 +135,6 @@ def _sample_grid(generator: Generator, content: torch.Tensor, num_styles: int) -
     return ((grid.permute(1, 2, 0).float().cpu().numpy() + 1) * 127.5).clip(0, 255).astype(np.uint8)
 
 
-class Distributed:
-    """Data parallelism under ``torchrun`` (WORLD_SIZE > 1): the same command line on 1 or N processes.
-
-    Every rank builds the same networks from the same seed, samples its own crops (seed + rank),
-    and averages gradients with an all-reduce after each backward pass, so the weights stay equal
-    on every rank (what DistributedDataParallel does, without its hooks: the generator and the
-    discriminator are each called several times per step here, which DDP's reducer does not allow
-    without extra flags). The effective batch is ``batch * world_size``. Rank 0 alone writes
-    checkpoints, samples and the progress bar. NCCL on CUDA, Gloo on the CPU.
-    """
-
-    def __init__(self, device: str):
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        self.enabled = self.world > 1
-        self._owns_group = False
-        self.device = device
-        if self.enabled:
-            import torch.distributed as dist
-            if device.startswith("cuda"):
-                self.device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
-                torch.cuda.set_device(self.device)
-            self._owns_group = not dist.is_initialized()
-            if self._owns_group:
-                dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def average_gradients(self, module: torch.nn.Module) -> None:
-        if not self.enabled:
-            return
-        import torch.distributed as dist
-        grads = [p.grad for p in module.parameters() if p.grad is not None]
-        if grads:
-            flat = torch.cat([g.reshape(-1) for g in grads])
-            dist.all_reduce(flat)
-            flat /= self.world
-            offset = 0
-            for g in grads:
-                g.copy_(flat[offset:offset + g.numel()].view_as(g))
-                offset += g.numel()
-
-    def average_buffers(self, module: torch.nn.Module) -> None:
-        """BatchNorm running statistics differ per rank (own crops): average them before they are saved."""
-        if not self.enabled:
-            return
-        import torch.distributed as dist
-        for buffer in module.buffers():
-            if buffer.is_floating_point():
-                dist.all_reduce(buffer)
-                buffer /= self.world
-
-    def all_finite(self, values) -> bool:
-        """True only if every rank's values are finite: ranks stop together, none waits on a dead peer."""
-        ok = all(math.isfinite(v) for v in values)
-        if not self.enabled:
-            return ok
-        import torch.distributed as dist
-        flag = torch.tensor([0.0 if ok else 1.0], device=self.device)
-        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-        return flag.item() == 0.0
-
-    def replica_spread(self, *modules: torch.nn.Module) -> float:
-        """The largest difference of any weight between ranks (0.0 when they are in step, as the
-        averaged gradients keep them). Collective: every rank calls it; cheap for generators this size."""
-        if not self.enabled:
-            return 0.0
-        import torch.distributed as dist
-        flat = torch.cat([t.detach().reshape(-1).float() for m in modules for t in m.state_dict().values()
-                          if t.is_floating_point()])
-        high, low = flat.clone(), flat.clone()
-        dist.all_reduce(high, op=dist.ReduceOp.MAX)
-        dist.all_reduce(low, op=dist.ReduceOp.MIN)
-        return float((high - low).max())
-
-    def gather(self, value: float) -> list[float]:
-        """One number from every rank, in rank order (collective)."""
-        if not self.enabled:
-            return [value]
-        import torch.distributed as dist
-        values = torch.zeros(self.world, dtype=torch.float64, device=self.device)
-        values[self.rank] = value
-        dist.all_reduce(values)
-        return values.tolist()
-
-    def barrier(self) -> None:
-        if self.enabled:
-            import torch.distributed as dist
-            dist.barrier()
-
-    def close(self) -> None:
-        """Tear down the process group this object created. Left to interpreter exit, Gloo's threads
-        can be destroyed while still joinable: "terminate called without an active exception", SIGABRT."""
-        if self.enabled and self._owns_group:
-            import torch.distributed as dist
-            if dist.is_initialized():
-                dist.destroy_process_group()
-
-
 def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, vgg_weights: str | None = None,
           device: str | None = None, progress: bool = True, dataset: UnpairedCrops | None = None,
           stop_after: int | None = None) -> dict:
@@ -251,14 +160,22 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, vgg_weights: str | 
 
     data = dataset or build_dataset(config.styles, config.crop, config.seed + dist.rank, config.colour_copies,
                                     data=config.data)
-    generator = Generator(config.model).to(device)
+    if config.init_package:
+        from sdk.package import load_package
+        from trainer.export import generator_from_package
+        package = load_package(config.init_package)
+        if list(package.style_names) != list(config.styles):
+            raise ValueError(f"init_package {config.init_package} has styles {package.style_names}; the config has "
+                             f"{config.styles}: they must be the same, in order")
+        generator = generator_from_package(package).train().to(device)
+    else:
+        generator = Generator(config.model).to(device)
     d_scales = [int(s) for s in config.d_scales] or [config.d_downsample]
     discriminator = (PatchDiscriminator(config.model.num_styles) if len(d_scales) == 1 else
                      torch.nn.ModuleList(PatchDiscriminator(config.model.num_styles) for _ in d_scales)).to(device)
     # An exponential moving average of the generator's weights: GAN training oscillates, the
     # average does not (Karras et al. 2018, Yazici et al. 2019). Samples and export use it.
-    ema = Generator(config.model).to(device)
-    ema.load_state_dict(generator.state_dict())
+    ema = copy.deepcopy(generator)
     ema.requires_grad_(False)
     opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=(0.5, 0.99))
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=(0.5, 0.99))
@@ -268,6 +185,11 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, vgg_weights: str | 
     content_moments = data.content_moments().to(device) if config.moment_mode == "shift" else None
     if config.moment_mode not in ("absolute", "shift"):
         raise ValueError(f"moment_mode = {config.moment_mode!r}: expected 'absolute' or 'shift'")
+    band_shift = None
+    if config.band_weight:
+        band_shift = losses.BandShift(data.fixed_crops(256, config.seed + 7),
+                                      [data.fixed_crops(256, config.seed + 8 + s, style=s)
+                                       for s in range(config.model.num_styles)])
     perceptual = losses.Perceptual(vgg_weights).to(device) if vgg_weights else None
 
     def judge(images: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -343,6 +265,9 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, vgg_weights: str | 
                 for s in idx.unique():
                     swd = swd + losses.sliced_wasserstein(fake[idx == s], data.sample_look(int(s), 4).to(device))
                 g_loss = g_loss + config.swd_weight * swd / len(idx.unique())
+            if band_shift is not None and it >= config.band_from:
+                factors = torch.tensor([float(config.band_style_weights.get(name, 1.0)) for name in config.styles])
+                g_loss = g_loss + config.band_weight * band_shift.loss(fake, content, idx, factors[idx].to(fake))
             if config.hue_weight:
                 g_loss = g_loss + config.hue_weight * losses.hue_loss(fake, content)
             if config.moment_weight and content_moments is not None:

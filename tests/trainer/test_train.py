@@ -41,7 +41,8 @@ def test_shipped_recipe_parts_train_finite(tmp_path):
     raw = {"model": {**TINY["model"], "colour_channels": 8},
            "train": {**TINY["train"], "crop": 64, "d_scales": [1, 2], "temporal_weight": 1.0, "temporal_batch": 1,
                      "swd_weight": 1.0, "ema_warmup": True, "moment_mode": "shift", "relax_structure_from": 3,
-                     "relaxed_structure": {"sketch": 0.25}}}
+                     "relaxed_structure": {"sketch": 0.25}, "band_weight": 1.0, "band_from": 2,
+                     "band_style_weights": {"glow": 0.5}}}
     cfg = TrainConfig.from_dict(raw)
     rng = np.random.default_rng(5)
     photo = lambda: rng.integers(0, 256, (72, 80, 3), dtype=np.uint8)  # noqa: E731
@@ -222,3 +223,68 @@ def test_structure_weights_scale_each_sample_and_unknown_styles_are_refused():
     assert weighted == pytest.approx((per_sample[0] + 0.25 * per_sample[1]) / 2, rel=1e-5)
     with pytest.raises(ValueError, match=r"relaxed_structure names \['pencil'\]"):
         TrainConfig.from_dict({"model": TINY["model"], "train": {"relaxed_structure": {"pencil": 0.5}}})
+
+
+def test_moment_shift_scales_saturation_so_a_grey_look_asks_for_grey_whatever_the_photo():
+    from trainer.losses import moment_shift_loss
+    torch.manual_seed(2)
+    content = torch.rand(2, 3, 16, 16) * 2 - 1  # vivid noise: saturation far above zero
+    grey = content.mean(1, keepdim=True).expand(-1, 3, -1, -1)
+    content_moments = torch.tensor([[0.0, 0.0, 0.0, 0.6], [0.5, 0.5, 0.5, 0.3]])
+    look = torch.tensor([[[0.0, 0.0, 0.0, 0.0], [0.5, 0.5, 0.5, 0.0]]])  # a grey look: saturation 0
+    idx = torch.tensor([0, 0])
+    from trainer.losses import moment_shift_loss as loss
+    # Saturation's mean target is zero: the grey version meets it, the photo misses it by its own saturation.
+    sat = (content.max(1).values - content.min(1).values).flatten(1).mean(1)
+    gap = loss(content, content, idx, look, content_moments) - loss(grey, content, idx, look, content_moments)
+    assert gap > 0.5 * float(sat.mean()) / 8
+
+
+def test_band_shift_is_zero_for_the_looks_own_mapping_and_not_for_the_identity():
+    from trainer.losses import BAND_NAMES, BandShift, band_quantiles
+    torch.manual_seed(3)
+    base = torch.nn.functional.avg_pool2d(torch.rand(64, 3, 40, 40) * 2 - 1, 3, 1, 1)
+    look = lambda x: (x.mean(1, keepdim=True) * 0.5 + 0.4).expand(-1, 3, -1, -1)  # noqa: E731 grey, flat, bright
+    shift = BandShift(base[:32], [base[32:], look(base[32:])])  # style 0: no change, style 1: the look
+    crops = base[:8]
+    assert band_quantiles(crops).shape == (8, len(BAND_NAMES), 25)
+    idx0, idx1 = torch.zeros(8, dtype=torch.long), torch.ones(8, dtype=torch.long)
+    assert float(shift.loss(crops, crops, idx0)) < 0.05  # other crops of the same set: the map is near identity
+    assert float(shift.loss(look(crops), crops, idx1)) < 0.05
+    assert float(shift.loss(crops, crops, idx1)) > 0.3  # the untouched crop misses the look (10x the others)
+    weights = torch.tensor([1.0] * 4 + [0.0] * 4)
+    half = float(shift.loss(crops, crops, idx1, weights))
+    assert half == pytest.approx(float(shift.loss(crops[:4], crops[:4], idx1[:4])) / 2, rel=1e-5)
+
+
+def test_fixed_crops_leave_the_training_stream_unchanged():
+    a, b = tiny_dataset(), tiny_dataset()
+    fixed = a.fixed_crops(3, seed=9, style=1)
+    assert fixed.shape == (3, 3, 32, 32)
+    assert torch.equal(fixed, b.fixed_crops(3, seed=9, style=1))
+    assert torch.equal(a.sample(2)[0], b.sample(2)[0])
+
+
+def test_init_package_continues_a_shipped_model_and_a_style_mismatch_is_refused(tmp_path):
+    from sdk.package import load_package
+    from trainer.export import generator_from_package
+    from trainer.export import generator_from_checkpoint
+    from trainer.models.generator import style_vector
+    package = load_package()
+    raw = {"model": {"styles": list(package.style_names), **{k: v for k, v in package.manifest["model"]["config"].items()
+                                                          if k != "num_styles"}},
+           "train": {**TINY["train"], "iterations": 2, "crop": 32, "init_package": str(package.path),
+                     "lr_g": 0.0, "temporal_weight": 0.0}}
+    rng = np.random.default_rng(4)
+    photo = lambda: rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)  # noqa: E731
+    data = UnpairedCrops([photo(), photo()], [[photo()] for _ in package.style_names], crop=32, seed=0, scales=(1.0,))
+    train(TrainConfig.from_dict(raw), tmp_path, progress=False, device="cpu", dataset=data)
+    continued, styles, _ = generator_from_checkpoint(tmp_path / "checkpoint.pt")
+    assert styles == list(package.style_names)
+    x = torch.rand(1, 3, 32, 48) * 2 - 1
+    s = style_vector(2, len(styles))
+    with torch.no_grad():  # lr 0: the continued model is the package's, to float precision
+        assert (continued(x, s) - generator_from_package(package)(x, s)).abs().max() < 1e-5
+    wrong = {**raw, "model": {**raw["model"], "styles": list(reversed(package.style_names))}}
+    with pytest.raises(ValueError, match="init_package .* has styles"):
+        train(TrainConfig.from_dict(wrong), tmp_path / "w", progress=False, device="cpu", dataset=data)
