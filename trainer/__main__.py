@@ -222,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
 
         args.photos = args.photos or args.demo_photos
         iterations = {"iterations": args.iterations} if args.iterations else {}  # else each path's own default
+        if args.runs < 1:
+            print(f"error: --runs {args.runs}: need at least 1 training run to average (the default is 4)",
+                  file=sys.stderr)
+            return 2
         if args.demo_pairs:
             args.before, args.after = (str(d) for d in add_style.demo_pairs(args.demo_pairs, args.demo_look))
         if (args.before is None) != (args.after is None):
@@ -236,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 package, _, scores = add_style.add_style_from_pairs(args.package, args.name, args.before, args.after,
                                                                     args.out, command=command_line, **iterations)
-            except add_style.PairsError as exc:
+            except (FileNotFoundError, ValueError) as exc:  # PairsError, a duplicate name, a missing folder
                 print(f"error: {exc}", file=sys.stderr)
                 return 1
             added = package.manifest["added_styles"][-1]
@@ -258,8 +262,14 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.demo_photos:
             add_style.demo_look_photos(args.demo_photos)
-        package, seconds = add_style.add_style(args.package, args.name, args.photos, args.out, args.content,
-                                               command=command_line, runs=args.runs, **iterations)
+        try:
+            package, seconds = add_style.add_style(args.package, args.name, args.photos, args.out, args.content,
+                                                   command=command_line, runs=args.runs, **iterations)
+        except (FileNotFoundError, ValueError) as exc:  # a missing folder, too few photos, a duplicate name
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        for file, why in package.manifest["added_styles"][-1].get("skipped", {}).items():
+            print(f"skipped {file}: {why}")
         print(f"wrote {package.path}: styles {', '.join(package.style_names)} ({seconds:.0f} s of training)")
         return 0
     if args.command == "photos":

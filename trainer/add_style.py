@@ -33,6 +33,35 @@ from trainer.models.discriminator import PatchDiscriminator
 from trainer.models.generator import Generator, GeneratorConfig, StyleAffine
 
 MIN_LOOK_PHOTOS = 5
+MIN_PHOTO_SIDE = 128  # a training crop's size: anything smaller cannot give one
+
+
+def load_look_photos(folder, min_side: int = MIN_PHOTO_SIDE) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """A creator's folder as ``({file name: RGB uint8}, {skipped file name: why})``.
+
+    OpenCV's reader applies a JPEG's EXIF orientation, converts 16-bit files to 8 bits and grey or
+    palette files to three channels, and reads JPEG, PNG, WebP, BMP and TIFF. A file it cannot decode,
+    one smaller than ``min_side`` on its short side, and files of other types are skipped, with the reason."""
+    import cv2
+    from trainer.evaluate import IMAGE_SUFFIXES
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"--photos {folder}: no such folder")
+    photos_in, skipped = {}, {}
+    for path in sorted(folder.iterdir()):
+        if path.is_dir() or path.name.startswith("."):
+            continue
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            skipped[path.name] = f"not an image type read here ({', '.join(IMAGE_SUFFIXES)})"
+            continue
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            skipped[path.name] = "could not be decoded (damaged or not really an image)"
+        elif min(image.shape[:2]) < min_side:
+            skipped[path.name] = f"{image.shape[1]}x{image.shape[0]}: smaller than {min_side} px on its short side"
+        else:
+            photos_in[path.name] = np.ascontiguousarray(image[:, :, ::-1])
+    return photos_in, skipped
 
 
 def widen(base: Generator, start_from: int = 0) -> Generator:
@@ -189,10 +218,12 @@ def add_style(package_path, name: str, photos_dir, out, content_dir=None, iterat
     if name in package.style_names:
         raise ValueError(f"style {name!r} is already in {package.path} ({', '.join(package.style_names)}); "
                          "pick another --name")
-    look = list(load_folder(photos_dir).values())
+    found, skipped = load_look_photos(photos_dir)
+    look = list(found.values())
     if len(look) < MIN_LOOK_PHOTOS:
-        raise ValueError(f"{photos_dir} holds {len(look)} photos; a look needs at least {MIN_LOOK_PHOTOS} "
-                         "(20-50 work well)")
+        reasons = "".join(f"; skipped {name}: {why}" for name, why in skipped.items())
+        raise ValueError(f"{photos_dir} holds {len(look)} usable photos; a look needs at least {MIN_LOOK_PHOTOS} "
+                         f"(20-50 work well){reasons}")
     if content_dir is not None:
         content = list(load_folder(content_dir).values())
     else:
@@ -204,6 +235,7 @@ def add_style(package_path, name: str, photos_dir, out, content_dir=None, iterat
     model, histories = train_averaged(base, start_from, content, look, runs, iterations, seed, progress, first_data)
     seconds = time.time() - start
     record = {"name": name, "source": "photos", "date": time.strftime("%Y-%m-%d"), "photos": len(look),
+              "skipped": skipped,
               "iterations": iterations, "runs": runs,
               "seconds": round(seconds, 1), "started_from": package.style_names[start_from],
               "last_losses": [h[-1] for h in histories], "command": command}

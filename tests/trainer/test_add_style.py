@@ -60,7 +60,7 @@ def test_add_style_refuses_a_duplicate_name_and_too_few_photos(tmp_path, look_di
     few.mkdir()
     for p in sorted(look_dir.iterdir())[:2]:
         (few / p.name).write_bytes(p.read_bytes())
-    with pytest.raises(ValueError, match="holds 2 photos; a look needs at least 5"):
+    with pytest.raises(ValueError, match="holds 2 usable photos; a look needs at least 5"):
         add_style.add_style(None, "new", few, tmp_path / "y", iterations=1, progress=False)
     with pytest.raises(ValueError, match="runs=0; need at least 1"):
         add_style.add_style(None, "new", look_dir, tmp_path / "z", iterations=1, progress=False, runs=0)
@@ -118,9 +118,42 @@ def test_run_zero_reuses_the_crops_closest_style_peeked_at(look_dir):
         assert torch.equal(value, reused.state_dict()[key]), key
 
 
-def test_the_cli_passes_runs_through(tmp_path, look_dir):
+def test_the_cli_passes_runs_through_and_bad_input_is_one_line(tmp_path, look_dir, capsys):
     from trainer.__main__ import main
-    with pytest.raises(ValueError, match="runs=0; need at least 1"):
-        main(["add-style", "--name", "new", "--photos", str(look_dir), "--out", str(tmp_path / "z"),
-              "--iterations", "1", "--runs", "0"])
+    assert main(["add-style", "--name", "new", "--photos", str(look_dir), "--out", str(tmp_path / "z"),
+                 "--iterations", "1", "--runs", "0"]) == 2
+    assert "--runs 0: need at least 1" in capsys.readouterr().err
+    assert main(["add-style", "--name", "new", "--photos", str(tmp_path / "missing"), "--out", str(tmp_path / "z")]) == 1
+    assert capsys.readouterr().err.strip() == f"error: --photos {tmp_path / 'missing'}: no such folder"
+    assert main(["add-style", "--name", "glow", "--photos", str(look_dir), "--out", str(tmp_path / "z")]) == 1
+    assert "style 'glow' is already in" in capsys.readouterr().err
     assert not (tmp_path / "z").exists()
+
+
+def test_a_creators_folder_is_read_as_they_would_expect(tmp_path):
+    """EXIF orientation applied, 16-bit and grey converted, damaged, tiny and other files skipped with why."""
+    import cv2
+    from PIL import Image
+    rgb = cv2.resize(photos.load_photo("astronaut"), (300, 200))
+    folder = tmp_path / "look"
+    folder.mkdir()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    Image.fromarray(rgb).save(folder / "portrait.jpg", exif=exif.tobytes(), quality=95)
+    cv2.imwrite(str(folder / "deep.png"), (rgb[:, :, ::-1].astype(np.uint16) * 257))
+    cv2.imwrite(str(folder / "grey.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+    cv2.imwrite(str(folder / "tiny.png"), rgb[:40, :60])
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (folder / "notes.txt").write_text("shot on film")
+    found, skipped = add_style.load_look_photos(folder)
+    assert sorted(found) == ["deep.png", "grey.png", "portrait.jpg"]
+    assert found["portrait.jpg"].shape == (300, 200, 3)  # upright: EXIF orientation 6 applied
+    assert found["deep.png"].dtype == np.uint8 and np.abs(found["deep.png"].astype(int) - rgb).max() <= 1
+    assert found["grey.png"].shape == (200, 300, 3)
+    assert skipped["tiny.png"].startswith("60x40: smaller than 128 px")
+    assert "could not be decoded" in skipped["broken.jpg"] and "not an image type" in skipped["notes.txt"]
+    with pytest.raises(ValueError, match=r"holds 3 usable photos.*skipped broken.jpg: could not be decoded"):
+        add_style.add_style(None, "new", folder, tmp_path / "out", iterations=1, progress=False)
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        add_style.load_look_photos(tmp_path / "missing")
+    assert not (tmp_path / "out").exists()
