@@ -152,7 +152,7 @@ def test_add_style_from_a_lut_learns_it_and_leaves_the_other_styles_alone(tmp_pa
             np.testing.assert_array_equal(new(image, style=style), old(image, style=style))
     proc = subprocess.run([sys.executable, "-m", "trainer", "add-style", "--name", "x", "--out", str(tmp_path / "o")],
                           capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and "--photos DIR or as --lut FILE.cube" in proc.stderr
+    assert proc.returncode == 2 and "--photos DIR, --before DIR --after DIR, or --lut FILE.cube" in proc.stderr
     bad = write(tmp_path, "LUT_3D_SIZE 99\n")
     proc = subprocess.run([sys.executable, "-m", "trainer", "add-style", "--lut", str(bad), "--name", "x", "--out",
                            str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
