@@ -244,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: {exc}", file=sys.stderr)
                 return 1
             added = package.manifest["added_styles"][-1]
-            print(f"wrote {package.path}: styles {', '.join(package.style_names)} ({added['seconds']:.0f} s of training)")
+            print(f"wrote {package.path}: styles {', '.join(package.style_names)} ({added['seconds']:.0f} s of training); "
+                  f"preview {add_style.preview_path(args.out)}")
             print(f"closure on {len(scores)} held-out pairs ({', '.join(scores)}): "
                   f"mean {added['closure_held_out']['mean']:.2f}, worst {added['closure_held_out']['worst']:.2f}")
             return 0
@@ -257,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             added = package.manifest["added_styles"][-1]
             record = added["closure_to_lut"]
-            print(f"wrote {package.path}: styles {', '.join(package.style_names)} ({added['seconds']:.0f} s of training)")
+            print(f"wrote {package.path}: styles {', '.join(package.style_names)} ({added['seconds']:.0f} s of training); "
+                  f"preview {add_style.preview_path(args.out)}")
             print(f"closure to the LUT on {record['photos']}: mean {record['mean']:.2f}, worst {record['worst']:.2f}")
             return 0
         if args.demo_photos:
@@ -270,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         for file, why in package.manifest["added_styles"][-1].get("skipped", {}).items():
             print(f"skipped {file}: {why}")
-        print(f"wrote {package.path}: styles {', '.join(package.style_names)} ({seconds:.0f} s of training)")
+        print(f"wrote {package.path}: styles {', '.join(package.style_names)} ({seconds:.0f} s of training); "
+              f"preview {add_style.preview_path(args.out)} (unseen photos: original | {args.name})")
         return 0
     if args.command == "photos":
         import json

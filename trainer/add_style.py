@@ -36,6 +36,52 @@ MIN_LOOK_PHOTOS = 5
 MIN_PHOTO_SIDE = 128  # a training crop's size: anything smaller cannot give one
 
 
+PREVIEW_EVERY_S = 120.0
+
+
+def preview_path(out) -> Path:
+    """Where the preview sheet of a package written to ``out`` goes: beside it, not inside (a package holds
+    only what its manifest lists)."""
+    out = Path(out)
+    return out.parent / f"{out.name}-preview.jpg"
+
+
+class Preview:
+    """A contact sheet of unseen photos (the bundled held-out ones): rows, each the original | the new look.
+    Written every ``every_s`` seconds while training and at the end, so a creator can look and stop early."""
+
+    def __init__(self, path, every_s: float = PREVIEW_EVERY_S, height: int = 200):
+        import cv2
+        self.path, self.every_s, self.last = Path(path), every_s, time.time()
+        self.photos = []
+        for image in photos.load_set(photos.HELD_OUT):
+            scale = height / image.shape[0]
+            w = max(4, int(round(image.shape[1] * scale / 4)) * 4)
+            self.photos.append(cv2.resize(image, (w, height), interpolation=cv2.INTER_AREA))
+
+    def write(self, model: Generator) -> Path:
+        import cv2
+        n = model.config.num_styles
+        style = torch.zeros(1, n, 1, 1)
+        style[:, n - 1] = 1.0
+        was_training = model.training
+        model.eval()
+        rows = [np.hstack([p, np.full((p.shape[0], 6, 3), 255, np.uint8), _rgb_out(model, p, style)]) for p in self.photos]
+        model.train(was_training)
+        width = max(r.shape[1] for r in rows)
+        sheet = np.vstack([np.pad(r, ((3, 3), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows])
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp.jpg")
+        cv2.imwrite(str(tmp), sheet[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])
+        tmp.replace(self.path)  # a viewer never sees half a file
+        self.last = time.time()
+        return self.path
+
+    def maybe(self, model: Generator) -> None:
+        if time.time() - self.last >= self.every_s:
+            self.write(model)
+
+
 def load_look_photos(folder, min_side: int = MIN_PHOTO_SIDE) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """A creator's folder as ``({file name: RGB uint8}, {skipped file name: why})``.
 
@@ -118,7 +164,8 @@ def new_style_parameters(model: Generator) -> list[torch.nn.Parameter]:
 def train_new_style(model: Generator, data: UnpairedCrops,
                     iterations: int = 600, batch: int = 8, lr: float = 5e-3, seed: int = 0,
                     progress: bool = True, adv_weight: float = 0.5, moment_weight: float = 0.5,
-                    structure_weight: float = 4.0, ema_decay: float = 0.999) -> list[dict]:
+                    structure_weight: float = 4.0, ema_decay: float = 0.999,
+                    preview: "Preview | None" = None) -> list[dict]:
     """Train the new style's column in place (learning rate decayed to 5% over the run). The column
     kept is an exponential moving average of its iterates that starts at the starting column: it damps
     the adversarial game's swings and, at 0.999 over 600 iterations (0.999^600 = 55% on the start),
@@ -171,6 +218,8 @@ def train_new_style(model: Generator, data: UnpairedCrops,
         if not all(math.isfinite(v) for v in record.values()):
             raise FloatingPointError(f"non-finite loss at iteration {it + 1}: {record}; lower --lr")
         history.append(record)
+        if preview is not None:
+            preview.maybe(model)
         if bar is not None:
             bar.set_postfix(adv=f"{record['adv']:.3f}", moment=f"{record['moment']:.3f}")
             bar.update(1)
@@ -184,7 +233,8 @@ def train_new_style(model: Generator, data: UnpairedCrops,
 
 def train_averaged(base: Generator, start_from: int, content: list[np.ndarray], look: list[np.ndarray],
                    runs: int, iterations: int, seed: int, progress: bool,
-                   first_data: UnpairedCrops | None = None) -> tuple[Generator, list[dict]]:
+                   first_data: UnpairedCrops | None = None, preview: Preview | None = None
+                   ) -> tuple[Generator, list[dict]]:
     """``runs`` trainings of the new column from the same start with different seeds (crops,
     discriminator), averaged: an unpaired run on ~30 photos depends on its seed, and the average of a
     few sits near the middle of their spread. ``first_data``: run 0's crops (seed ``seed``) if the
@@ -195,7 +245,8 @@ def train_averaged(base: Generator, start_from: int, content: list[np.ndarray], 
     for run in range(runs):
         trained = widen(base, start_from)
         data = first_data if run == 0 and first_data is not None else UnpairedCrops(content, [look], 128, seed + run)
-        histories.append(train_new_style(trained, data, iterations=iterations, seed=seed + run, progress=progress))
+        histories.append(train_new_style(trained, data, iterations=iterations, seed=seed + run, progress=progress,
+                                         preview=preview))
         columns.append([w[:, new].clone() for w in style_affine_weights(trained)])
     with torch.no_grad():
         for i, p in enumerate(style_affine_weights(model)):
@@ -232,7 +283,10 @@ def add_style(package_path, name: str, photos_dir, out, content_dir=None, iterat
     first_data = UnpairedCrops(content, [look], 128, seed)  # the crop pyramid is built once for both uses
     start_from = closest_style(base, first_data)
     start = time.time()
-    model, histories = train_averaged(base, start_from, content, look, runs, iterations, seed, progress, first_data)
+    preview = Preview(preview_path(out))
+    model, histories = train_averaged(base, start_from, content, look, runs, iterations, seed, progress, first_data,
+                                      preview)
+    preview.write(model)
     seconds = time.time() - start
     record = {"name": name, "source": "photos", "date": time.strftime("%Y-%m-%d"), "photos": len(look),
               "skipped": skipped,
@@ -312,6 +366,7 @@ def add_style_from_lut(package_path, name: str, lut_path, out, iterations: int =
         bar.close()
     seconds = time.time() - start
     model.eval()
+    Preview(preview_path(out)).write(model)
     test, _, _, where = evaluate.looks_sets()
     scores = {}
     with torch.no_grad():
@@ -438,6 +493,7 @@ def add_style_from_pairs(package_path, name: str, before_dir, after_dir, out, it
     torch.manual_seed(seed)
     params = new_style_parameters(model)
     data = PairedCrops(train_pairs, crop, seed)
+    preview = Preview(preview_path(out))
     critic = PatchDiscriminator(1)
     opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.99))
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iterations, eta_min=lr * 0.05)
@@ -470,6 +526,7 @@ def add_style_from_pairs(package_path, name: str, before_dir, after_dir, out, it
         loss.backward()
         opt.step()
         schedule.step()
+        preview.maybe(model)
         if bar is not None:
             bar.set_postfix(l1=f"{l1.item() * 127.5:.2f} levels")
             bar.update(1)
@@ -477,6 +534,7 @@ def add_style_from_pairs(package_path, name: str, before_dir, after_dir, out, it
         bar.close()
     seconds = time.time() - start
     model.eval()
+    preview.write(model)
     scores = {}
     for stem in held_out:
         before, after = (eval_size(im) for im in pairs[stem])

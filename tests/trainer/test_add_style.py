@@ -157,3 +157,29 @@ def test_a_creators_folder_is_read_as_they_would_expect(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such folder"):
         add_style.load_look_photos(tmp_path / "missing")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_preview_sheet_of_unseen_photos_is_written_beside_the_package(added):
+    import cv2
+    path = add_style.preview_path(added.path)
+    assert path.parent == added.path.parent and path.name == f"{added.path.name}-preview.jpg"
+    assert path.name not in added.manifest["files"]
+    sheet = cv2.imread(str(path))[:, :, ::-1]
+    assert sheet.shape[0] == 4 * (200 + 6)  # one row per bundled held-out photo, none of them trained on
+    row = sheet[3:203]
+    chelsea = cv2.resize(photos.load_photo("chelsea"), None, fx=200 / 300, fy=200 / 300, interpolation=cv2.INTER_AREA)
+    w = chelsea.shape[1] // 4 * 4
+    original, styled = row[:, :w].astype(int), row[:, w + 6:2 * w + 6].astype(int)
+    assert np.abs(original - cv2.resize(chelsea, (w, 200)).astype(int)).mean() < 4  # JPEG and resize only
+    assert np.abs(styled - original).mean() > 2  # the new look, not the photo again
+
+
+def test_preview_rewrites_only_after_its_interval(tmp_path):
+    from trainer.export import generator_from_package
+    model = add_style.widen(generator_from_package(sdk.load_package()))
+    preview = add_style.Preview(tmp_path / "p.jpg", every_s=3600)
+    preview.maybe(model)
+    assert not (tmp_path / "p.jpg").exists()
+    preview.every_s = 0.0
+    preview.maybe(model)
+    assert (tmp_path / "p.jpg").stat().st_size > 10_000
