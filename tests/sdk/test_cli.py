@@ -163,10 +163,13 @@ def test_ctrl_c_exits_130_and_leaves_a_playable_partial_video(media, tmp_path, p
     import av
     from sdk.media import write_clip_with_audio
     long_clip = write_clip_with_audio(tmp_path / "long.mp4",
-                                      camera_motion_frames(photos_rgb["coffee"][:, :, ::-1], 1200, (320, 180)))
+                                      camera_motion_frames(photos_rgb["coffee"][:, :, ::-1], 400, (320, 180)))
     out = tmp_path / "out.mp4"
+    # A shell's background job starts with SIGINT ignored, and Python keeps an inherited SIG_IGN: give the
+    # child the default disposition, as a terminal's foreground process has, so its own handler is installed.
     proc = subprocess.Popen([sys.executable, "-m", "sdk", "stylize", str(long_clip), "-o", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not (out.exists() and out.stat().st_size > 0) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -178,7 +181,7 @@ def test_ctrl_c_exits_130_and_leaves_a_playable_partial_video(media, tmp_path, p
     with av.open(str(out)) as c:  # closed properly: the index is there and the frames decode
         frames = sum(1 for _ in c.decode(c.streams.video[0]))
         assert c.streams.audio
-    assert 0 < frames < 1200
+    assert 0 < frames < 400
 
 
 def test_bench_prints_per_stage_table(tmp_path):
