@@ -34,7 +34,7 @@ def generator_from_checkpoint(path: str | Path, ckpt: dict | None = None) -> tup
     raw = json.loads(ckpt["config"])
     styles = json.loads(ckpt["styles"])
     model_cfg = {k: v for k, v in raw["model"].items() if k != "styles"}
-    generator = Generator(GeneratorConfig(num_styles=len(styles), **{k: v for k, v in model_cfg.items() if k != "num_styles"}))
+    generator = Generator(GeneratorConfig(num_styles=len(styles), **model_cfg))
     if raw.get("train", {}).get("init_package"):
         generator = generator.deploy()  # started from a package: trained in its folded structure
     generator.load_state_dict(ckpt.get("generator_ema", ckpt["generator"]))  # the averaged weights

@@ -243,8 +243,6 @@ def temporal_consistency(generator_fn, content: torch.Tensor, fake: torch.Tensor
 
 
 QUANTILE_LEVELS = torch.linspace(0.02, 0.98, 25)
-
-
 BAND_NAMES = ("luminance", "fine detail", "mid detail", "saturation", "red-green", "yellow-blue")
 
 
@@ -301,12 +299,8 @@ class BandShift:
 
     def mapped(self, values: torch.Tensor, style_index: torch.Tensor) -> torch.Tensor:
         """``values`` (B, K, Q) of input crops -> (B, K, Q) through each crop's style's band maps."""
-        out = torch.empty_like(values)
-        source, targets = self.source.to(values), self.targets.to(values)
-        for b in range(values.shape[0]):
-            for k in range(values.shape[1]):
-                out[b, k] = _interp(values[b, k], source[k], targets[style_index[b], k])
-        return out
+        source = self.source.to(values).expand(values.shape[0], -1, -1).contiguous()  # (B, K, fine)
+        return _interp(values, source, self.targets.to(values)[style_index])
 
     def loss(self, output: torch.Tensor, content: torch.Tensor, style_index: torch.Tensor,
              weights: torch.Tensor | None = None) -> torch.Tensor:
@@ -318,9 +312,11 @@ class BandShift:
 
 
 def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
-    """Piecewise-linear interpolation (numpy.interp) of sorted knots, constant beyond the ends."""
-    x = x.clamp(xp[0], xp[-1])
-    i = torch.searchsorted(xp, x).clamp(1, len(xp) - 1)
-    x0, x1, f0, f1 = xp[i - 1], xp[i], fp[i - 1], fp[i]
+    """Piecewise-linear interpolation (numpy.interp) along the last axis, batched over the leading ones:
+    ``x`` (..., Q) at the sorted knots ``xp`` (..., F) with values ``fp`` (..., F), constant beyond the ends."""
+    x = torch.maximum(torch.minimum(x, xp[..., -1:]), xp[..., :1])
+    i = torch.searchsorted(xp, x).clamp(1, xp.shape[-1] - 1)
+    x0, x1 = xp.gather(-1, i - 1), xp.gather(-1, i)
+    f0, f1 = fp.gather(-1, i - 1), fp.gather(-1, i)
     t = ((x - x0) / (x1 - x0).clamp_min(1e-9)).clamp(0, 1)
     return f0 + t * (f1 - f0)

@@ -47,8 +47,8 @@ class TrainConfig:
     # from its input's as the look set's differ from the content set's (losses.moment_shift_loss).
     moment_mode: str = "absolute"
     swd_weight: float = 0.0
-    # losses.BandShift: each crop's luminance-band histograms moved as the look set's differ from the
-    # content set's (detail shrunk for smoothing and flat regions, lines added); on from band_from.
+    # losses.BandShift: each crop's histograms of luminance, detail, saturation and opponent colour moved as
+    # the look set's differ from the content set's (detail shrunk for smooth and flat regions, lines added).
     band_weight: float = 0.0
     band_from: int = 0
     band_style_weights: dict = field(default_factory=dict)  # style -> factor of band_weight (default 1)
@@ -187,6 +187,8 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, vgg_weights: str | 
         raise ValueError(f"moment_mode = {config.moment_mode!r}: expected 'absolute' or 'shift'")
     band_shift = None
     if config.band_weight:
+        band_factors = torch.tensor([float(config.band_style_weights.get(name, 1.0)) for name in config.styles],
+                                    device=device)
         band_shift = losses.BandShift(data.fixed_crops(256, config.seed + 7),
                                       [data.fixed_crops(256, config.seed + 8 + s, style=s)
                                        for s in range(config.model.num_styles)])
@@ -266,8 +268,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, vgg_weights: str | 
                     swd = swd + losses.sliced_wasserstein(fake[idx == s], data.sample_look(int(s), 4).to(device))
                 g_loss = g_loss + config.swd_weight * swd / len(idx.unique())
             if band_shift is not None and it >= config.band_from:
-                factors = torch.tensor([float(config.band_style_weights.get(name, 1.0)) for name in config.styles])
-                g_loss = g_loss + config.band_weight * band_shift.loss(fake, content, idx, factors[idx].to(fake))
+                g_loss = g_loss + config.band_weight * band_shift.loss(fake, content, idx, band_factors[idx])
             if config.hue_weight:
                 g_loss = g_loss + config.hue_weight * losses.hue_loss(fake, content)
             if config.moment_weight and content_moments is not None:
