@@ -30,7 +30,7 @@ from trainer.data import UnpairedCrops, colour_variants
 from trainer.evaluate import load_folder
 from trainer.looks import warm_film
 from trainer.models.discriminator import PatchDiscriminator
-from trainer.models.generator import Generator, GeneratorConfig, StyleAffine
+from trainer.models.generator import Generator, GeneratorConfig, StyleAffine, style_vector
 
 MIN_LOOK_PHOTOS = 5
 MIN_PHOTO_SIDE = 128  # a training crop's size: anything smaller cannot give one
@@ -62,8 +62,7 @@ class Preview:
     def write(self, model: Generator) -> Path:
         import cv2
         n = model.config.num_styles
-        style = torch.zeros(1, n, 1, 1)
-        style[:, n - 1] = 1.0
+        style = style_vector(n - 1, n)
         was_training = model.training
         model.eval()
         rows = [np.hstack([p, np.full((p.shape[0], 6, 3), 255, np.uint8), _rgb_out(model, p, style)]) for p in self.photos]
@@ -82,7 +81,8 @@ class Preview:
             self.write(model)
 
 
-def load_look_photos(folder, min_side: int = MIN_PHOTO_SIDE) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+def load_look_photos(folder, min_side: int = MIN_PHOTO_SIDE, option: str = "--photos"
+                     ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """A creator's folder as ``({file name: RGB uint8}, {skipped file name: why})``.
 
     OpenCV's reader applies a JPEG's EXIF orientation, converts 16-bit files to 8 bits and grey or
@@ -92,7 +92,7 @@ def load_look_photos(folder, min_side: int = MIN_PHOTO_SIDE) -> tuple[dict[str, 
     from trainer.evaluate import IMAGE_SUFFIXES
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"--photos {folder}: no such folder")
+        raise FileNotFoundError(f"{option} {folder}: no such folder")
     photos_in, skipped = {}, {}
     for path in sorted(folder.iterdir()):
         if path.is_dir() or path.name.startswith("."):
@@ -368,13 +368,8 @@ def add_style_from_lut(package_path, name: str, lut_path, out, iterations: int =
     model.eval()
     Preview(preview_path(out)).write(model)
     test, _, _, where = evaluate.looks_sets()
-    scores = {}
-    with torch.no_grad():
-        for photo_name, rgb in test.items():
-            x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 127.5 - 1
-            y = model(x, style[:1]).clamp(-1, 1)
-            learned = ((y + 1) * 127.5).round().squeeze(0).permute(1, 2, 0).numpy().astype(np.uint8)
-            scores[photo_name] = closure(learned, rgb, teacher.apply(rgb))
+    scores = {photo_name: closure(_rgb_out(model, rgb, style[:1]), rgb, teacher.apply(rgb))
+              for photo_name, rgb in test.items()}
     record = {"name": name, "source": "lut", "date": time.strftime("%Y-%m-%d"), "lut": Path(lut_path).name, "lut_kind": teacher.kind,
               "lut_size": teacher.size, "iterations": iterations, "seconds": round(seconds, 1),
               "closure_to_lut": {"photos": where, "mean": round(float(np.mean(list(scores.values()))), 4),
@@ -394,11 +389,15 @@ class PairsError(ValueError):
 
 def load_pairs(before_dir, after_dir) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Pairs matched by file name without extension (``IMG_1.jpg`` and ``IMG_1.png`` pair), RGB uint8.
-    Raises :class:`PairsError` listing every unmatched name and every pair whose sizes differ."""
-    before, after = load_folder(before_dir), load_folder(after_dir)
+    Raises :class:`PairsError` listing every unreadable file, every unmatched name and every pair whose sizes differ."""
+    # Read as a folder of photos is (EXIF orientation, 16-bit, grey); pairs of any size crop to what they hold.
+    (before, skipped_before), (after, skipped_after) = (load_look_photos(before_dir, 1, "--before"),
+                                                        load_look_photos(after_dir, 1, "--after"))
     stems_before = {Path(n).stem: n for n in before}
     stems_after = {Path(n).stem: n for n in after}
-    problems = []
+    problems = [f"skipped {folder}/{name}: {why}" for folder, skipped in ((before_dir, skipped_before),
+                                                                          (after_dir, skipped_after))
+                for name, why in skipped.items()]
     for side, mine, other, folder in (("before", stems_before, stems_after, before_dir),
                                       ("after", stems_after, stems_before, after_dir)):
         lonely = sorted(mine[s] for s in set(mine) - set(other))
