@@ -25,7 +25,7 @@ import torch
 
 from sdk.package import load_package, write_package
 from trainer import losses, photos
-from trainer.export import generator_from_package
+from trainer.export import generator_from_package, resize_convs
 from trainer.data import UnpairedCrops, colour_variants
 from trainer.evaluate import load_folder
 from trainer.looks import warm_film
@@ -37,6 +37,8 @@ MIN_PHOTO_SIDE = 128  # a training crop's size: anything smaller cannot give one
 
 
 PREVIEW_EVERY_S = 120.0
+# Distillation steps of the new style into each pruned variant (trainer/compress/widen.py).
+VARIANT_ITERATIONS = 300
 
 
 def preview_path(out) -> Path:
@@ -81,6 +83,29 @@ class Preview:
             self.write(model)
 
 
+class LiveEstimate:
+    """How far the look has come, for the progress bar: 1 - gap(output) / gap(input) on each training
+    batch (0: the photo, 1: the look), averaged over about the last 20 batches. With a target (pairs,
+    a LUT) the gap is the mean absolute pixel error to it: the closure of `trainer evaluate`, on
+    training crops. From photos alone there is no target, and the gap is the distance of the batch's
+    colour statistics (mean and spread of R, G, B, saturation) to the look photos'."""
+
+    def __init__(self, decay: float = 0.95):
+        self.decay, self.value = decay, None
+
+    def update(self, x: torch.Tensor, output: torch.Tensor, target: torch.Tensor | None = None,
+               look_moments: torch.Tensor | None = None) -> float:
+        with torch.no_grad():
+            if target is not None:
+                before, after = (x - target).abs().mean(), (output - target).abs().mean()
+            else:
+                before = (UnpairedCrops.moments_of(x) - look_moments).abs().sum()
+                after = (UnpairedCrops.moments_of(output) - look_moments).abs().sum()
+            estimate = 1.0 - float(after) / max(float(before), 1e-6)
+        self.value = estimate if self.value is None else self.decay * self.value + (1 - self.decay) * estimate
+        return self.value
+
+
 def load_look_photos(folder, min_side: int = MIN_PHOTO_SIDE, option: str = "--photos"
                      ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """A creator's folder as ``({file name: RGB uint8}, {skipped file name: why})``.
@@ -117,6 +142,9 @@ def widen(base: Generator, start_from: int = 0) -> Generator:
                                 "output_affine": True})
     model = Generator(config).deploy()
     state = base.state_dict()
+    # A pruned base: its convs' channel counts, each style conv with one more input (the new column).
+    resize_convs(model, {k: (v.shape[0], v.shape[1] + 1, *v.shape[2:]) if "affine.to_" in k else tuple(v.shape)
+                         for k, v in state.items() if k.endswith(".weight")})
     for key, value in model.state_dict().items():
         if key not in state:  # the output affine of a base without one: zeros, x * (1 + 0) + 0 == x exactly
             state[key] = torch.zeros_like(value)
@@ -165,7 +193,7 @@ def train_new_style(model: Generator, data: UnpairedCrops,
                     iterations: int = 600, batch: int = 8, lr: float = 5e-3, seed: int = 0,
                     progress: bool = True, adv_weight: float = 0.5, moment_weight: float = 0.5,
                     structure_weight: float = 4.0, ema_decay: float = 0.999,
-                    preview: "Preview | None" = None) -> list[dict]:
+                    preview: "Preview | None" = None, bar=None) -> list[dict]:
     """Train the new style's column in place (learning rate decayed to 5% over the run). The column
     kept is an exponential moving average of its iterates that starts at the starting column: it damps
     the adversarial game's swings and, at 0.999 over 600 iterations (0.999^600 = 55% on the start),
@@ -190,10 +218,10 @@ def train_new_style(model: Generator, data: UnpairedCrops,
     def judge(images):
         return discriminator(torch.nn.functional.avg_pool2d(images, 2), judge_index)
 
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=iterations, desc="add-style", unit="it", dynamic_ncols=True, mininterval=2.0)
+    own_bar = bar is None and progress
+    if own_bar:
+        bar = _progress_bar(iterations, "add-style")
+    live = LiveEstimate()
     model.train()
     history = []
     for it in range(iterations):
@@ -214,16 +242,17 @@ def train_new_style(model: Generator, data: UnpairedCrops,
         with torch.no_grad():
             for average, p in zip(averages, params):
                 average.mul_(ema_decay).add_(p[:, new], alpha=1 - ema_decay)
-        record = {"d": d_loss.item(), "adv": adv.item(), "struct": structure.item(), "moment": moment.item()}
+        record = {"d": d_loss.item(), "adv": adv.item(), "struct": structure.item(), "moment": moment.item(),
+                  "toward_look": live.update(x, fake, look_moments=moments[0])}
         if not all(math.isfinite(v) for v in record.values()):
             raise FloatingPointError(f"non-finite loss at iteration {it + 1}: {record}; lower --lr")
         history.append(record)
         if preview is not None:
             preview.maybe(model)
         if bar is not None:
-            bar.set_postfix(adv=f"{record['adv']:.3f}", moment=f"{record['moment']:.3f}")
+            bar.set_postfix(toward_look=f"{record['toward_look']:.2f}", adv=f"{record['adv']:.3f}")
             bar.update(1)
-    if bar is not None:
+    if own_bar:
         bar.close()
     with torch.no_grad():
         for average, p in zip(averages, params):
@@ -242,16 +271,26 @@ def train_averaged(base: Generator, start_from: int, content: list[np.ndarray], 
     model = widen(base, start_from)
     new = model.config.num_styles - 1
     columns, histories = [], []
+    bar = _progress_bar(runs * iterations, f"add-style ({runs} runs)" if runs > 1 else "add-style") if progress else None
     for run in range(runs):
         trained = widen(base, start_from)
         data = first_data if run == 0 and first_data is not None else UnpairedCrops(content, [look], 128, seed + run)
         histories.append(train_new_style(trained, data, iterations=iterations, seed=seed + run, progress=progress,
-                                         preview=preview))
+                                         preview=preview, bar=bar))
         columns.append([w[:, new].clone() for w in style_affine_weights(trained)])
+    if bar is not None:
+        bar.close()
     with torch.no_grad():
         for i, p in enumerate(style_affine_weights(model)):
             p[:, new] = torch.stack([c[i] for c in columns]).mean(0)
     return model.eval(), histories
+
+
+def _progress_bar(total: int, desc: str):
+    """tqdm with an ETA over the whole job; off when stderr is not a terminal (a log gets no control characters)."""
+    import sys
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, unit="it", dynamic_ncols=True, mininterval=2.0, disable=not sys.stderr.isatty())
 
 
 def default_content(seed: int = 0) -> list[np.ndarray]:
@@ -261,7 +300,8 @@ def default_content(seed: int = 0) -> list[np.ndarray]:
 
 
 def add_style(package_path, name: str, photos_dir, out, content_dir=None, iterations: int = 600,
-              seed: int = 0, command: str = "", progress: bool = True, runs: int = 4):
+              seed: int = 0, command: str = "", progress: bool = True, runs: int = 4,
+              variant_iterations: int = VARIANT_ITERATIONS):
     """Write a package at ``out`` with the styles of ``package_path`` plus ``name``."""
     if runs < 1:
         raise ValueError(f"runs={runs}; need at least 1 training run to average (the default is 4)")
@@ -294,30 +334,44 @@ def add_style(package_path, name: str, photos_dir, out, content_dir=None, iterat
               "seconds": round(seconds, 1), "started_from": package.style_names[start_from],
               "last_losses": [h[-1] for h in histories], "command": command}
     description = f"added from {len(look)} photos in {photos_dir} on {record['date']}"
-    return _write_widened(package, model, name, description, record, out), seconds
+    return _write_widened(package, model, name, description, record, out, variant_iterations, progress), seconds
 
 
-def _write_widened(package, model: Generator, name: str, description: str, record: dict, out):
-    """The package with ``model`` (its styles plus ``name``) as its FP32 file, checked against ONNX Runtime."""
+def _write_widened(package, model: Generator, name: str, description: str, record: dict, out,
+                   variant_iterations: int, progress: bool):
+    """The package with ``model`` (its styles plus ``name``) as its FP32 file, checked against ONNX Runtime,
+    and every compressed variant of the base widened alike (trainer/compress/widen.py)."""
+    from trainer.compress.widen import widen_variants
     from trainer.export import check_against_onnxruntime, to_onnx
 
     model.eval().requires_grad_(False)
     styles = list(package.style_names) + [name]
     blob = to_onnx(model)
     max_diff = check_against_onnxruntime(model, blob, styles)
+    files, variants = widen_variants(package, model, blob, default_content(), variant_iterations,
+                                     log=print if progress else None)
     manifest = {k: copy.deepcopy(v) for k, v in package.manifest.items()
-                if k not in ("format", "format_version", "files", "variants", "compression")}
+                if k not in ("format", "format_version", "files", "variants")}
     manifest["styles"] = [*manifest["styles"], {"name": name, "index": len(styles) - 1, "description": description}]
     manifest["style_input"]["shape"] = [1, len(styles), 1, 1]
     manifest["model"]["config"] = model.config.to_dict()
     manifest["model"]["onnxruntime_max_abs_diff"] = max_diff
-    manifest["precisions"] = {"fp32": "generator.onnx"}
+    precisions = {"fp32": "generator.onnx"}
+    for precision, file in package.manifest["precisions"].items():
+        if file in files:
+            precisions[precision] = file
+    manifest["precisions"] = precisions
+    if package.variants:
+        fp32 = copy.deepcopy(package.variants["fp32"])
+        fp32["bytes"] = len(blob)
+        manifest["variants"] = {"fp32": fp32, **variants}
     manifest.setdefault("added_styles", []).append(record)
-    return write_package(out, {"generator.onnx": blob}, manifest)
+    return write_package(out, {"generator.onnx": blob, **files}, manifest)
 
 
 def add_style_from_lut(package_path, name: str, lut_path, out, iterations: int = 1500, lr: float = 0.02,
-                       batch: int = 8, seed: int = 0, command: str = "", progress: bool = True):
+                       batch: int = 8, seed: int = 0, command: str = "", progress: bool = True,
+                       variant_iterations: int = VARIANT_ITERATIONS):
     """Learn the look of a .cube LUT as a new style: the LUT is the teacher (content crops, and the LUT
     applied to them), so the loss is paired (L1), and only the new style's column trains, as in
     :func:`add_style`. Returns (package, seconds, closure per unseen photo against applying the LUT)."""
@@ -342,17 +396,16 @@ def add_style_from_lut(package_path, name: str, lut_path, out, iterations: int =
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iterations, eta_min=lr * 0.05)
     style = torch.zeros(batch, new + 1, 1, 1)
     style[:, new] = 1.0
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        import sys
-        bar = tqdm(total=iterations, desc="add-style (LUT)", unit="it", dynamic_ncols=True, mininterval=2.0,
-                   disable=not sys.stderr.isatty())  # a log file gets no control characters
+    bar = _progress_bar(iterations, "add-style (LUT)") if progress else None
+    live = LiveEstimate()
     start = time.time()
     loss = None
     for it in range(iterations):
         x, _, _ = data.sample(batch)
-        loss = (model(x, style) - luts.torch_apply(grid, x)).abs().mean()
+        target = luts.torch_apply(grid, x)
+        fake = model(x, style)
+        loss = (fake - target).abs().mean()
+        closure = live.update(x, fake, target)
         if not math.isfinite(loss.item()):
             raise FloatingPointError(f"non-finite loss at iteration {it + 1}; lower the learning rate")
         opt.zero_grad(set_to_none=True)
@@ -360,7 +413,7 @@ def add_style_from_lut(package_path, name: str, lut_path, out, iterations: int =
         opt.step()
         schedule.step()
         if bar is not None:
-            bar.set_postfix(l1=f"{loss.item() * 127.5:.2f} levels")
+            bar.set_postfix(closure=f"{closure:.3f}", l1=f"{loss.item() * 127.5:.2f} levels")
             bar.update(1)
     if bar is not None:
         bar.close()
@@ -376,7 +429,7 @@ def add_style_from_lut(package_path, name: str, lut_path, out, iterations: int =
                                  "worst": round(float(min(scores.values())), 4)},
               "last_l1_levels": round(float(loss.item()) * 127.5, 3), "command": command}
     description = f"learned from the LUT {Path(lut_path).name} ({teacher.title}) on {record['date']}"
-    return _write_widened(package, model, name, description, record, out), seconds, scores
+    return _write_widened(package, model, name, description, record, out, variant_iterations, progress), seconds, scores
 
 
 MIN_PAIRS = 5
@@ -465,7 +518,7 @@ def _rgb_out(model: Generator, rgb: np.ndarray, style: torch.Tensor) -> np.ndarr
 
 def add_style_from_pairs(package_path, name: str, before_dir, after_dir, out, iterations: int = 1000,
                          lr: float = 0.02, batch: int = 8, crop: int = 128, adv_weight: float = 0.05, seed: int = 0,
-                         command: str = "", progress: bool = True):
+                         command: str = "", progress: bool = True, variant_iterations: int = VARIANT_ITERATIONS):
     """Learn a look from before/after pairs: a paired L1 loss on aligned crops next to a light adversarial
     one (a one-style patch critic on the after photos), training only the new style's column as
     :func:`add_style` does. Every fifth pair (at least one) is held out and measures the result:
@@ -500,12 +553,8 @@ def add_style_from_pairs(package_path, name: str, before_dir, after_dir, out, it
     style = torch.zeros(batch, new + 1, 1, 1)
     style[:, new] = 1.0
     judge_index = torch.zeros(batch, dtype=torch.long)
-    bar = None
-    if progress:
-        import sys
-        from tqdm import tqdm
-        bar = tqdm(total=iterations, desc="add-style (pairs)", unit="it", dynamic_ncols=True, mininterval=2.0,
-                   disable=not sys.stderr.isatty())
+    bar = _progress_bar(iterations, "add-style (pairs)") if progress else None
+    live = LiveEstimate()
     start = time.time()
     model.train()
     l1 = None
@@ -518,6 +567,7 @@ def add_style_from_pairs(package_path, name: str, before_dir, after_dir, out, it
             d_loss.backward()
             opt_d.step()
         l1 = (fake - y).abs().mean()
+        closure = live.update(x, fake, y)
         loss = l1 + (adv_weight * losses.lsgan_g(critic(fake, judge_index)) if adv_weight else 0.0)
         if not math.isfinite(loss.item()):
             raise FloatingPointError(f"non-finite loss at iteration {it + 1}; lower the learning rate")
@@ -527,7 +577,7 @@ def add_style_from_pairs(package_path, name: str, before_dir, after_dir, out, it
         schedule.step()
         preview.maybe(model)
         if bar is not None:
-            bar.set_postfix(l1=f"{l1.item() * 127.5:.2f} levels")
+            bar.set_postfix(closure=f"{closure:.3f}", l1=f"{l1.item() * 127.5:.2f} levels")
             bar.update(1)
     if bar is not None:
         bar.close()
@@ -545,7 +595,7 @@ def add_style_from_pairs(package_path, name: str, before_dir, after_dir, out, it
                                    "worst": round(float(min(scores.values())), 4)},
               "last_l1_levels": round(l1.item() * 127.5, 3), "command": command}
     description = f"learned from {len(names)} before/after pairs on {record['date']}"
-    return _write_widened(package, model, name, description, record, out), seconds, scores
+    return _write_widened(package, model, name, description, record, out, variant_iterations, progress), seconds, scores
 
 
 # -- a look the shipped model has never seen, for the add-style demonstration -------------------

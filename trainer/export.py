@@ -41,16 +41,37 @@ def generator_from_checkpoint(path: str | Path, ckpt: dict | None = None) -> tup
     return generator.eval(), styles, raw
 
 
-def generator_from_package(package: ModelPackage) -> Generator:
-    """The deploy-structured generator (BatchNorm folded) with the weights of the package's FP32 ONNX."""
+def generator_from_package(package: ModelPackage, variant: str = "fp32") -> Generator:
+    """The deploy-structured generator (BatchNorm folded) with the weights of one of the package's FP32
+    files: the unpruned one, or a pruned variant (its convs sized as the file's weights are)."""
+    path = package.path / package.variants[variant]["file"] if variant != "fp32" else package.file("fp32")
+    return generator_from_onnx(GeneratorConfig(**package.manifest["model"]["config"]), path.read_bytes(), str(path))
+
+
+def resize_convs(model: Generator, shapes: dict[str, tuple[int, ...]]) -> None:
+    """Give every conv the channel counts of ``shapes[name + '.weight']`` (what pruning kept)."""
+    for name, conv in list(model.named_modules()):
+        shape = shapes.get(name + ".weight")
+        if not isinstance(conv, torch.nn.Conv2d) or shape is None or tuple(conv.weight.shape) == tuple(shape):
+            continue
+        depthwise = conv.groups > 1 and conv.groups == conv.in_channels == conv.out_channels
+        groups = shape[0] if depthwise else conv.groups
+        resized = torch.nn.Conv2d(shape[1] * groups, shape[0], conv.kernel_size, conv.stride, conv.padding,
+                                  groups=groups, bias=conv.bias is not None)
+        parent, _, leaf = name.rpartition(".")
+        setattr(model.get_submodule(parent) if parent else model, leaf, resized)
+
+
+def generator_from_onnx(config: GeneratorConfig, onnx_bytes: bytes, where: str = "ONNX") -> Generator:
     import onnx
     from onnx import numpy_helper
 
-    config = GeneratorConfig(**package.manifest["model"]["config"])
-    model = Generator(config).deploy()
-    keys = set(model.state_dict())
-    graph = onnx.load_from_string(package.file("fp32").read_bytes()).graph
+    graph = onnx.load_from_string(onnx_bytes).graph
     arrays = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in graph.initializer}
+    model = Generator(config).deploy()
+    resize_convs(model, {k: tuple(v.shape) for k, v in arrays.items()})
+    reference = model.state_dict()
+    keys = set(reference)
     weights = {k: v for k, v in arrays.items() if k in keys}
     # The exporter stores equal tensors once: colour_out's bias trains exactly as to_rgb's does (same
     # gradient, same zero start), so its Conv reads to_rgb.bias. Find a bias through its Conv.
@@ -61,9 +82,9 @@ def generator_from_package(package: ModelPackage) -> Generator:
             weights[key] = arrays[shared].clone()
             continue
         if not key.endswith(".bias"):
-            raise ValueError(f"{package.file('fp32')}: no initializer {key!r}; the package does not match its config")
+            raise ValueError(f"{where}: no initializer {key!r}; the package does not match its config")
         # The ONNX optimizer drops all-zero conv biases (e.g. a fresh output affine): zero is exact.
-        weights[key] = torch.zeros_like(model.state_dict()[key])
+        weights[key] = torch.zeros_like(reference[key])
     model.load_state_dict(weights, strict=True)
     return model.eval()
 

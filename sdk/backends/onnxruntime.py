@@ -71,6 +71,13 @@ def _keep_frame_buffers_on_the_heap() -> None:
         pass
 
 
+def layout_options(nchwc: bool) -> dict:
+    """InferenceSession keyword arguments for ONNX Runtime's blocked conv layout (NCHWc) on or off.
+    Which is faster depends on the model's channel counts and the CPU's vector width, so the
+    compress step measures both and records it per variant (``onnxruntime_nchwc``)."""
+    return {} if nchwc else {"disabled_optimizers": ["NchwcTransformer"]}
+
+
 class OnnxRuntimeBackend(Backend):
     """One generic session (style vector as an input) plus sessions specialized per style vector.
 
@@ -102,6 +109,8 @@ class OnnxRuntimeBackend(Backend):
             self._options.intra_op_num_threads = threads
         # The package loader verified the checksum; the bytes are kept to specialize from.
         self._model = self._path.read_bytes()
+        # The layout the compress step measured faster for this variant (ONNX Runtime's default where unrecorded).
+        self.nchwc = bool(package.variants.get(self.variant, {}).get("onnxruntime_nchwc", True))
         self._session = self._load(self._model)
         self._image_name = package.manifest["input"]["name"]
         self._style_name = package.manifest["style_input"]["name"]
@@ -115,7 +124,8 @@ class OnnxRuntimeBackend(Backend):
     def _load(self, model: bytes):
         import onnxruntime as ort
         try:
-            return ort.InferenceSession(model, self._options, providers=["CPUExecutionProvider"])
+            return ort.InferenceSession(model, self._options, providers=["CPUExecutionProvider"],
+                                        **layout_options(self.nchwc))
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
             raise ModelLoadError(f"{self._path}: onnxruntime could not load it ({type(exc).__name__}: {exc}). "
                                  "Re-export the package.") from None

@@ -48,3 +48,30 @@ def test_cpu_default_is_the_fastest_variant_that_passes_its_floor():
     if not any(b.available for b in sdk.list_backends() if b.name in ("tensorrt", "torch-cuda")):
         from sdk.stylizer import default_stylizer
         assert default_stylizer()._backend.variant == fastest  # what sdk.stylize_frame runs
+
+
+def test_each_variant_runs_in_the_layout_recorded_for_it_and_both_layouts_agree(tmp_path):
+    """The compress step records per variant whether ONNX Runtime's blocked layout (NCHWc) was faster;
+    the backend follows it. Plain and blocked sessions compute the same frame to float rounding."""
+    import numpy as np
+    import onnxruntime as ort
+    from sdk.backends.onnxruntime import OnnxRuntimeBackend, layout_options
+
+    assert all(isinstance(v.get("onnxruntime_nchwc"), bool) for v in VARIANTS.values())
+    for name in ("fp32", "pruned25"):
+        backend = OnnxRuntimeBackend(PACKAGE, variant=name)
+        assert backend.nchwc is VARIANTS[name]["onnxruntime_nchwc"], name
+    blob = PACKAGE.file("fp32").read_bytes()
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 3, 64, 96)).astype(np.float32)
+    style = np.eye(len(PACKAGE.style_names), dtype=np.float32)[2].reshape(1, -1, 1, 1)
+    outputs = {}
+    for nchwc in (True, False):
+        options = ort.SessionOptions()
+        options.optimized_model_filepath = str(tmp_path / f"optimized-{nchwc}.onnx")
+        session = ort.InferenceSession(blob, options, providers=["CPUExecutionProvider"], **layout_options(nchwc))
+        outputs[nchwc] = session.run(None, {"image": x, "style": style})[0]
+    import onnx
+    domains = {nchwc: {n.domain for n in onnx.load(tmp_path / f"optimized-{nchwc}.onnx").graph.node}
+               for nchwc in (True, False)}
+    assert "com.microsoft.nchwc" not in domains[False]
+    assert np.abs(outputs[True] - outputs[False]).max() < 1e-4

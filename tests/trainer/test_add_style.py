@@ -14,7 +14,8 @@ def look_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def added(tmp_path_factory, look_dir):
     out = tmp_path_factory.mktemp("pkg")
-    package, _ = add_style.add_style(None, "warm_film", look_dir, out, iterations=6, progress=False)
+    package, _ = add_style.add_style(None, "warm_film", look_dir, out, iterations=6, progress=False,
+                                     variant_iterations=20)
     return package
 
 
@@ -43,14 +44,35 @@ def test_new_package_has_one_more_style_and_only_its_column_changed(added):
     assert len(changed) == 2 * 21
 
 
-def test_old_styles_outputs_are_bit_identical_through_the_sdk(added, photos_rgb):
-    with sdk.Stylizer(added.path, backend="onnxruntime", color_order="rgb") as new, \
-            sdk.Stylizer(backend="onnxruntime", precision="fp32", color_order="rgb") as old:
+@pytest.mark.parametrize("variant", [None, "fp32", "pruned50", "int8", "pruned25-fp16"])
+def test_old_styles_outputs_are_bit_identical_through_the_sdk(added, photos_rgb, variant):
+    """In every variant (None: what precision="auto" picks), as the SDK runs it."""
+    with sdk.Stylizer(added.path, backend="onnxruntime", color_order="rgb", variant=variant) as new, \
+            sdk.Stylizer(backend="onnxruntime", color_order="rgb", variant=variant) as old:
+        assert new._backend.variant == old._backend.variant
         for image in photos_rgb.values():
             for style in old.styles:
                 np.testing.assert_array_equal(new(image, style=style), old(image, style=style))
         assert not np.array_equal(new(photos_rgb["chelsea"], style="warm_film"),
                                   old(photos_rgb["chelsea"], style="glow"))
+
+
+def test_the_added_package_keeps_every_variant_and_the_auto_choice(added):
+    base = sdk.load_package()
+    assert set(added.variants) == set(base.variants)
+    assert added.manifest["precisions"] == base.manifest["precisions"]
+    for name, entry in added.variants.items():
+        assert (added.path / entry["file"]).is_file(), name
+        before = base.variants[name]
+        # Same network size: the base's measured latencies and layout stay, so auto picks the same file.
+        assert entry["cpu_ms_640x360"] == before["cpu_ms_640x360"]
+        assert entry["onnxruntime_nchwc"] == before["onnxruntime_nchwc"]
+        if name != "fp32":
+            floor = 30.0 if "pruned" in name else 32.0
+            assert entry["passes_floor"] == (before["passes_floor"] and entry["new_style_psnr_db"] >= floor), name
+    assert added.choose_variant()[0] == base.choose_variant()[0]
+    with sdk.Stylizer(added.path, backend="onnxruntime", variant="pruned25") as s:
+        assert s.styles[-1] == "warm_film"
 
 
 def test_add_style_refuses_a_duplicate_name_and_too_few_photos(tmp_path, look_dir):
@@ -183,3 +205,18 @@ def test_preview_rewrites_only_after_its_interval(tmp_path):
     preview.every_s = 0.0
     preview.maybe(model)
     assert (tmp_path / "p.jpg").stat().st_size > 10_000
+
+
+def test_the_live_estimate_reads_zero_for_the_photo_and_one_for_the_look():
+    import torch
+    from trainer.data import UnpairedCrops
+    x = torch.rand(4, 3, 32, 32) * 2 - 1
+    target = (x * 0.5 + 0.3).clamp(-1, 1)
+    for kwargs in ({"target": target}, {"look_moments": UnpairedCrops.moments_of(target)}):
+        assert add_style.LiveEstimate().update(x, x, **kwargs) == pytest.approx(0.0, abs=1e-6)
+        assert add_style.LiveEstimate().update(x, target, **kwargs) == pytest.approx(1.0, abs=1e-6)
+        halfway = add_style.LiveEstimate().update(x, (x + target) / 2, **kwargs)
+        assert 0.3 < halfway < 0.7, (kwargs.keys(), halfway)
+    live = add_style.LiveEstimate(decay=0.5)
+    live.update(x, x, target=target)
+    assert live.update(x, target, target=target) == pytest.approx(0.5)  # an average of the batches

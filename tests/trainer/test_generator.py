@@ -6,11 +6,12 @@ import torch
 from trainer.models.generator import Generator, GeneratorConfig, count_macs, count_parameters, style_vector
 
 
-@pytest.fixture(params=[0, 16], ids=["no-colour-head", "colour-head"])
+@pytest.fixture(params=[(0, False), (16, False), (16, True)], ids=["no-colour-head", "colour-head", "heads-at-half"])
 def trained_like(request):
     """A generator whose BatchNorm statistics and style affines are not the identity."""
     torch.manual_seed(0)
-    g = Generator(GeneratorConfig(num_styles=3, colour_channels=request.param))
+    colour_channels, heads_at_half = request.param
+    g = Generator(GeneratorConfig(num_styles=3, colour_channels=colour_channels, heads_at_half=heads_at_half))
     for p in g.parameters():
         p.data += 0.05 * torch.randn_like(p)
     g.train()
@@ -43,6 +44,26 @@ def test_colour_head_costs_352_macs_a_pixel_at_16_channels():
     plain = count_macs(Generator(GeneratorConfig()).deploy(), 64, 64)
     head = count_macs(Generator(GeneratorConfig(colour_channels=16)).deploy(), 64, 64)
     assert head - plain == 64 * 64 * (3 * 16 + 16 * 16 + 16 * 3)
+
+
+def test_heads_at_half_moves_only_the_rgb_conv_and_the_context_projection():
+    """The context projection is a 1x1 conv, which commutes with nearest upsampling: with the RGB conv
+    silenced the two layouts agree to float rounding; with it, they differ (it sees half-resolution
+    features). Every full-resolution MAC but the colour head's per-pixel ones moves to 1/4 the pixels."""
+    torch.manual_seed(0)
+    full = Generator(GeneratorConfig(num_styles=2, colour_channels=16)).eval()
+    for p in full.parameters():
+        p.data += 0.1 * torch.randn_like(p)
+    half = Generator(GeneratorConfig(num_styles=2, colour_channels=16, heads_at_half=True)).eval()
+    half.load_state_dict(full.state_dict())
+    x, s = torch.rand(1, 3, 32, 48) * 2 - 1, style_vector([0.4, 0.6], 2)
+    with torch.no_grad():
+        assert (full(x, s) - half(x, s)).abs().max() > 1e-3
+        full.to_rgb.weight.zero_()
+        half.to_rgb.weight.zero_()
+        assert (full(x, s) - half(x, s)).abs().max() < 1e-5
+    saved = count_macs(full.deploy(), 64, 64) - count_macs(half.deploy(), 64, 64)
+    assert saved == 64 * 64 * 3 // 4 * (16 * 3 * 9 + 16 * 16)
 
 
 def test_colour_head_alone_can_turn_a_photo_grey():

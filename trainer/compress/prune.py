@@ -44,12 +44,13 @@ def prune(model: Generator, macs_fraction: float) -> Generator:
     example = (torch.rand(1, 3, 64, 64) * 2 - 1, torch.eye(model.config.num_styles)[:1].view(1, -1, 1, 1))
     best = None
     # torch-pruning prunes by a uniform ratio per layer; step it up until the MACs fit the target.
-    # The stem's channels are halved (16 -> 8) at any target: they run at 1/2 and, upsampled, at full
-    # resolution into the RGB conv, where a channel costs the most time per MAC.
+    # The stem's channels and the colour head's are halved (16 -> 8) at any target: the stem's run at
+    # 1/2 resolution, the colour head's at full resolution, where a channel costs the most time per MAC.
     for ratio in np.arange(0.05, 0.81, 0.05):
         candidate = copy.deepcopy(model).requires_grad_(True)  # torch-pruning skips frozen parameters
+        halved = [candidate.stem.conv] + ([candidate.colour_pixel] if model.config.colour_channels > 8 else [])
         pruner = tp.pruner.MetaPruner(candidate, example, importance=tp.importance.MagnitudeImportance(p=2),
-                                      pruning_ratio=float(ratio), pruning_ratio_dict={candidate.stem.conv: 0.5},
+                                      pruning_ratio=float(ratio), pruning_ratio_dict={m: 0.5 for m in halved},
                                       round_to=ROUND_TO, ignored_layers=_unprunable(candidate))
         pruner.step()
         if count_macs(candidate, 720, 1280) <= macs_fraction * full:

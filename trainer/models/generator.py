@@ -5,10 +5,13 @@ Reads top to bottom like the network it is::
     frame (1/1) -> stem conv s2 (1/2) -> down conv s2 (1/4)
       -> residual depthwise-separable blocks at 1/4          (most of the compute)
       -> nearest x2 + separable conv (1/2), + skip from stem  (residual add, no concat)
-      -> nearest x2 (1/1) -> conv to RGB                    (the local path: smoothing, bloom, lines)
-      + a per-pixel colour head at 1/1: 1x1 convs of the pixel's RGB and of the upsampled
-        features, ReLU, 1x1 conv to RGB                     (the global path: grades, curves, grey)
+      -> conv to RGB at 1/2 -> nearest x2 (1/1)             (the local path: smoothing, bloom, lines)
+      + a per-pixel colour head at 1/1: 1x1 convs of the pixel's RGB and of the features
+        (projected at 1/2, upsampled), ReLU, 1x1 conv to RGB (the global path: grades, curves, grey)
       + input, clip to [-1, 1]
+
+(``heads_at_half``; packages trained before it upsample the features first and run the RGB conv
+and the projection at 1/1.)
 
 Why this shape (see ../shared/DESIGN.md, "The generator"):
 
@@ -29,6 +32,9 @@ Why this shape (see ../shared/DESIGN.md, "The generator"):
   pixel at 16 channels); it also sees the upsampled local features, so a local average can
   steer a per-pixel curve (a pencil line is a pixel darker than its neighbourhood). HDRNet
   (Gharbi et al. 2017) splits low-resolution analysis from a full-resolution apply the same way.
+* Full resolution holds only what must be per pixel: the colour head (3 -> h -> 3) and the adds.
+  A feature map there (16 channels at 720p is 59 MB) made the CPU frame memory-bound: the RGB
+  conv, the context projection and their layout reorders were 70% of the pruned model's time.
 * The output is ``clip(x + delta)``: at initialization the network is the identity, so
   training starts from the photo and moves it toward the look.
 """
@@ -53,6 +59,12 @@ class GeneratorConfig:
     output_affine: bool = False
     # Hidden channels of the per-pixel colour head (0: none, the model before the looks issue).
     colour_channels: int = 0
+    # The RGB conv and the colour head's context projection run at 1/2 resolution, and only their
+    # outputs (3 and colour_channels channels) are upsampled: full resolution then carries no
+    # feature map at all. The context projection is a 1x1 conv, which commutes with nearest
+    # upsampling (exact); the RGB conv sees the same features at half the resolution. False keeps
+    # the packages trained before it computing what they were trained to.
+    heads_at_half: bool = False
 
     @property
     def stride(self) -> int:
@@ -154,16 +166,20 @@ class Generator(nn.Module):
         x = self.down(half, style)
         for block in self.body:
             x = block(x, style)
-        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        x = _up(x)
         x = self.up_pw(self.up_dw(x, style), style) + half
-        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-        y = image + self.to_rgb(x)
+        if self.config.heads_at_half:
+            y = image + _up(self.to_rgb(x))
+        else:
+            x = _up(x)
+            y = image + self.to_rgb(x)
         if self.config.colour_channels:
             # colour_affine(pixel + context), written as one Conv -> Mul (-> Add) chain per conv: once the style
             # is a constant, ONNX Runtime fuses each scale and shift into its conv (a Mul after the Add it cannot).
             scale = 1 + self.colour_affine.to_gamma(style)
             hidden = self.colour_pixel(image) * scale + self.colour_affine.to_beta(style)
-            hidden = F.relu(hidden + self.colour_context(x) * scale)
+            context = self.colour_context(x) * scale
+            hidden = F.relu(hidden + (_up(context) if self.config.heads_at_half else context))
             y = y + self.colour_out(hidden)
         if self.out_affine is not None:
             y = self.out_affine(y, style)
@@ -176,6 +192,10 @@ class Generator(nn.Module):
             if isinstance(module, ConvNormAffine):
                 module.fold_norm()
         return model
+
+
+def _up(x: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(x, scale_factor=2.0, mode="nearest")
 
 
 def style_vector(index_or_weights, num_styles: int, batch: int = 1) -> torch.Tensor:

@@ -1,0 +1,169 @@
+"""A package's compressed variants, widened by the style that add-style trained into its FP32 model.
+
+Adding a look must change nothing else: every pruned variant gains the new style's column in each
+per-style scale and shift, trained by distillation from the widened FP32 model on the new style
+alone (everything else frozen, so the old styles compute exactly what they did); each FP16 and
+INT8 file is remade from its widened FP32 source, the INT8 ones calibrated on the old styles only,
+so their activation ranges, and with them every old style's pixels, stay as they were. Each file
+is checked to serve the old styles bit-identically to the base package's, as the SDK runs them
+(style-specialized ONNX Runtime sessions). The recorded latencies and layout stay the base's: the
+networks are the same size, so ``precision="auto"`` picks what it picked before.
+"""
+from __future__ import annotations
+
+import copy
+import time
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from sdk import frames
+from sdk.frames import working_size
+from trainer import photos
+from trainer.compress.metrics import FLOORS, _session
+from trainer.compress.quantize import quantize_qdq, style_path_nodes, to_fp16
+from trainer.export import generator_from_package, to_onnx
+from trainer.models.generator import Generator, style_vector
+
+
+class VariantMismatchError(RuntimeError):
+    """A widened variant does not serve an old style bit-identically (a bug, never a user error)."""
+
+
+def _crops(images: list[np.ndarray], batch: int, crop: int, rng: np.random.Generator) -> torch.Tensor:
+    out = []
+    for _ in range(batch):
+        image = images[rng.integers(len(images))]
+        h, w = image.shape[:2]
+        size = max(crop, int(min(h, w) * rng.uniform(0.3, 1.0)))
+        y, x = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
+        out.append(cv2.resize(image[y:y + size, x:x + size], (crop, crop), interpolation=cv2.INTER_AREA))
+    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def distill_new_style(student: Generator, teacher: Generator, content: list[np.ndarray],
+                      iterations: int, batch: int = 8, crop: int = 96, lr: float = 5e-3,
+                      seed: int = 0) -> list[float]:
+    """Train only the student's new-style column toward the teacher's new style (L1 on pixels)."""
+    from trainer.add_style import new_style_parameters
+
+    n = student.config.num_styles
+    params = new_style_parameters(student)
+    optimizer = torch.optim.Adam(params, lr=lr)
+    rng = np.random.default_rng(seed)
+    style = style_vector(n - 1, n, batch)
+    losses = []
+    student.train(False)  # deploy structure: no BatchNorm, so train/eval only matters for clarity
+    for _ in range(iterations):
+        x = _crops(content, batch, crop, rng)
+        with torch.no_grad():
+            target = teacher(x, style)
+        loss = F.l1_loss(student(x, style), target)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    student.requires_grad_(False)
+    return losses
+
+
+def _nearest_style(student: Generator, teacher: Generator, content: list[np.ndarray]) -> int:
+    """The old style whose student output is nearest the teacher's new style: the column to start from."""
+    n = teacher.config.num_styles
+    x = _crops(content, 8, 96, np.random.default_rng(1))
+    with torch.no_grad():
+        target = teacher(x, style_vector(n - 1, n, 8))
+        gaps = [float((student(x, style_vector(k, n - 1, 8)) - target).abs().mean()) for k in range(n - 1)]
+    return int(np.argmin(gaps))
+
+
+def _calibration_feeds(old_styles: int, size_wh: tuple[int, int] = (640, 360)) -> list[dict[str, np.ndarray]]:
+    """The base package's INT8 calibration (quantize.calibration_inputs), one-hots padded with the new
+    style's zero: the same activations, so the same ranges."""
+    feeds = []
+    for image in photos.load_set(photos.CONTENT + photos.STYLE):
+        x = cv2.resize(image, size_wh, interpolation=cv2.INTER_AREA).astype(np.float32) / 127.5 - 1
+        x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+        for s in range(old_styles):
+            feeds.append({"image": x, "style": np.eye(old_styles + 1, dtype=np.float32)[s].reshape(1, -1, 1, 1)})
+    return feeds
+
+
+def _run(blob: bytes, style_index: int, num_styles: int, images: list[np.ndarray], nchwc: bool) -> list[np.ndarray]:
+    """RGB outputs as the SDK computes them: a style-specialized session, the SDK's pre/post steps."""
+    session = _session(blob, np.eye(num_styles, dtype=np.float32)[style_index].reshape(1, -1, 1, 1), nchwc)
+    outputs = []
+    for image in images:
+        size = working_size(*image.shape[:2], 4, 1280, 16)
+        x = frames.preprocess(image, size, "rgb").astype(session.input_dtype)
+        y = session.run(None, {"image": x})[0].astype(np.float32)
+        outputs.append(frames.postprocess(y, image, 1.0, "rgb"))
+    return outputs
+
+
+def _old_styles_unchanged(name: str, base_blob: bytes, blob: bytes, old_styles: int, images, nchwc: bool) -> None:
+    for k in range(old_styles):
+        before = _run(base_blob, k, old_styles, images, nchwc)
+        after = _run(blob, k, old_styles + 1, images, nchwc)
+        for a, b in zip(before, after):
+            if not np.array_equal(a, b):
+                raise VariantMismatchError(f"variant {name!r}: old style {k} changed by up to "
+                                           f"{int(np.abs(a.astype(int) - b).max())}/255 when widened")
+
+
+def _new_style_psnr(blob: bytes, reference: bytes, num_styles: int, images, nchwc: bool) -> float:
+    ours = _run(blob, num_styles - 1, num_styles, images, nchwc)
+    ref = _run(reference, num_styles - 1, num_styles, images, True)
+    values = [10 * np.log10(255.0 ** 2 / max(float(np.mean((a.astype(np.float64) - b) ** 2)), 1e-10))
+              for a, b in zip(ours, ref)]
+    return round(float(np.mean(values)), 2)
+
+
+def widen_variants(package, model: Generator, reference_blob: bytes, content: list[np.ndarray],
+                   iterations: int, seed: int = 0, log=None
+                   ) -> tuple[dict[str, bytes], dict[str, dict]]:
+    """Files and manifest records of every variant of ``package`` but the FP32 one, widened by the
+    new style of ``model`` (its FP32 generator, whose ONNX is ``reference_blob``). A package without
+    variants gives none."""
+    base_variants = package.variants
+    old = len(package.style_names)
+    n = model.config.num_styles
+    held_out = photos.load_set(photos.HELD_OUT)
+    fp32_blobs = {"fp32": reference_blob}
+    files, records = {}, {}
+    for name, entry in base_variants.items():
+        if name == "fp32" or entry["precision"] != "fp32":
+            continue
+        from trainer.add_style import widen
+
+        start = time.time()
+        pruned = generator_from_package(package, name)
+        student = widen(pruned, _nearest_style(pruned, model, content))
+        history = distill_new_style(student, model, content, iterations, seed=seed)
+        fp32_blobs[name] = to_onnx(student.eval())
+        if log:
+            log(f"{name}: new style distilled in {time.time() - start:.0f} s (L1 {history[0]:.4f} -> {history[-1]:.4f})")
+    for name, entry in base_variants.items():
+        if name == "fp32":
+            continue
+        source = name if entry["precision"] == "fp32" else (entry.get("pruned_from") or "fp32")
+        if entry["precision"] == "fp32":
+            blob = fp32_blobs[name]
+        elif entry["precision"] == "fp16":
+            blob = to_fp16(fp32_blobs[source])
+        else:
+            blob = quantize_qdq(fp32_blobs[source], _calibration_feeds(old), exclude=style_path_nodes(fp32_blobs[source]))
+        nchwc = bool(entry.get("onnxruntime_nchwc", True))
+        _old_styles_unchanged(name, (package.path / entry["file"]).read_bytes(), blob, old, held_out[:1], nchwc)
+        record = copy.deepcopy(entry)
+        record["bytes"] = len(blob)
+        psnr = _new_style_psnr(blob, reference_blob, n, held_out, nchwc)
+        floor = FLOORS["pruned_psnr_db"] if "pruned" in name else FLOORS["quantized_psnr_db"]
+        record["new_style_psnr_db"] = psnr  # against the widened FP32 model, on the held-out photos
+        record["passes_floor"] = bool(entry.get("passes_floor")) and psnr >= floor
+        files[entry["file"]], records[name] = blob, record
+        if log:
+            log(f"{name}: new style {psnr:.2f} dB against FP32 (floor {floor:.0f}); old styles bit-identical")
+    return files, records
