@@ -26,7 +26,7 @@ def modules():
 def test_the_default_generator_folds_every_style_scale_and_shift(modules):
     plain, folded = modules
     assert len(sdk.load_package().styles) == NUM_STYLES
-    assert len(plain.nodes) == 149
+    assert len(plain.nodes) == 150  # the half-resolution colour heads add one nearest Resize
     # 22 Conv -> Mul (-> Add) chains become 22 Convs: 20 scale-and-shift pairs, the colour head's pixel conv
     # (scale and shift) and its context conv (scale only: its Add sums two images); the style branch (63
     # nodes) leaves the image program.
@@ -35,7 +35,7 @@ def test_the_default_generator_folds_every_style_scale_and_shift(modules):
     assert [f[0] for f in folded.folds if not f[3]] == ["colour_context.weight"]
     assert len(folded.style_nodes) == 63
     assert sorted({n[0] for n in folded.image_nodes}) == ["Add", "Clip", "Conv", "Relu", "Resize"]
-    assert len(folded.image_nodes) == 43
+    assert len(folded.image_nodes) == 44
     assert len(folded.bound_names) == 44  # a weight and a bias per fold, nothing else
 
 
