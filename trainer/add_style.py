@@ -405,7 +405,7 @@ def add_style_from_lut(package_path, name: str, lut_path, out, iterations: int =
         target = luts.torch_apply(grid, x)
         fake = model(x, style)
         loss = (fake - target).abs().mean()
-        closure = live.update(x, fake, target)
+        toward_look = live.update(x, fake, target)
         if not math.isfinite(loss.item()):
             raise FloatingPointError(f"non-finite loss at iteration {it + 1}; lower the learning rate")
         opt.zero_grad(set_to_none=True)
@@ -413,7 +413,7 @@ def add_style_from_lut(package_path, name: str, lut_path, out, iterations: int =
         opt.step()
         schedule.step()
         if bar is not None:
-            bar.set_postfix(closure=f"{closure:.3f}", l1=f"{loss.item() * 127.5:.2f} levels")
+            bar.set_postfix(toward_look=f"{toward_look:.3f}", l1=f"{loss.item() * 127.5:.2f} levels")
             bar.update(1)
     if bar is not None:
         bar.close()
@@ -567,7 +567,7 @@ def add_style_from_pairs(package_path, name: str, before_dir, after_dir, out, it
             d_loss.backward()
             opt_d.step()
         l1 = (fake - y).abs().mean()
-        closure = live.update(x, fake, y)
+        toward_look = live.update(x, fake, y)
         loss = l1 + (adv_weight * losses.lsgan_g(critic(fake, judge_index)) if adv_weight else 0.0)
         if not math.isfinite(loss.item()):
             raise FloatingPointError(f"non-finite loss at iteration {it + 1}; lower the learning rate")
@@ -577,7 +577,7 @@ def add_style_from_pairs(package_path, name: str, before_dir, after_dir, out, it
         schedule.step()
         preview.maybe(model)
         if bar is not None:
-            bar.set_postfix(closure=f"{closure:.3f}", l1=f"{l1.item() * 127.5:.2f} levels")
+            bar.set_postfix(toward_look=f"{toward_look:.3f}", l1=f"{l1.item() * 127.5:.2f} levels")
             bar.update(1)
     if bar is not None:
         bar.close()
