@@ -42,11 +42,12 @@ def test_pairs_learn_the_look_on_held_out_pairs_and_record_it(learned):
 
 def test_pairs_keep_the_old_styles_bit_identical_through_the_sdk(learned, photos_rgb):
     package, _ = learned
-    with sdk.Stylizer(package.path, backend="onnxruntime", color_order="rgb") as new, \
-            sdk.Stylizer(backend="onnxruntime", precision="fp32", color_order="rgb") as old:
-        image = photos_rgb["chelsea"]
-        for style in old.styles:
-            np.testing.assert_array_equal(new(image, style=style), old(image, style=style))
+    image = photos_rgb["chelsea"]
+    for precision in ("fp32", "auto"):  # the new package keeps the variants, so auto serves pruned25 in both
+        with sdk.Stylizer(package.path, backend="onnxruntime", precision=precision, color_order="rgb") as new, \
+                sdk.Stylizer(backend="onnxruntime", precision=precision, color_order="rgb") as old:
+            for style in old.styles:
+                np.testing.assert_array_equal(new(image, style=style), old(image, style=style))
 
 
 def test_unmatched_names_and_different_sizes_are_listed(tmp_path):
