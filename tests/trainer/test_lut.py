@@ -145,11 +145,12 @@ def test_add_style_from_a_lut_learns_it_and_leaves_the_other_styles_alone(tmp_pa
     record = package.manifest["added_styles"][-1]
     assert package.style_names[-1] == "teal" and record["source"] == "lut" and record["lut_size"] == 17
     assert record["closure_to_lut"]["mean"] > 0.5  # 150 iterations: well on the way (1,500 reach 0.9+, README)
-    with sdk.Stylizer(package.path, backend="onnxruntime", color_order="rgb") as new, \
-            sdk.Stylizer(backend="onnxruntime", precision="fp32", color_order="rgb") as old:
-        image = photos_rgb["chelsea"]
-        for style in old.styles:
-            np.testing.assert_array_equal(new(image, style=style), old(image, style=style))
+    image = photos_rgb["chelsea"]
+    for precision in ("fp32", "auto"):  # the new package keeps the variants, so auto serves pruned25 in both
+        with sdk.Stylizer(package.path, backend="onnxruntime", precision=precision, color_order="rgb") as new, \
+                sdk.Stylizer(backend="onnxruntime", precision=precision, color_order="rgb") as old:
+            for style in old.styles:
+                np.testing.assert_array_equal(new(image, style=style), old(image, style=style))
     proc = subprocess.run([sys.executable, "-m", "trainer", "add-style", "--name", "x", "--out", str(tmp_path / "o")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "--photos DIR, --before DIR --after DIR, or --lut FILE.cube" in proc.stderr
