@@ -39,10 +39,11 @@ def _session(onnx_bytes: bytes, style: np.ndarray | None = None, nchwc: bool = T
     return session
 
 
-def _run_rgb(session, rgb: np.ndarray, style: np.ndarray, stride: int = 4) -> np.ndarray:
-    """One RGB photo through a bare session with the SDK's own pre/post-processing and working size."""
+def _run_rgb(session, rgb: np.ndarray, style: np.ndarray | None, stride: int = 4) -> np.ndarray:
+    """One RGB photo through a bare session with the SDK's own pre/post-processing and working size
+    (``style`` None: a session specialized to its style, as the SDK runs one)."""
     size = working_size(*rgb.shape[:2], stride, 1280, 16)
-    feeds = {"image": frames.preprocess(rgb, size, "rgb"), "style": style}
+    feeds = {"image": frames.preprocess(rgb, size, "rgb")} | ({} if style is None else {"style": style})
     y = session.run(None, {k: v.astype(session.input_dtype) for k, v in feeds.items()})[0]
     return frames.postprocess(y.astype(np.float32), rgb, 1.0, "rgb")
 

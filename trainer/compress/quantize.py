@@ -23,13 +23,15 @@ def to_fp16(onnx_bytes: bytes) -> bytes:
     return model.SerializeToString()
 
 
-def calibration_inputs(num_styles: int, size_wh: tuple[int, int] = (640, 360)) -> list[dict[str, np.ndarray]]:
-    """Real photos (not held out) at the working resolution, every style: the activation ranges seen in use."""
+def calibration_inputs(num_styles: int, size_wh: tuple[int, int] = (640, 360),
+                       calibrated_styles: int | None = None) -> list[dict[str, np.ndarray]]:
+    """Real photos (not held out) at the working resolution, every style: the activation ranges seen in use.
+    ``calibrated_styles``: only the first ones (a widened package keeps the ranges of its old styles)."""
     feeds = []
     for image in photos.load_set(photos.CONTENT + photos.STYLE):
         x = (cv2.resize(image, size_wh, interpolation=cv2.INTER_AREA).astype(np.float32) / 127.5 - 1)
         x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
-        for s in range(num_styles):
+        for s in range(num_styles if calibrated_styles is None else calibrated_styles):
             feeds.append({"image": x, "style": np.eye(num_styles, dtype=np.float32)[s].reshape(1, -1, 1, 1)})
     return feeds
 

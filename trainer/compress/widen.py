@@ -19,11 +19,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sdk import frames
-from sdk.frames import working_size
-from trainer import photos
-from trainer.compress.metrics import FLOORS, _session
-from trainer.compress.quantize import quantize_qdq, style_path_nodes, to_fp16
+from trainer import evaluate, photos
+from trainer.add_style import new_style_parameters, widen
+from trainer.compress.metrics import FLOORS, _run_rgb, _session
+from trainer.compress.quantize import calibration_inputs, quantize_qdq, style_path_nodes, to_fp16
 from trainer.export import generator_from_package, to_onnx
 from trainer.models.generator import Generator, style_vector
 
@@ -47,8 +46,6 @@ def distill_new_style(student: Generator, teacher: Generator, content: list[np.n
                       iterations: int, batch: int = 8, crop: int = 96, lr: float = 5e-3,
                       seed: int = 0) -> list[float]:
     """Train only the student's new-style column toward the teacher's new style (L1 on pixels)."""
-    from trainer.add_style import new_style_parameters
-
     n = student.config.num_styles
     params = new_style_parameters(student)
     optimizer = torch.optim.Adam(params, lr=lr)
@@ -79,28 +76,10 @@ def _nearest_style(student: Generator, teacher: Generator, content: list[np.ndar
     return int(np.argmin(gaps))
 
 
-def _calibration_feeds(old_styles: int, size_wh: tuple[int, int] = (640, 360)) -> list[dict[str, np.ndarray]]:
-    """The base package's INT8 calibration (quantize.calibration_inputs), one-hots padded with the new
-    style's zero: the same activations, so the same ranges."""
-    feeds = []
-    for image in photos.load_set(photos.CONTENT + photos.STYLE):
-        x = cv2.resize(image, size_wh, interpolation=cv2.INTER_AREA).astype(np.float32) / 127.5 - 1
-        x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
-        for s in range(old_styles):
-            feeds.append({"image": x, "style": np.eye(old_styles + 1, dtype=np.float32)[s].reshape(1, -1, 1, 1)})
-    return feeds
-
-
 def _run(blob: bytes, style_index: int, num_styles: int, images: list[np.ndarray], nchwc: bool) -> list[np.ndarray]:
     """RGB outputs as the SDK computes them: a style-specialized session, the SDK's pre/post steps."""
     session = _session(blob, np.eye(num_styles, dtype=np.float32)[style_index].reshape(1, -1, 1, 1), nchwc)
-    outputs = []
-    for image in images:
-        size = working_size(*image.shape[:2], 4, 1280, 16)
-        x = frames.preprocess(image, size, "rgb").astype(session.input_dtype)
-        y = session.run(None, {"image": x})[0].astype(np.float32)
-        outputs.append(frames.postprocess(y, image, 1.0, "rgb"))
-    return outputs
+    return [_run_rgb(session, image, None) for image in images]
 
 
 def _old_styles_unchanged(name: str, base_blob: bytes, blob: bytes, old_styles: int, images, nchwc: bool) -> None:
@@ -113,12 +92,9 @@ def _old_styles_unchanged(name: str, base_blob: bytes, blob: bytes, old_styles: 
                                            f"{int(np.abs(a.astype(int) - b).max())}/255 when widened")
 
 
-def _new_style_psnr(blob: bytes, reference: bytes, num_styles: int, images, nchwc: bool) -> float:
+def _new_style_psnr(blob: bytes, reference: list[np.ndarray], num_styles: int, images, nchwc: bool) -> float:
     ours = _run(blob, num_styles - 1, num_styles, images, nchwc)
-    ref = _run(reference, num_styles - 1, num_styles, images, True)
-    values = [10 * np.log10(255.0 ** 2 / max(float(np.mean((a.astype(np.float64) - b) ** 2)), 1e-10))
-              for a, b in zip(ours, ref)]
-    return round(float(np.mean(values)), 2)
+    return round(float(np.mean([min(evaluate.psnr(a, b), 99.0) for a, b in zip(ours, reference)])), 2)
 
 
 def widen_variants(package, model: Generator, reference_blob: bytes, content: list[np.ndarray],
@@ -132,12 +108,12 @@ def widen_variants(package, model: Generator, reference_blob: bytes, content: li
     n = model.config.num_styles
     held_out = photos.load_set(photos.HELD_OUT)
     fp32_blobs = {"fp32": reference_blob}
+    reference = _run(reference_blob, n - 1, n, held_out, True)
+    calibration = None  # built once, for the first INT8 variant
     files, records = {}, {}
     for name, entry in base_variants.items():
         if name == "fp32" or entry["precision"] != "fp32":
             continue
-        from trainer.add_style import widen
-
         start = time.time()
         pruned = generator_from_package(package, name)
         student = widen(pruned, _nearest_style(pruned, model, content))
@@ -154,12 +130,14 @@ def widen_variants(package, model: Generator, reference_blob: bytes, content: li
         elif entry["precision"] == "fp16":
             blob = to_fp16(fp32_blobs[source])
         else:
-            blob = quantize_qdq(fp32_blobs[source], _calibration_feeds(old), exclude=style_path_nodes(fp32_blobs[source]))
+            if calibration is None:
+                calibration = calibration_inputs(n, calibrated_styles=old)
+            blob = quantize_qdq(fp32_blobs[source], calibration, exclude=style_path_nodes(fp32_blobs[source]))
         nchwc = bool(entry.get("onnxruntime_nchwc", True))
         _old_styles_unchanged(name, (package.path / entry["file"]).read_bytes(), blob, old, held_out[:1], nchwc)
         record = copy.deepcopy(entry)
         record["bytes"] = len(blob)
-        psnr = _new_style_psnr(blob, reference_blob, n, held_out, nchwc)
+        psnr = _new_style_psnr(blob, reference, n, held_out, nchwc)
         floor = FLOORS["pruned_psnr_db"] if "pruned" in name else FLOORS["quantized_psnr_db"]
         record["new_style_psnr_db"] = psnr  # against the widened FP32 model, on the held-out photos
         record["passes_floor"] = bool(entry.get("passes_floor")) and psnr >= floor
