@@ -56,7 +56,7 @@ def main() -> None:
         look = list(load_folder(args.look).values())
     except (FileNotFoundError, ValueError):
         look = list(load_folder(add_style.demo_look_photos(args.look)).values())
-    content = add_style.default_content()
+    content = add_style.bundled_content()
     base = generator_from_package(load_package())
     data = UnpairedCrops(content, [look], 128, args.seed)
     start = add_style.closest_style(base, data)

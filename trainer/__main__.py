@@ -89,8 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--demo-pairs", default=None, metavar="DIR",
                      help="first write before/after pairs of the photo corpus's training and validation photos in "
                           "--demo-look into DIR/before and DIR/after, and learn from them")
-    add.add_argument("--demo-look", default="warm_film", choices=("warm_film", "soft_skin"),
-                     help="the look of --demo-pairs: a colour grade or a local one")
+    add.add_argument("--demo-look", default="warm_film", choices=("warm_film", "warm_grade", "soft_skin"),
+                     help="the look of --demo-pairs: a colour grade with film grain, the same grade without "
+                          "grain, or a local look")
     add.add_argument("--demo-photos", default=None, metavar="DIR",
                      help="first write 30 bundled photos restyled by a warm film grade with grain into DIR "
                           "(a look the shipped model never saw) and use them as --photos")

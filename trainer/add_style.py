@@ -3,10 +3,12 @@
 Only the new style's parameters train: in every per-style affine (``gamma(s)``, ``beta(s)``, 1x1
 convs from the style vector), one new input column, including a per-style scale and shift of the
 output RGB that the widened model gains (zeros for the existing styles: exactly the identity).
-Every shared weight, bias and the existing styles' columns stay frozen, so with a one-hot vector
-for an old style the network computes exactly what it did before (the new column is multiplied
-by 0): the old styles' outputs are bit-identical, which tests/trainer/test_add_style.py checks
-through the SDK.
+From pairs and from a LUT the style also owns hidden channels of the per-pixel colour head (its own
+pixel, context and output weights; :func:`grow_colour_head`): one column of scales and shifts
+carries most of a grade but not all, and no local look. Every shared weight, bias and the existing
+styles' columns stay frozen, and the owned channels are off (exactly zero) for every other style,
+so with a one-hot vector for an old style the network computes exactly what it did before: the
+old styles' outputs are bit-identical, which tests/trainer/test_add_style.py checks through the SDK.
 
 Training is unpaired, like the main trainer: content crops from ``--content`` (default: the
 bundled content photos with colour variants) go through the generator; a fresh one-style
@@ -37,6 +39,10 @@ MIN_PHOTO_SIDE = 128  # a training crop's size: anything smaller cannot give one
 
 
 PREVIEW_EVERY_S = 120.0
+# Colour-head channels a style learned from pairs or a LUT owns (grow_colour_head). 8 take a strong LUT
+# from 0.93 to 0.96 closure; they cost every style of the package about 80 MACs a pixel (measured
+# latencies are recorded anew).
+OWNED_COLOUR_CHANNELS = 8
 # Distillation steps of the new style into each pruned variant (trainer/compress/widen.py).
 VARIANT_ITERATIONS = 300
 
@@ -154,6 +160,63 @@ def widen(base: Generator, start_from: int = 0) -> Generator:
     return model.eval()
 
 
+def grow_colour_head(model: Generator, channels: int, seed: int = 0) -> Generator:
+    """``model`` (just widened: its last style is the new one) with ``channels`` more hidden channels in
+    the colour head, owned by the new style. Their scale is ``1 + gamma(s)`` with a bias of -1 and a
+    column of 1 for the new style only, so for every other style (and every later added one) the scale
+    is exactly 0 and the channel computes ``relu(0 + 0) = 0``: nothing changes for them. For the new
+    style they start in their linear range (pixel bias 1, small random weights) with zero output
+    weights, so the new style starts where its column starts."""
+    if not channels or not model.config.colour_channels:
+        return model
+    hidden, n = model.colour_pixel.out_channels, model.config.num_styles
+    state = model.state_dict()
+    shapes = {k: tuple(v.shape) for k, v in state.items() if k.endswith(".weight")}
+    for key in ("colour_pixel.weight", "colour_context.weight", "colour_affine.to_gamma.weight",
+                "colour_affine.to_beta.weight"):
+        shapes[key] = (hidden + channels, *shapes[key][1:])
+    shapes["colour_out.weight"] = (3, hidden + channels, 1, 1)
+    grown = Generator(model.config).deploy()
+    resize_convs(grown, shapes)
+    rng = torch.Generator().manual_seed(seed)
+    out = {}
+    for key, value in grown.state_dict().items():
+        old = state[key]
+        if old.shape == value.shape:
+            out[key] = old.clone()
+            continue
+        new = torch.zeros_like(value)
+        if key == "colour_out.weight":
+            new[:, :hidden] = old
+        else:
+            new[:hidden] = old
+            if key == "colour_pixel.weight":
+                new[hidden:] = 0.5 * torch.randn(new[hidden:].shape, generator=rng)
+            elif key == "colour_context.weight":
+                new[hidden:] = 0.1 * torch.randn(new[hidden:].shape, generator=rng)
+            elif key == "colour_pixel.bias":
+                new[hidden:] = 1.0
+            elif key == "colour_affine.to_gamma.bias":
+                new[hidden:] = -1.0
+            elif key == "colour_affine.to_gamma.weight":
+                new[hidden:, n - 1] = 1.0
+        out[key] = new
+    grown.load_state_dict(out)
+    return grown.eval()
+
+
+def clamp_owned_outputs(model: Generator, owned: int) -> None:
+    """Keep each owned channel's output weight within the largest old weight of its output row. INT8
+    variants quantize colour_out per output row, with a scale set by the row's largest weight: a larger
+    owned weight would re-quantize, and so change, every old style's weights of that row."""
+    if not owned:
+        return
+    with torch.no_grad():
+        weight = model.colour_out.weight
+        limit = weight[:, :-owned].abs().amax(dim=(1, 2, 3), keepdim=True)
+        weight[:, -owned:] = torch.maximum(torch.minimum(weight[:, -owned:], limit), -limit)
+
+
 def closest_style(base: Generator, data: UnpairedCrops, samples: int = 64) -> int:
     """The existing style whose outputs' colour moments are nearest the look photos': the starting point.
     64 crops: with 8 the pick flipped between styles from one seed to the next."""
@@ -175,17 +238,28 @@ def style_affine_weights(model: Generator) -> list[torch.nn.Parameter]:
             for conv in (module.to_gamma, module.to_beta)]
 
 
-def new_style_parameters(model: Generator) -> list[torch.nn.Parameter]:
-    """Freeze everything but the new style's column; returns the affine weights that hold it."""
+def new_style_parameters(model: Generator, owned: int = 0) -> list[torch.nn.Parameter]:
+    """Freeze everything but the new style's column and its ``owned`` colour-head channels (the last
+    ones, :func:`grow_colour_head`); returns the weights that hold them."""
     model.requires_grad_(False)
     new = model.config.num_styles - 1
     params = style_affine_weights(model)
+
+    def train_part(tensor: torch.Tensor, index) -> None:
+        tensor.requires_grad_(True)
+        mask = torch.zeros_like(tensor)
+        mask[index] = 1.0
+        # Every other part gets exactly zero gradient, so Adam leaves it bit-for-bit as it was.
+        tensor.register_hook(lambda grad, mask=mask: grad * mask)
+
     for weight in params:
-        weight.requires_grad_(True)
-        mask = torch.zeros_like(weight)
-        mask[:, new] = 1.0
-        # Old styles' columns get exactly zero gradient, so Adam leaves them bit-for-bit as they were.
-        weight.register_hook(lambda grad, mask=mask: grad * mask)
+        train_part(weight, (slice(None), new))
+    if owned:
+        rows = slice(model.colour_pixel.out_channels - owned, None)
+        for tensor, index in ((model.colour_pixel.weight, rows), (model.colour_pixel.bias, rows),
+                              (model.colour_context.weight, rows), (model.colour_out.weight, (slice(None), rows))):
+            train_part(tensor, index)
+            params.append(tensor)
     return params
 
 
@@ -293,10 +367,24 @@ def _progress_bar(total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="it", dynamic_ncols=True, mininterval=2.0, disable=not sys.stderr.isatty())
 
 
-def default_content(seed: int = 0) -> list[np.ndarray]:
-    """The bundled content photos, six re-coloured copies each: the generator's inputs without --content."""
+def bundled_content(seed: int = 0) -> list[np.ndarray]:
+    """The bundled content photos, six re-coloured copies each: inputs for a teacher (a LUT, distillation)."""
     rng = np.random.default_rng(seed + 1)
     return [v for im in photos.load_set(photos.CONTENT) for v in colour_variants(im, 6, rng)]
+
+
+CORPUS_LONG_SIDE = 1024
+
+
+def default_content(seed: int = 0) -> list[np.ndarray]:
+    """The generator's inputs without --content: the photo corpus's train-content photos (`python -m trainer
+    photos fetch`) at a long side of 1024, four re-coloured copies each; the bundled ones without the corpus."""
+    from trainer import corpus
+    if not corpus.available():
+        return bundled_content(seed)
+    rng = np.random.default_rng(seed + 1)
+    return [v for im in corpus.load("train-content", max_side=CORPUS_LONG_SIDE).values()
+            for v in colour_variants(im, 4, rng)]
 
 
 def add_style(package_path, name: str, photos_dir, out, content_dir=None, iterations: int = 600,
@@ -338,18 +426,22 @@ def add_style(package_path, name: str, photos_dir, out, content_dir=None, iterat
 
 
 def _write_widened(package, model: Generator, name: str, description: str, record: dict, out,
-                   variant_iterations: int, progress: bool):
+                   variant_iterations: int, progress: bool, owned: int = 0):
     """The package with ``model`` (its styles plus ``name``) as its FP32 file, checked against ONNX Runtime,
-    and every compressed variant of the base widened alike (trainer/compress/widen.py)."""
+    and every compressed variant of the base widened alike (trainer/compress/widen.py). With ``owned``
+    colour-head channels every network is larger, so every latency is measured anew (in the layout the
+    base recorded: the old styles' pixels depend on it)."""
+    from trainer.compress.metrics import cpu_latencies_ms
     from trainer.compress.widen import widen_variants
     from trainer.export import check_against_onnxruntime, to_onnx
+    from trainer.models.generator import count_macs, count_parameters
 
     model.eval().requires_grad_(False)
     styles = list(package.style_names) + [name]
     blob = to_onnx(model)
     max_diff = check_against_onnxruntime(model, blob, styles)
-    files, variants = widen_variants(package, model, blob, default_content(), variant_iterations,
-                                     log=print if progress else None)
+    files, variants = widen_variants(package, model, blob, bundled_content(), variant_iterations,
+                                     log=print if progress else None, owned=owned)
     manifest = {k: copy.deepcopy(v) for k, v in package.manifest.items()
                 if k not in ("format", "format_version", "files", "variants")}
     manifest["styles"] = [*manifest["styles"], {"name": name, "index": len(styles) - 1, "description": description}]
@@ -365,13 +457,20 @@ def _write_widened(package, model: Generator, name: str, description: str, recor
         fp32 = copy.deepcopy(package.variants["fp32"])
         fp32["bytes"] = len(blob)
         manifest["variants"] = {"fp32": fp32, **variants}
+        if owned:
+            fp32["parameters"], fp32["macs_1280x720"] = count_parameters(model), count_macs(model, 720, 1280)
+            blobs = {v: blob if v == "fp32" else files[entry["file"]] for v, entry in manifest["variants"].items()}
+            layouts = {v: bool(entry.get("onnxruntime_nchwc", True)) for v, entry in manifest["variants"].items()}
+            for size, key, rounds in (((640, 360), "cpu_ms_640x360", 30), ((1280, 720), "cpu_ms_1280x720", 10)):
+                for v, ms in cpu_latencies_ms(blobs, size, len(styles), rounds, layouts).items():
+                    manifest["variants"][v][key] = ms
     manifest.setdefault("added_styles", []).append(record)
     return write_package(out, {"generator.onnx": blob, **files}, manifest)
 
 
 def add_style_from_lut(package_path, name: str, lut_path, out, iterations: int = 1500, lr: float = 0.02,
                        batch: int = 8, seed: int = 0, command: str = "", progress: bool = True,
-                       variant_iterations: int = VARIANT_ITERATIONS):
+                       variant_iterations: int = VARIANT_ITERATIONS, owned: int = OWNED_COLOUR_CHANNELS):
     """Learn the look of a .cube LUT as a new style: the LUT is the teacher (content crops, and the LUT
     applied to them), so the loss is paired (L1), and only the new style's column trains, as in
     :func:`add_style`. Returns (package, seconds, closure per unseen photo against applying the LUT)."""
@@ -385,13 +484,16 @@ def add_style_from_lut(package_path, name: str, lut_path, out, iterations: int =
                          "pick another --name")
     teacher = luts.CubeLut(lut_path)
     grid = teacher.torch_lattice()
-    content = default_content(seed)
-    data = UnpairedCrops(content, [content[:MIN_LOOK_PHOTOS]], 128, seed)  # only the content side is drawn
+    # The bundled photos' re-coloured copies span more colours per crop than the corpus's scenes: on the
+    # test split a strong LUT reached 0.93 from them against 0.91 from the corpus.
+    content = bundled_content(seed)
+    data = UnpairedCrops(content, [], 128, seed)
     base = generator_from_package(package)
-    model = widen(base, start_from=0)
+    model = grow_colour_head(widen(base, start_from=0), owned, seed)
+    owned = model.colour_pixel.out_channels - base.colour_pixel.out_channels if base.config.colour_channels else 0
     new = model.config.num_styles - 1
     torch.manual_seed(seed)
-    params = new_style_parameters(model)
+    params = new_style_parameters(model, owned)
     opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.99))
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iterations, eta_min=lr * 0.05)
     style = torch.zeros(batch, new + 1, 1, 1)
@@ -401,7 +503,7 @@ def add_style_from_lut(package_path, name: str, lut_path, out, iterations: int =
     start = time.time()
     loss = None
     for it in range(iterations):
-        x, _, _ = data.sample(batch)
+        x = data.sample_content(batch)
         target = luts.torch_apply(grid, x)
         fake = model(x, style)
         loss = (fake - target).abs().mean()
@@ -411,6 +513,7 @@ def add_style_from_lut(package_path, name: str, lut_path, out, iterations: int =
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        clamp_owned_outputs(model, owned)
         schedule.step()
         if bar is not None:
             bar.set_postfix(toward_look=f"{toward_look:.3f}", l1=f"{loss.item() * 127.5:.2f} levels")
@@ -424,12 +527,14 @@ def add_style_from_lut(package_path, name: str, lut_path, out, iterations: int =
     scores = {photo_name: closure(_rgb_out(model, rgb, style[:1]), rgb, teacher.apply(rgb))
               for photo_name, rgb in test.items()}
     record = {"name": name, "source": "lut", "date": time.strftime("%Y-%m-%d"), "lut": Path(lut_path).name, "lut_kind": teacher.kind,
-              "lut_size": teacher.size, "iterations": iterations, "seconds": round(seconds, 1),
+              "lut_size": teacher.size, "iterations": iterations, "owned_colour_channels": owned,
+              "seconds": round(seconds, 1),
               "closure_to_lut": {"photos": where, "mean": round(float(np.mean(list(scores.values()))), 4),
                                  "worst": round(float(min(scores.values())), 4)},
               "last_l1_levels": round(float(loss.item()) * 127.5, 3), "command": command}
     description = f"learned from the LUT {Path(lut_path).name} ({teacher.title}) on {record['date']}"
-    return _write_widened(package, model, name, description, record, out, variant_iterations, progress), seconds, scores
+    return (_write_widened(package, model, name, description, record, out, variant_iterations, progress, owned),
+            seconds, scores)
 
 
 MIN_PAIRS = 5
@@ -518,7 +623,8 @@ def _rgb_out(model: Generator, rgb: np.ndarray, style: torch.Tensor) -> np.ndarr
 
 def add_style_from_pairs(package_path, name: str, before_dir, after_dir, out, iterations: int = 1000,
                          lr: float = 0.02, batch: int = 8, crop: int = 128, adv_weight: float = 0.05, seed: int = 0,
-                         command: str = "", progress: bool = True, variant_iterations: int = VARIANT_ITERATIONS):
+                         command: str = "", progress: bool = True, variant_iterations: int = VARIANT_ITERATIONS,
+                         owned: int = OWNED_COLOUR_CHANNELS):
     """Learn a look from before/after pairs: a paired L1 loss on aligned crops next to a light adversarial
     one (a one-style patch critic on the after photos), training only the new style's column as
     :func:`add_style` does. Every fifth pair (at least one) is held out and measures the result:
@@ -540,10 +646,11 @@ def add_style_from_pairs(package_path, name: str, before_dir, after_dir, out, it
     gaps = [np.mean([np.abs(_rgb_out(base, a, torch.eye(n)[k].view(1, n, 1, 1)).astype(np.int16) - b).mean()
                      for a, b in small]) for k in range(n)]
     start_from = int(np.argmin(gaps))
-    model = widen(base, start_from)
+    model = grow_colour_head(widen(base, start_from), owned, seed)
+    owned = model.colour_pixel.out_channels - base.colour_pixel.out_channels if base.config.colour_channels else 0
     new = model.config.num_styles - 1
     torch.manual_seed(seed)
-    params = new_style_parameters(model)
+    params = new_style_parameters(model, owned)
     data = PairedCrops(train_pairs, crop, seed)
     preview = Preview(preview_path(out))
     critic = PatchDiscriminator(1)
@@ -574,6 +681,7 @@ def add_style_from_pairs(package_path, name: str, before_dir, after_dir, out, it
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        clamp_owned_outputs(model, owned)
         schedule.step()
         preview.maybe(model)
         if bar is not None:
@@ -589,24 +697,29 @@ def add_style_from_pairs(package_path, name: str, before_dir, after_dir, out, it
         before, after = (eval_size(im) for im in pairs[stem])
         scores[stem] = closure(_rgb_out(model, before, style[:1]), before, after)
     record = {"name": name, "source": "pairs", "date": time.strftime("%Y-%m-%d"), "pairs": len(names),
-              "held_out": held_out, "iterations": iterations, "seconds": round(seconds, 1),
+              "held_out": held_out, "iterations": iterations, "owned_colour_channels": owned,
+              "seconds": round(seconds, 1),
               "started_from": package.style_names[start_from],
               "closure_held_out": {"mean": round(float(np.mean(list(scores.values()))), 4),
                                    "worst": round(float(min(scores.values())), 4)},
               "last_l1_levels": round(l1.item() * 127.5, 3), "command": command}
     description = f"learned from {len(names)} before/after pairs on {record['date']}"
-    return _write_widened(package, model, name, description, record, out, variant_iterations, progress), seconds, scores
+    return (_write_widened(package, model, name, description, record, out, variant_iterations, progress, owned),
+            seconds, scores)
 
 
 # -- a look the shipped model has never seen, for the add-style demonstration -------------------
 
 def demo_look_photos(out_dir, count: int = 30, seed: int = 0) -> Path:
-    """``count`` crops of the bundled look-side photos (never content, never held out), restyled by warm_film."""
+    """``count`` crops restyled by warm_film of the photo corpus's train-look photos (never its content or
+    test photos), or of the bundled look-side photos without the corpus (never content, never held out)."""
     import cv2
+    from trainer import corpus
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    sources = photos.load_set(photos.STYLE)
+    sources = (list(corpus.load("train-look", max_side=CORPUS_LONG_SIDE).values()) if corpus.available()
+               else photos.load_set(photos.STYLE))
     for i in range(count):
         image = sources[i % len(sources)]
         h, w = image.shape[:2]

@@ -17,7 +17,8 @@ class UnpairedCrops:
     """Random crops (random scale, flips) from in-memory photo pyramids.
 
     ``content``: list of RGB uint8 photos. ``style_photos``: per style, the list of RGB
-    uint8 photos already in that look (different photos from ``content``).
+    uint8 photos already in that look (different photos from ``content``); may be empty when only
+    content crops are drawn (:meth:`sample_content`).
     """
 
     def __init__(self, content: list[np.ndarray], style_photos: list[list[np.ndarray]],
@@ -51,6 +52,10 @@ class UnpairedCrops:
         content = _to_tensor([self._crop(self.content) for _ in range(batch)])
         reals = _to_tensor([self._crop(self.styles[i]) for i in idx])
         return content, reals, torch.from_numpy(idx.astype(np.int64))
+
+    def sample_content(self, batch: int) -> torch.Tensor:
+        """(B, 3, c, c) content crops alone (distillation, a LUT teacher: no look photos to draw)."""
+        return _to_tensor([self._crop(self.content) for _ in range(batch)])
 
     def sample_look(self, style: int, batch: int) -> torch.Tensor:
         """(B, 3, c, c) crops of one style's look photos, in [-1, 1]."""

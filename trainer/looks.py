@@ -73,7 +73,7 @@ def vintage(rgb: np.ndarray) -> np.ndarray:
     return np.clip(x * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
-def warm_film(rgb: np.ndarray, seed: int = 0) -> np.ndarray:
+def warm_film(rgb: np.ndarray, seed: int = 0, grain: float = 0.02) -> np.ndarray:
     """A warm grade with film grain: warm white balance, gentle S-curve, faded blacks, grain.
 
     Not in the shipped package: the look `python -m trainer add-style --demo-photos` teaches an
@@ -84,8 +84,16 @@ def warm_film(rgb: np.ndarray, seed: int = 0) -> np.ndarray:
     x = np.clip(x, 0, 1)
     x = x + 0.35 * x * (1 - x) * (x - 0.5) * 2  # S-curve
     x = 0.05 + 0.92 * x  # faded blacks
-    grain = np.random.default_rng(seed).normal(0, 0.02, x.shape[:2]).astype(np.float32)[..., None]
-    return (np.clip(x + grain, 0, 1) * 255 + 0.5).astype(np.uint8)
+    if grain:
+        x = x + np.random.default_rng(seed).normal(0, grain, x.shape[:2]).astype(np.float32)[..., None]
+    return (np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def warm_grade(rgb: np.ndarray) -> np.ndarray:
+    """warm_film without its grain: a pure colour grade. Random grain cannot be predicted from the photo, so
+    against warm_film even the exact grade scores a closure of about 0.87 on the corpus's pairs; against
+    this, a model that learned the grade can reach 1."""
+    return warm_film(rgb, grain=0.0)
 
 
 def soft_skin(rgb: np.ndarray) -> np.ndarray:
@@ -97,7 +105,7 @@ def soft_skin(rgb: np.ndarray) -> np.ndarray:
 
 
 LOOKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"glow": glow, "cartoon": cartoon, "sketch": sketch,
-                                                        "vintage": vintage, "warm_film": warm_film,
+                                                        "vintage": vintage, "warm_film": warm_film, "warm_grade": warm_grade,
                                                         "soft_skin": soft_skin}
 
 

@@ -63,10 +63,27 @@ def rename(package_path, old: str, new: str) -> ModelPackage:
     return write_package(package.path, package_files(package), manifest)
 
 
+def _without_idle_colour_channels(state: dict) -> dict:
+    """Drop the colour-head channels that no style switches on (scale and shift exactly 0 for every
+    style: the channel computes relu(0) = 0), which a removed style owned (add-style's grow_colour_head)."""
+    if "colour_pixel.weight" not in state:
+        return state
+    scale = 1 + state["colour_affine.to_gamma.bias"][:, None] + state["colour_affine.to_gamma.weight"][:, :, 0, 0]
+    shift = state["colour_affine.to_beta.bias"][:, None] + state["colour_affine.to_beta.weight"][:, :, 0, 0]
+    active = ((scale != 0) | (shift != 0)).any(dim=1)
+    if bool(active.all()):
+        return state
+    state = dict(state)
+    for key in ("colour_pixel.weight", "colour_pixel.bias", "colour_context.weight", "colour_affine.to_gamma.weight",
+                "colour_affine.to_gamma.bias", "colour_affine.to_beta.weight", "colour_affine.to_beta.bias"):
+        state[key] = state[key][active]
+    state["colour_out.weight"] = state["colour_out.weight"][:, active]
+    return state
+
+
 def remove(package_path, name: str) -> tuple[ModelPackage, list[str]]:
     """Drop style ``name``; returns the package and the compressed variant files that were dropped."""
-    from trainer.export import generator_from_package
-    from trainer.export import check_against_onnxruntime, to_onnx
+    from trainer.export import check_against_onnxruntime, generator_from_package, resize_convs, to_onnx
     from trainer.models.generator import Generator, GeneratorConfig
 
     package = load_package(package_path)
@@ -78,12 +95,13 @@ def remove(package_path, name: str) -> tuple[ModelPackage, list[str]]:
     index = names.index(name)
     base = generator_from_package(package)
     config = GeneratorConfig(**{**base.config.to_dict(), "num_styles": len(names) - 1})
-    model = Generator(config).deploy()
     keep = [i for i in range(len(names)) if i != index]
     state = {}
     for key, value in base.state_dict().items():
-        target = model.state_dict()[key]
-        state[key] = value[:, keep] if value.shape != target.shape else value  # a style -> gamma/beta column
+        state[key] = value[:, keep] if key.endswith(("to_gamma.weight", "to_beta.weight")) else value  # style columns
+    state = _without_idle_colour_channels(state)  # the removed style's own channels (add-style) go with it
+    model = Generator(config).deploy()
+    resize_convs(model, {k: tuple(v.shape) for k, v in state.items() if k.endswith(".weight")})
     model.load_state_dict(state)
     model.eval().requires_grad_(False)
     remaining = [n for n in names if n != name]

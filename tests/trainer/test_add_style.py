@@ -89,9 +89,20 @@ def test_add_style_refuses_a_duplicate_name_and_too_few_photos(tmp_path, look_di
     assert not (tmp_path / "z").exists()
 
 
-def test_demo_look_photos_never_use_content_or_held_out_photos():
-    # warm_film's inputs are crops of photos.STYLE only; the test photos are photos.HELD_OUT
+def test_demo_look_photos_never_use_content_or_held_out_photos(tmp_path, monkeypatch):
+    from trainer import corpus
+    # Without the corpus: crops of photos.STYLE only; the test photos are photos.HELD_OUT.
     assert not set(photos.STYLE) & (set(photos.CONTENT) | set(photos.HELD_OUT))
+    asked = []
+    monkeypatch.setattr(corpus, "available", lambda root=None: True)
+    monkeypatch.setattr(corpus, "load", lambda split, root=None, max_side=None: asked.append(split) or
+                        {"a": np.full((300, 400, 3), 120, np.uint8)})
+    written = sorted(add_style.demo_look_photos(tmp_path, count=3).glob("*.png"))
+    assert asked == ["train-look"] and len(written) == 3  # with it: the look side of its training split only
+    monkeypatch.setattr(corpus, "available", lambda root=None: False)
+    assert len(add_style.default_content()) == 6 * len(photos.CONTENT)  # bundled, six copies each
+    monkeypatch.setattr(corpus, "available", lambda root=None: True)
+    assert len(add_style.default_content()) == 4 and asked[-1] == "train-content"
 
 
 def test_runs_are_averaged_column_by_column(look_dir):

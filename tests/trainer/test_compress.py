@@ -98,12 +98,12 @@ def test_int8_and_fp16_stay_close_to_fp32_on_a_real_photo(int8_model, fp32_bytes
     import cv2
     image = cv2.resize(photos_rgb["chelsea"], (320, 240))
     style = np.eye(4, dtype=np.float32)[1].reshape(1, 4, 1, 1)
-    ref = metrics._run_rgb(metrics._session(fp32_bytes), image, style)
+    ref = metrics.run_rgb(metrics.ort_session(fp32_bytes), image, style)
     fp16 = compress.to_fp16(fp32_bytes)
     assert metrics._input_dtype(fp16) == np.float16
     from trainer.evaluate import psnr
-    assert psnr(metrics._run_rgb(metrics._session(fp16), image, style), ref) > 40
-    assert psnr(metrics._run_rgb(metrics._session(int8_model.SerializeToString()), image, style), ref) > 30
+    assert psnr(metrics.run_rgb(metrics.ort_session(fp16), image, style), ref) > 40
+    assert psnr(metrics.run_rgb(metrics.ort_session(int8_model.SerializeToString()), image, style), ref) > 30
 
 
 def synthetic_package(tmp_path, variants):

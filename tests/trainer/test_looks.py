@@ -23,3 +23,11 @@ def test_glow_is_warm_and_sketch_is_grey():
 def test_unknown_look():
     with pytest.raises(KeyError, match="Unknown look 'glam'. Available: cartoon, glow, sketch"):
         looks.get_look("glam")
+
+
+def test_warm_grade_is_warm_film_without_its_grain():
+    image = photos.load_photo("coffee")
+    grade, film = looks.warm_grade(image).astype(int), looks.warm_film(image).astype(int)
+    assert np.array_equal(grade, looks.warm_film(image, grain=0.0))
+    # The grain: about 0.02 * 255 = 5 levels of noise, zero on average.
+    assert 4.0 < (film - grade).std() < 6.0 and abs((film - grade).mean()) < 0.5

@@ -26,7 +26,7 @@ def _input_dtype(onnx_bytes: bytes):
     return np.float16 if elem == onnx.TensorProto.FLOAT16 else np.float32
 
 
-def _session(onnx_bytes: bytes, style: np.ndarray | None = None, nchwc: bool = True):
+def ort_session(onnx_bytes: bytes, style: np.ndarray | None = None, nchwc: bool = True):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -39,7 +39,7 @@ def _session(onnx_bytes: bytes, style: np.ndarray | None = None, nchwc: bool = T
     return session
 
 
-def _run_rgb(session, rgb: np.ndarray, style: np.ndarray | None, stride: int = 4) -> np.ndarray:
+def run_rgb(session, rgb: np.ndarray, style: np.ndarray | None, stride: int = 4) -> np.ndarray:
     """One RGB photo through a bare session with the SDK's own pre/post-processing and working size
     (``style`` None: a session specialized to its style, as the SDK runs one)."""
     size = working_size(*rgb.shape[:2], stride, 1280, 16)
@@ -58,7 +58,7 @@ def cpu_latencies_ms(blobs: dict[str, bytes], size_wh: tuple[int, int], num_styl
     times: dict[str, list[float]] = {name: [] for name in blobs}
     for _ in range(3):
         for name, blob in blobs.items():
-            session = _session(blob, style, (nchwc or {}).get(name, True))
+            session = ort_session(blob, style, (nchwc or {}).get(name, True))
             x = np.random.default_rng(0).uniform(-1, 1, (1, 3, size_wh[1], size_wh[0])).astype(session.input_dtype)
             for _ in range(3):
                 session.run(None, {"image": x})
@@ -96,12 +96,12 @@ def fidelity(onnx_bytes: bytes, reference_bytes: bytes, styles: list[str]) -> di
     """PSNR/SSIM of this variant's output against the reference's, on held-out photos, every style."""
     from skimage.metrics import structural_similarity
 
-    ours, ref = _session(onnx_bytes), _session(reference_bytes)
+    ours, ref = ort_session(onnx_bytes), ort_session(reference_bytes)
     psnrs, ssims = [], []
     for image in photos.load_set(photos.HELD_OUT):
         for s in range(len(styles)):
             style = np.eye(len(styles), dtype=np.float32)[s].reshape(1, -1, 1, 1)
-            a, b = _run_rgb(ours, image, style), _run_rgb(ref, image, style)
+            a, b = run_rgb(ours, image, style), run_rgb(ref, image, style)
             psnrs.append(min(evaluate.psnr(a, b), 99.0))
             ssims.append(structural_similarity(a, b, channel_axis=2, data_range=255))
     return {"psnr_db": round(float(np.mean(psnrs)), 2), "psnr_min_db": round(float(np.min(psnrs)), 2),
@@ -109,11 +109,11 @@ def fidelity(onnx_bytes: bytes, reference_bytes: bytes, styles: list[str]) -> di
 
 
 def look_gains(onnx_bytes: bytes, styles: list[str]) -> dict[str, float]:
-    session = _session(onnx_bytes)
+    session = ort_session(onnx_bytes)
     known = [s for s in styles if s in looks.LOOKS]
 
     def run(rgb, style):
-        return _run_rgb(session, rgb, np.eye(len(styles), dtype=np.float32)[styles.index(style)].reshape(1, -1, 1, 1))
+        return run_rgb(session, rgb, np.eye(len(styles), dtype=np.float32)[styles.index(style)].reshape(1, -1, 1, 1))
 
     return {s: row["gain_db"] for s, row in evaluate.look_table(run, known).items()}
 
@@ -124,12 +124,12 @@ def look_gains(onnx_bytes: bytes, styles: list[str]) -> dict[str, float]:
 def look_closures(onnx_bytes: bytes, styles: tuple[str, ...]) -> dict[str, float]:
     """Mean closure of each style with a reference filter, on the bundled held-out photos."""
     from trainer import closure
-    session = _session(onnx_bytes)
+    session = ort_session(onnx_bytes)
     test, plain, look_side, _ = evaluate.looks_sets(corpus_root=Path("/nonexistent-corpus"))
     known = [s for s in styles if s in looks.LOOKS]
 
     def run(rgb, style):
-        return _run_rgb(session, rgb, np.eye(len(styles), dtype=np.float32)[styles.index(style)].reshape(1, -1, 1, 1))
+        return run_rgb(session, rgb, np.eye(len(styles), dtype=np.float32)[styles.index(style)].reshape(1, -1, 1, 1))
 
     table = closure.closure_table(run, known, test, plain, look_side, looks.get_look)
     return {s: round(e["model"]["mean"], 4) for s, e in table.items()}

@@ -36,6 +36,23 @@ def calibration_inputs(num_styles: int, size_wh: tuple[int, int] = (640, 360),
     return feeds
 
 
+def with_activation_scales_of(onnx_bytes: bytes, reference: bytes) -> bytes:
+    """``onnx_bytes`` (a QDQ model) with every per-tensor scale and zero point that ``reference`` (the same
+    network before add-style grew it) also holds set to the reference's value. Calibration sees a grown
+    colour head's owned channels before their style gate: their raw conv outputs widen that tensor's
+    range, which would re-quantize, and so change, every old style's channels of it. The owned channels
+    are then clipped to the old range, which only the new style feels (its fidelity gate measures it)."""
+    import onnx
+
+    model, ref = onnx.load_from_string(onnx_bytes), onnx.load_from_string(reference)
+    scalars = {t.name: t for t in ref.graph.initializer if len(t.dims) == 0}
+    for tensor in model.graph.initializer:
+        if len(tensor.dims) == 0 and tensor.name.endswith(("_scale", "_zero_point")) and tensor.name in scalars \
+                and tensor.data_type == scalars[tensor.name].data_type:
+            tensor.CopyFrom(scalars[tensor.name])
+    return model.SerializeToString()
+
+
 def style_path_nodes(onnx_bytes: bytes) -> list[str]:
     """Nodes computed from the style vector alone (gamma/beta 1x1 convs): left in float."""
     import onnx

@@ -14,53 +14,45 @@ from __future__ import annotations
 import copy
 import time
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from trainer import evaluate, photos
-from trainer.add_style import new_style_parameters, widen
-from trainer.compress.metrics import FLOORS, _run_rgb, _session
-from trainer.compress.quantize import calibration_inputs, quantize_qdq, style_path_nodes, to_fp16
+from trainer.add_style import clamp_owned_outputs, grow_colour_head, new_style_parameters, widen
+from trainer.data import UnpairedCrops
+from trainer.compress.metrics import FLOORS, ort_session, run_rgb
+from trainer.compress.quantize import (calibration_inputs, quantize_qdq, style_path_nodes, to_fp16,
+                                      with_activation_scales_of)
 from trainer.export import generator_from_package, to_onnx
-from trainer.models.generator import Generator, style_vector
+from trainer.models.generator import Generator, count_macs, count_parameters, style_vector
 
 
 class VariantMismatchError(RuntimeError):
     """A widened variant does not serve an old style bit-identically (a bug, never a user error)."""
 
 
-def _crops(images: list[np.ndarray], batch: int, crop: int, rng: np.random.Generator) -> torch.Tensor:
-    out = []
-    for _ in range(batch):
-        image = images[rng.integers(len(images))]
-        h, w = image.shape[:2]
-        size = max(crop, int(min(h, w) * rng.uniform(0.3, 1.0)))
-        y, x = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
-        out.append(cv2.resize(image[y:y + size, x:x + size], (crop, crop), interpolation=cv2.INTER_AREA))
-    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float() / 127.5 - 1
-
-
 def distill_new_style(student: Generator, teacher: Generator, content: list[np.ndarray],
                       iterations: int, batch: int = 8, crop: int = 96, lr: float = 5e-3,
-                      seed: int = 0) -> list[float]:
-    """Train only the student's new-style column toward the teacher's new style (L1 on pixels)."""
+                      seed: int = 0, owned: int = 0) -> list[float]:
+    """Train only the student's new-style column (and its ``owned`` colour-head channels) toward the
+    teacher's new style (L1 on pixels)."""
     n = student.config.num_styles
-    params = new_style_parameters(student)
+    params = new_style_parameters(student, owned)
     optimizer = torch.optim.Adam(params, lr=lr)
-    rng = np.random.default_rng(seed)
+    data = UnpairedCrops(content, [], crop, seed)
     style = style_vector(n - 1, n, batch)
     losses = []
     student.train(False)  # deploy structure: no BatchNorm, so train/eval only matters for clarity
     for _ in range(iterations):
-        x = _crops(content, batch, crop, rng)
+        x = data.sample_content(batch)
         with torch.no_grad():
             target = teacher(x, style)
         loss = F.l1_loss(student(x, style), target)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        clamp_owned_outputs(student, owned)
         losses.append(loss.item())
     student.requires_grad_(False)
     return losses
@@ -69,7 +61,7 @@ def distill_new_style(student: Generator, teacher: Generator, content: list[np.n
 def _nearest_style(student: Generator, teacher: Generator, content: list[np.ndarray]) -> int:
     """The old style whose student output is nearest the teacher's new style: the column to start from."""
     n = teacher.config.num_styles
-    x = _crops(content, 8, 96, np.random.default_rng(1))
+    x = UnpairedCrops(content, [], 96, seed=1).sample_content(8)
     with torch.no_grad():
         target = teacher(x, style_vector(n - 1, n, 8))
         gaps = [float((student(x, style_vector(k, n - 1, 8)) - target).abs().mean()) for k in range(n - 1)]
@@ -78,8 +70,8 @@ def _nearest_style(student: Generator, teacher: Generator, content: list[np.ndar
 
 def _run(blob: bytes, style_index: int, num_styles: int, images: list[np.ndarray], nchwc: bool) -> list[np.ndarray]:
     """RGB outputs as the SDK computes them: a style-specialized session, the SDK's pre/post steps."""
-    session = _session(blob, np.eye(num_styles, dtype=np.float32)[style_index].reshape(1, -1, 1, 1), nchwc)
-    return [_run_rgb(session, image, None) for image in images]
+    session = ort_session(blob, np.eye(num_styles, dtype=np.float32)[style_index].reshape(1, -1, 1, 1), nchwc)
+    return [run_rgb(session, image, None) for image in images]
 
 
 def _old_styles_unchanged(name: str, base_blob: bytes, blob: bytes, old_styles: int, images, nchwc: bool) -> None:
@@ -98,11 +90,13 @@ def _new_style_psnr(blob: bytes, reference: list[np.ndarray], num_styles: int, i
 
 
 def widen_variants(package, model: Generator, reference_blob: bytes, content: list[np.ndarray],
-                   iterations: int, seed: int = 0, log=None
+                   iterations: int, seed: int = 0, log=None, owned: int = 0
                    ) -> tuple[dict[str, bytes], dict[str, dict]]:
     """Files and manifest records of every variant of ``package`` but the FP32 one, widened by the
-    new style of ``model`` (its FP32 generator, whose ONNX is ``reference_blob``). A package without
-    variants gives none."""
+    new style of ``model`` (its FP32 generator, whose ONNX is ``reference_blob``), which owns ``owned``
+    colour-head channels (each pruned variant gets as many). A package without variants gives none.
+    With owned channels the networks grow: each record's parameters and MACs are counted anew (its
+    latencies are the caller's to re-measure)."""
     base_variants = package.variants
     old = len(package.style_names)
     n = model.config.num_styles
@@ -111,14 +105,16 @@ def widen_variants(package, model: Generator, reference_blob: bytes, content: li
     reference = _run(reference_blob, n - 1, n, held_out, True)
     calibration = None  # built once, for the first INT8 variant
     files, records = {}, {}
+    sizes = {"fp32": (count_parameters(model), count_macs(model, 720, 1280))}
     for name, entry in base_variants.items():
         if name == "fp32" or entry["precision"] != "fp32":
             continue
         start = time.time()
         pruned = generator_from_package(package, name)
-        student = widen(pruned, _nearest_style(pruned, model, content))
-        history = distill_new_style(student, model, content, iterations, seed=seed)
+        student = grow_colour_head(widen(pruned, _nearest_style(pruned, model, content)), owned, seed)
+        history = distill_new_style(student, model, content, iterations, seed=seed, owned=owned)
         fp32_blobs[name] = to_onnx(student.eval())
+        sizes[name] = (count_parameters(student), count_macs(student, 720, 1280))
         if log:
             log(f"{name}: new style distilled in {time.time() - start:.0f} s (L1 {history[0]:.4f} -> {history[-1]:.4f})")
     for name, entry in base_variants.items():
@@ -133,10 +129,16 @@ def widen_variants(package, model: Generator, reference_blob: bytes, content: li
             if calibration is None:
                 calibration = calibration_inputs(n, calibrated_styles=old)
             blob = quantize_qdq(fp32_blobs[source], calibration, exclude=style_path_nodes(fp32_blobs[source]))
+            if owned:
+                blob = with_activation_scales_of(blob, (package.path / entry["file"]).read_bytes())
         nchwc = bool(entry.get("onnxruntime_nchwc", True))
         _old_styles_unchanged(name, (package.path / entry["file"]).read_bytes(), blob, old, held_out[:1], nchwc)
         record = copy.deepcopy(entry)
         record["bytes"] = len(blob)
+        if owned:
+            record["parameters"], record["macs_1280x720"] = sizes[source]
+            if "macs_fraction" in record:
+                record["macs_fraction"] = round(sizes[source][1] / sizes["fp32"][1], 4)
         psnr = _new_style_psnr(blob, reference, n, held_out, nchwc)
         floor = FLOORS["pruned_psnr_db"] if "pruned" in name else FLOORS["quantized_psnr_db"]
         record["new_style_psnr_db"] = psnr  # against the widened FP32 model, on the held-out photos
