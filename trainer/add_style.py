@@ -3,9 +3,9 @@
 Only the new style's parameters train: in every per-style affine (``gamma(s)``, ``beta(s)``, 1x1
 convs from the style vector), one new input column, including a per-style scale and shift of the
 output RGB that the widened model gains (zeros for the existing styles: exactly the identity).
-From pairs and from a LUT the style also owns hidden channels of the per-pixel colour head (its own
-pixel, context and output weights; :func:`grow_colour_head`): one column of scales and shifts
-carries most of a grade but not all, and no local look. Every shared weight, bias and the existing
+From pairs and from a LUT the style may also own hidden channels of the per-pixel colour head (its
+own pixel, context and output weights; :func:`grow_colour_head`, ``--own-channels``): one column of
+scales and shifts carries most of a grade but not all of it. Every shared weight, bias and the existing
 styles' columns stay frozen, and the owned channels are off (exactly zero) for every other style,
 so with a one-hot vector for an old style the network computes exactly what it did before: the
 old styles' outputs are bit-identical, which tests/trainer/test_add_style.py checks through the SDK.
@@ -39,10 +39,11 @@ MIN_PHOTO_SIDE = 128  # a training crop's size: anything smaller cannot give one
 
 
 PREVIEW_EVERY_S = 120.0
-# Colour-head channels a style learned from pairs or a LUT owns (grow_colour_head). 8 take a strong LUT
-# from 0.93 to 0.96 closure; they cost every style of the package about 80 MACs a pixel (measured
-# latencies are recorded anew).
-OWNED_COLOUR_CHANNELS = 8
+# Colour-head channels a style learned from pairs or a LUT may own (--own-channels, grow_colour_head). 8
+# take a strong LUT from 0.93 to 0.96 closure, but the full-resolution hidden map doubles in a pruned
+# variant: every style of the package then runs about 30% slower on the CPU. Off by default, so that
+# adding a look changes nothing else; latencies are measured anew when on.
+SUGGESTED_OWN_CHANNELS = 8
 # Distillation steps of the new style into each pruned variant (trainer/compress/widen.py).
 VARIANT_ITERATIONS = 300
 
@@ -470,7 +471,7 @@ def _write_widened(package, model: Generator, name: str, description: str, recor
 
 def add_style_from_lut(package_path, name: str, lut_path, out, iterations: int = 1500, lr: float = 0.02,
                        batch: int = 8, seed: int = 0, command: str = "", progress: bool = True,
-                       variant_iterations: int = VARIANT_ITERATIONS, owned: int = OWNED_COLOUR_CHANNELS):
+                       variant_iterations: int = VARIANT_ITERATIONS, owned: int = 0):
     """Learn the look of a .cube LUT as a new style: the LUT is the teacher (content crops, and the LUT
     applied to them), so the loss is paired (L1), and only the new style's column trains, as in
     :func:`add_style`. Returns (package, seconds, closure per unseen photo against applying the LUT)."""
@@ -624,7 +625,7 @@ def _rgb_out(model: Generator, rgb: np.ndarray, style: torch.Tensor) -> np.ndarr
 def add_style_from_pairs(package_path, name: str, before_dir, after_dir, out, iterations: int = 1000,
                          lr: float = 0.02, batch: int = 8, crop: int = 128, adv_weight: float = 0.05, seed: int = 0,
                          command: str = "", progress: bool = True, variant_iterations: int = VARIANT_ITERATIONS,
-                         owned: int = OWNED_COLOUR_CHANNELS):
+                         owned: int = 0):
     """Learn a look from before/after pairs: a paired L1 loss on aligned crops next to a light adversarial
     one (a one-style patch critic on the after photos), training only the new style's column as
     :func:`add_style` does. Every fifth pair (at least one) is held out and measures the result:

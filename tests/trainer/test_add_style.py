@@ -160,6 +160,11 @@ def test_the_cli_passes_runs_through_and_bad_input_is_one_line(tmp_path, look_di
     assert capsys.readouterr().err.strip() == f"error: --photos {tmp_path / 'missing'}: no such folder"
     assert main(["add-style", "--name", "glow", "--photos", str(look_dir), "--out", str(tmp_path / "z")]) == 1
     assert "style 'glow' is already in" in capsys.readouterr().err
+    assert main(["add-style", "--name", "new", "--photos", str(look_dir), "--own-channels", "8",
+                 "--out", str(tmp_path / "z")]) == 2
+    assert "--own-channels applies to --before/--after and --lut" in capsys.readouterr().err
+    assert main(["add-style", "--name", "new", "--lut", "x.cube", "--own-channels", "-1", "--out", str(tmp_path / "z")]) == 2
+    assert "--own-channels -1: expected 0 to 64" in capsys.readouterr().err
     assert not (tmp_path / "z").exists()
 
 

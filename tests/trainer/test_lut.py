@@ -137,14 +137,22 @@ def test_3d_and_1d_cubes_are_read_and_applied_by_the_library(tmp_path, teal_cube
 
 def test_add_style_from_a_lut_learns_it_and_leaves_the_other_styles_alone(tmp_path, teal_cube, photos_rgb):
     proc = subprocess.run([sys.executable, "-m", "trainer", "add-style", "--lut", str(teal_cube), "--name", "teal",
-                           "--iterations", "150", "--out", str(tmp_path / "pkg")], capture_output=True, text=True,
-                          timeout=600)
+                           "--iterations", "150", "--own-channels", "8", "--out", str(tmp_path / "pkg")],
+                          capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "closure to the LUT on" in proc.stdout
     package = sdk.load_package(tmp_path / "pkg")
     record = package.manifest["added_styles"][-1]
     assert package.style_names[-1] == "teal" and record["source"] == "lut" and record["lut_size"] == 17
     assert record["closure_to_lut"]["mean"] > 0.5  # 150 iterations: well on the way (1,500 reach 0.9+, README)
+    # Its own colour-head channels: 8 more in every variant, latencies measured anew, auto as before.
+    base = sdk.load_package(None)
+    assert record["owned_colour_channels"] == 8
+    for name, entry in base.variants.items():
+        grown = package.variants[name]
+        assert grown["parameters"] > entry["parameters"] and grown["macs_1280x720"] > entry["macs_1280x720"], name
+        assert grown["cpu_ms_640x360"] > 0 and grown["onnxruntime_nchwc"] == entry["onnxruntime_nchwc"]
+    assert package.choose_variant()[0] == base.choose_variant()[0]
     image = photos_rgb["chelsea"]
     for precision in ("fp32", "auto"):  # the new package keeps the variants, so auto serves pruned25 in both
         with sdk.Stylizer(package.path, backend="onnxruntime", precision=precision, color_order="rgb") as new, \
