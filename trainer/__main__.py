@@ -87,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--own-channels", type=int, default=0, metavar="N",
                      help="from pairs or a LUT: give the new style N colour-head channels of its own (8 learn a "
                           "strong LUT to 0.96 closure instead of 0.93), at a cost: every style of the package then "
-                          "runs about 30%% slower on the CPU. 0 keeps the package as fast as before")
+                          "runs 20-40%% slower on the CPU. 0 keeps the package as fast as before")
     add.add_argument("--runs", type=int, default=4,
                      help="independent runs (different seeds) whose new-style parameters are averaged")
     add.add_argument("--demo-pairs", default=None, metavar="DIR",
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"mean {added['closure_held_out']['mean']:.2f}, worst {added['closure_held_out']['worst']:.2f}")
             if not args.own_channels:
                 print("to learn it closer, give it colour channels of its own: --own-channels 8 (every style "
-                      "then runs about 30% slower on the CPU)")
+                      "then runs 20-40% slower on the CPU)")
             return 0
         if args.lut is not None:
             try:
@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"closure to the LUT on {record['photos']}: mean {record['mean']:.2f}, worst {record['worst']:.2f}")
             if not args.own_channels:
                 print("to learn it closer, give it colour channels of its own: --own-channels 8 (every style "
-                      "then runs about 30% slower on the CPU)")
+                      "then runs 20-40% slower on the CPU)")
             return 0
         if args.demo_photos:
             add_style.demo_look_photos(args.demo_photos)

@@ -41,7 +41,7 @@ MIN_PHOTO_SIDE = 128  # a training crop's size: anything smaller cannot give one
 PREVIEW_EVERY_S = 120.0
 # Colour-head channels a style learned from pairs or a LUT may own (--own-channels, grow_colour_head). 8
 # take a strong LUT from 0.93 to 0.96 closure, but the full-resolution hidden map doubles in a pruned
-# variant: every style of the package then runs about 30% slower on the CPU. Off by default, so that
+# variant: every style of the package then runs 20-40% slower on the CPU. Off by default, so that
 # adding a look changes nothing else; latencies are measured anew when on.
 SUGGESTED_OWN_CHANNELS = 8
 # Distillation steps of the new style into each pruned variant (trainer/compress/widen.py).
