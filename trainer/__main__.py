@@ -80,7 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--before", default=None, metavar="DIR",
                      help="folder of originals, paired by file name with --after: learn from before/after pairs")
     add.add_argument("--after", default=None, metavar="DIR", help="folder of the same photos edited in the look")
-    add.add_argument("--content", default=None, help="folder of ordinary photos (default: the bundled content photos)")
+    add.add_argument("--content", default=None, help="folder of ordinary photos (default: the photo corpus's "
+                                                      "train-content photos once fetched, else the bundled ones)")
     add.add_argument("--out", required=True, help="package folder to write (N+1 styles)")
     add.add_argument("--iterations", type=int, default=None,
                      help="iterations per run (default: 600 from photos, 1000 from pairs, 1500 from a LUT)")
@@ -97,7 +98,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="the look of --demo-pairs: a colour grade with film grain, the same grade without "
                           "grain, or a local look")
     add.add_argument("--demo-photos", default=None, metavar="DIR",
-                     help="first write 30 bundled photos restyled by a warm film grade with grain into DIR "
+                     help="first write 30 crops of the corpus's train-look photos (bundled ones without the corpus), "
+                          "restyled by a warm film grade with grain, into DIR "
                           "(a look the shipped model never saw) and use them as --photos")
 
     photos_cmd = sub.add_parser("photos", help="the corpus of real photos for training and evaluation",
