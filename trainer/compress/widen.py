@@ -7,7 +7,9 @@ INT8 file is remade from its widened FP32 source, the INT8 ones calibrated on th
 so their activation ranges, and with them every old style's pixels, stay as they were. Each file
 is checked to serve the old styles bit-identically to the base package's, as the SDK runs them
 (style-specialized ONNX Runtime sessions). The recorded latencies and layout stay the base's: the
-networks are the same size, so ``precision="auto"`` picks what it picked before.
+networks are the same size, so ``precision="auto"`` picks what it picked before. A new style that owns
+colour-head channels (``add-style --own-channels``) grows every variant by as many: its INT8 files then
+keep the base's activation scales, and the caller measures the latencies anew (the layout stays).
 """
 from __future__ import annotations
 
