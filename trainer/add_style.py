@@ -743,7 +743,7 @@ def demo_pairs(out_dir, look: str = "warm_film", long_side: int = 1024) -> tuple
     before_dir, after_dir = Path(out_dir) / "before", Path(out_dir) / "after"
     for folder in (before_dir, after_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    for name, rgb in corpus.load(("train-content", "train-look", "validation"), max_side=long_side).items():
+    for name, rgb in corpus.load(("train-content", "train-look", "val"), max_side=long_side).items():
         cv2.imwrite(str(before_dir / f"{name}.png"), rgb[:, :, ::-1])
         cv2.imwrite(str(after_dir / f"{name}.png"), filter_(rgb)[:, :, ::-1])
     return before_dir, after_dir

@@ -258,10 +258,13 @@ def fetch(out: str | Path | None = None, packages: dict[str, tuple[str, ...]] | 
     tmp.write_text(json.dumps(manifest, indent=1))
     os.replace(tmp, path)
     shutil.rmtree(work / "unpacked", ignore_errors=True)
-    counts = {s: sum(1 for r in records.values() if r["split"] == s) for s in ("train-content", "train-look", "val", "test")}
+    counts = {s: sum(1 for r in records.values() if r["split"] == s) for s in SPLITS}
     log(f"{len(records)} photos ({', '.join(f'{k} {v}' for k, v in counts.items())}); "
         f"{len(dropped)} files dropped; manifest {path}")
     return path
+
+
+SPLITS = ("train-content", "train-look", "val", "test")
 
 
 def load(split: str | tuple[str, ...], root: str | Path | None = None, max_side: int | None = None
@@ -274,6 +277,9 @@ def load(split: str | tuple[str, ...], root: str | Path | None = None, max_side:
         raise CorpusError(f"no photo corpus at {root}: build it with `python -m trainer photos fetch`"
                           + (f" --out {root}" if root != cache_dir() else ""))
     splits = (split,) if isinstance(split, str) else split
+    unknown = sorted(set(splits) - set(SPLITS))
+    if unknown:
+        raise CorpusError(f"no split named {', '.join(map(repr, unknown))}; the corpus's splits are {', '.join(SPLITS)}")
     out = {}
     for record in json.loads(manifest_path.read_text())["photos"]:
         if record["split"] in splits:

@@ -57,3 +57,11 @@ def test_the_outside_test_set_never_enters(tmp_path):
 def test_loading_without_a_corpus_says_how_to_build_it(tmp_path):
     with pytest.raises(corpus.CorpusError, match="python -m trainer photos fetch"):
         corpus.load("test", tmp_path)
+
+
+def test_an_unknown_split_name_is_an_error_not_an_empty_selection(tmp_path):
+    (tmp_path / "manifest.json").write_text('{"photos": []}')
+    # demo_pairs once asked for "validation" among other splits and silently got none of those photos.
+    with pytest.raises(corpus.CorpusError, match="no split named 'validation'; the corpus's splits are "
+                                                 "train-content, train-look, val, test"):
+        corpus.load(("train-content", "validation"), tmp_path)
