@@ -474,7 +474,8 @@ def add_style_from_lut(package_path, name: str, lut_path, out, iterations: int =
                        variant_iterations: int = VARIANT_ITERATIONS, owned: int = 0):
     """Learn the look of a .cube LUT as a new style: the LUT is the teacher (content crops, and the LUT
     applied to them), so the loss is paired (L1), and only the new style's column trains, as in
-    :func:`add_style`. Returns (package, seconds, closure per unseen photo against applying the LUT)."""
+    :func:`add_style`, plus ``owned`` colour-head channels of its own if asked (:func:`grow_colour_head`).
+    Returns (package, seconds, closure per unseen photo against applying the LUT)."""
     from trainer import evaluate
     from trainer import lut as luts
     from trainer.closure import closure
@@ -628,7 +629,7 @@ def add_style_from_pairs(package_path, name: str, before_dir, after_dir, out, it
                          owned: int = 0):
     """Learn a look from before/after pairs: a paired L1 loss on aligned crops next to a light adversarial
     one (a one-style patch critic on the after photos), training only the new style's column as
-    :func:`add_style` does. Every fifth pair (at least one) is held out and measures the result:
+    :func:`add_style` does, plus ``owned`` colour-head channels of its own if asked (:func:`grow_colour_head`). Every fifth pair (at least one) is held out and measures the result:
     returns (package, seconds, closure per held-out pair, ``closure = 1 - MAE(out, after) / MAE(before, after)``)."""
     from trainer.closure import closure, eval_size
 
