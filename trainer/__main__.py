@@ -17,6 +17,10 @@ import shlex
 import sys
 
 
+OWN_CHANNELS_HINT = ("to learn it closer, give it colour channels of its own: --own-channels 8 (every style "
+                     "then runs 20-40% slower on the CPU)")
+
+
 def _parser() -> argparse.ArgumentParser:
     fmt = argparse.ArgumentDefaultsHelpFormatter
     p = argparse.ArgumentParser(prog="python -m trainer", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -264,8 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"closure on {len(scores)} held-out pairs ({', '.join(scores)}): "
                   f"mean {added['closure_held_out']['mean']:.2f}, worst {added['closure_held_out']['worst']:.2f}")
             if not args.own_channels:
-                print("to learn it closer, give it colour channels of its own: --own-channels 8 (every style "
-                      "then runs 20-40% slower on the CPU)")
+                print(OWN_CHANNELS_HINT)
             return 0
         if args.lut is not None:
             try:
@@ -281,8 +284,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"preview {add_style.preview_path(args.out)}")
             print(f"closure to the LUT on {record['photos']}: mean {record['mean']:.2f}, worst {record['worst']:.2f}")
             if not args.own_channels:
-                print("to learn it closer, give it colour channels of its own: --own-channels 8 (every style "
-                      "then runs 20-40% slower on the CPU)")
+                print(OWN_CHANNELS_HINT)
             return 0
         if args.demo_photos:
             add_style.demo_look_photos(args.demo_photos)

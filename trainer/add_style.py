@@ -10,8 +10,8 @@ styles' columns stay frozen, and the owned channels are off (exactly zero) for e
 so with a one-hot vector for an old style the network computes exactly what it did before: the
 old styles' outputs are bit-identical, which tests/trainer/test_add_style.py checks through the SDK.
 
-Training is unpaired, like the main trainer: content crops from ``--content`` (default: the
-bundled content photos with colour variants) go through the generator; a fresh one-style
+Training is unpaired, like the main trainer: content crops from ``--content`` (default: the photo
+corpus's train-content photos, else the bundled ones, with colour variants) go through the generator; a fresh one-style
 discriminator compares them with crops of the look photos; structure (SSIM) keeps the content,
 colour moments pull the global tone toward the look photos'.
 """
@@ -39,11 +39,10 @@ MIN_PHOTO_SIDE = 128  # a training crop's size: anything smaller cannot give one
 
 
 PREVIEW_EVERY_S = 120.0
-# Colour-head channels a style learned from pairs or a LUT may own (--own-channels, grow_colour_head). 8
+# Colour-head channels a style learned from pairs or a LUT may own (--own-channels, grow_colour_head): 8
 # take a strong LUT from 0.93 to 0.96 closure, but the full-resolution hidden map doubles in a pruned
-# variant: every style of the package then runs 20-40% slower on the CPU. Off by default, so that
+# variant, and every style of the package then runs 20-40% slower on the CPU. Off by default, so that
 # adding a look changes nothing else; latencies are measured anew when on.
-SUGGESTED_OWN_CHANNELS = 8
 # Distillation steps of the new style into each pruned variant (trainer/compress/widen.py).
 VARIANT_ITERATIONS = 300
 
@@ -204,6 +203,13 @@ def grow_colour_head(model: Generator, channels: int, seed: int = 0) -> Generato
         out[key] = new
     grown.load_state_dict(out)
     return grown.eval()
+
+
+def widen_owning(base: Generator, start_from: int, owned: int, seed: int = 0) -> tuple[Generator, int]:
+    """:func:`widen`, then :func:`grow_colour_head` by ``owned``: (model, the channels it owns), 0 for a base
+    without a colour head."""
+    model = grow_colour_head(widen(base, start_from), owned, seed)
+    return model, model.colour_pixel.out_channels - base.colour_pixel.out_channels if base.config.colour_channels else 0
 
 
 def clamp_owned_outputs(model: Generator, owned: int) -> None:
@@ -432,7 +438,7 @@ def _write_widened(package, model: Generator, name: str, description: str, recor
     and every compressed variant of the base widened alike (trainer/compress/widen.py). With ``owned``
     colour-head channels every network is larger, so every latency is measured anew (in the layout the
     base recorded: the old styles' pixels depend on it)."""
-    from trainer.compress.metrics import cpu_latencies_ms
+    from trainer.compress.metrics import measure_latencies
     from trainer.compress.widen import widen_variants
     from trainer.export import check_against_onnxruntime, to_onnx
     from trainer.models.generator import count_macs, count_parameters
@@ -461,10 +467,7 @@ def _write_widened(package, model: Generator, name: str, description: str, recor
         if owned:
             fp32["parameters"], fp32["macs_1280x720"] = count_parameters(model), count_macs(model, 720, 1280)
             blobs = {v: blob if v == "fp32" else files[entry["file"]] for v, entry in manifest["variants"].items()}
-            layouts = {v: bool(entry.get("onnxruntime_nchwc", True)) for v, entry in manifest["variants"].items()}
-            for size, key, rounds in (((640, 360), "cpu_ms_640x360", 30), ((1280, 720), "cpu_ms_1280x720", 10)):
-                for v, ms in cpu_latencies_ms(blobs, size, len(styles), rounds, layouts).items():
-                    manifest["variants"][v][key] = ms
+            measure_latencies(blobs, manifest["variants"], len(styles))
     manifest.setdefault("added_styles", []).append(record)
     return write_package(out, {"generator.onnx": blob, **files}, manifest)
 
@@ -491,8 +494,7 @@ def add_style_from_lut(package_path, name: str, lut_path, out, iterations: int =
     content = bundled_content(seed)
     data = UnpairedCrops(content, [], 128, seed)
     base = generator_from_package(package)
-    model = grow_colour_head(widen(base, start_from=0), owned, seed)
-    owned = model.colour_pixel.out_channels - base.colour_pixel.out_channels if base.config.colour_channels else 0
+    model, owned = widen_owning(base, 0, owned, seed)
     new = model.config.num_styles - 1
     torch.manual_seed(seed)
     params = new_style_parameters(model, owned)
@@ -629,8 +631,8 @@ def add_style_from_pairs(package_path, name: str, before_dir, after_dir, out, it
                          owned: int = 0):
     """Learn a look from before/after pairs: a paired L1 loss on aligned crops next to a light adversarial
     one (a one-style patch critic on the after photos), training only the new style's column as
-    :func:`add_style` does, plus ``owned`` colour-head channels of its own if asked (:func:`grow_colour_head`). Every fifth pair (at least one) is held out and measures the result:
-    returns (package, seconds, closure per held-out pair, ``closure = 1 - MAE(out, after) / MAE(before, after)``)."""
+    :func:`add_style` does, plus ``owned`` colour-head channels of its own if asked (:func:`grow_colour_head`).
+    Every fifth pair (at least one) is held out and measures the result: returns (package, seconds, closure per held-out pair, ``closure = 1 - MAE(out, after) / MAE(before, after)``)."""
     from trainer.closure import closure, eval_size
 
     package = load_package(package_path)
@@ -648,8 +650,7 @@ def add_style_from_pairs(package_path, name: str, before_dir, after_dir, out, it
     gaps = [np.mean([np.abs(_rgb_out(base, a, torch.eye(n)[k].view(1, n, 1, 1)).astype(np.int16) - b).mean()
                      for a, b in small]) for k in range(n)]
     start_from = int(np.argmin(gaps))
-    model = grow_colour_head(widen(base, start_from), owned, seed)
-    owned = model.colour_pixel.out_channels - base.colour_pixel.out_channels if base.config.colour_channels else 0
+    model, owned = widen_owning(base, start_from, owned, seed)
     new = model.config.num_styles - 1
     torch.manual_seed(seed)
     params = new_style_parameters(model, owned)

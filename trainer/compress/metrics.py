@@ -86,7 +86,13 @@ def _record(blobs: dict[str, bytes], variants: dict[str, dict], num_styles: int)
     at_720 = cpu_latencies_ms(both, (1280, 720), num_styles, 10, layouts)
     for name in blobs:
         variants[name]["onnxruntime_nchwc"] = at_720[f"{name}\0nchwc"] <= at_720[f"{name}\0plain"]
-    nchwc = {name: variants[name]["onnxruntime_nchwc"] for name in blobs}
+    measure_latencies(blobs, variants, num_styles)
+
+
+def measure_latencies(blobs: dict[str, bytes], variants: dict[str, dict], num_styles: int) -> None:
+    """Each variant's ``cpu_ms_640x360`` and ``cpu_ms_1280x720`` (what ``auto`` compares), in the layout its
+    record names (``onnxruntime_nchwc``, on where not given)."""
+    nchwc = {name: bool(variants[name].get("onnxruntime_nchwc", True)) for name in blobs}
     for size, key, rounds in (((640, 360), "cpu_ms_640x360", 30), ((1280, 720), "cpu_ms_1280x720", 10)):
         for name, ms in cpu_latencies_ms(blobs, size, num_styles, rounds, nchwc).items():
             variants[name][key] = ms

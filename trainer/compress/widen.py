@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from trainer import evaluate, photos
-from trainer.add_style import clamp_owned_outputs, grow_colour_head, new_style_parameters, widen
+from trainer.add_style import clamp_owned_outputs, new_style_parameters, widen_owning
 from trainer.data import UnpairedCrops
 from trainer.compress.metrics import FLOORS, ort_session, run_rgb
 from trainer.compress.quantize import (calibration_inputs, quantize_qdq, style_path_nodes, to_fp16,
@@ -113,7 +113,7 @@ def widen_variants(package, model: Generator, reference_blob: bytes, content: li
             continue
         start = time.time()
         pruned = generator_from_package(package, name)
-        student = grow_colour_head(widen(pruned, _nearest_style(pruned, model, content)), owned, seed)
+        student, _ = widen_owning(pruned, _nearest_style(pruned, model, content), owned, seed)
         history = distill_new_style(student, model, content, iterations, seed=seed, owned=owned)
         fp32_blobs[name] = to_onnx(student.eval())
         sizes[name] = (count_parameters(student), count_macs(student, 720, 1280))
@@ -123,6 +123,7 @@ def widen_variants(package, model: Generator, reference_blob: bytes, content: li
         if name == "fp32":
             continue
         source = name if entry["precision"] == "fp32" else (entry.get("pruned_from") or "fp32")
+        base_blob = (package.path / entry["file"]).read_bytes()
         if entry["precision"] == "fp32":
             blob = fp32_blobs[name]
         elif entry["precision"] == "fp16":
@@ -132,9 +133,9 @@ def widen_variants(package, model: Generator, reference_blob: bytes, content: li
                 calibration = calibration_inputs(n, calibrated_styles=old)
             blob = quantize_qdq(fp32_blobs[source], calibration, exclude=style_path_nodes(fp32_blobs[source]))
             if owned:
-                blob = with_activation_scales_of(blob, (package.path / entry["file"]).read_bytes())
+                blob = with_activation_scales_of(blob, base_blob)
         nchwc = bool(entry.get("onnxruntime_nchwc", True))
-        _old_styles_unchanged(name, (package.path / entry["file"]).read_bytes(), blob, old, held_out[:1], nchwc)
+        _old_styles_unchanged(name, base_blob, blob, old, held_out[:1], nchwc)
         record = copy.deepcopy(entry)
         record["bytes"] = len(blob)
         if owned:
