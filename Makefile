@@ -74,7 +74,7 @@ photos: $(VENV)/.dev
 ## Add pruned (50% and 25% of the MACs, distilled) and FP16/INT8 variants to the shipped package, then
 ## the trade-off table (about 5 minutes on this 2-core machine).
 compress: $(VENV)/.dev
-	OMP_NUM_THREADS=2 $(BIN)/python -m trainer prune --package sdk/models/default --macs 0.5 --macs 0.25
+	OMP_NUM_THREADS=2 $(BIN)/python -m trainer prune --package sdk/models/default --macs 0.5 --macs 0.25 --iterations 2000
 	OMP_NUM_THREADS=2 $(BIN)/python -m trainer quantize --package sdk/models/default
 	$(MAKE) compress-report
 

@@ -97,7 +97,7 @@ def colour_moment_loss(output: torch.Tensor, style_index: torch.Tensor, moments:
 
 
 def moment_shift_loss(output: torch.Tensor, content: torch.Tensor, style_index: torch.Tensor,
-                      look_moments: torch.Tensor, content_moments: torch.Tensor) -> torch.Tensor:
+                      look_moments: torch.Tensor, content_moments: torch.Tensor, affine: bool = False) -> torch.Tensor:
     """Each output crop's colour statistics should differ from its own input crop's as the look set's
     differ from the content set's: mean shifted by ``look_mean - content_mean`` and spread scaled by
     ``look_std / content_std`` (R, G, B and saturation).
@@ -106,6 +106,10 @@ def moment_shift_loss(output: torch.Tensor, content: torch.Tensor, style_index: 
     look set's absolute statistics it does not ask a crop of green grass to come out with the
     average colour of every look photo: with two crops a style a step, that pull washes every
     style toward one average tint.
+
+    ``affine``: the crop's mean moves through the set-level map as a whole, ``look_mean + (mean -
+    content_mean) * look_std / content_std``, instead of by the shift alone. A fade or a lift keeps the
+    set's mean but brings dark crops up and bright crops down; a shift alone cannot ask for that.
     """
     def features(images):
         rgb = images.float().flatten(2)  # (B, 3, HW)
@@ -114,7 +118,10 @@ def moment_shift_loss(output: torch.Tensor, content: torch.Tensor, style_index: 
     out, src = features(output), features(content.detach())
     target_shift = (look_moments[:, 0] - content_moments[0])[style_index]  # (B, 4)
     target_scale = (look_moments[:, 1] / content_moments[1].clamp_min(1e-3))[style_index]
-    target_mean = src.mean(2) + target_shift
+    if affine:
+        target_mean = look_moments[:, 0][style_index] + (src.mean(2) - content_moments[0]) * target_scale
+    else:
+        target_mean = src.mean(2) + target_shift
     # Saturation scales rather than shifts: a sketch's is zero whatever the photo's, and a shift would
     # leave a vivid crop half its colour (muted and vivid looks scale it by their ratio too).
     saturation_ratio = (look_moments[:, 0, 3] / content_moments[0, 3].clamp_min(1e-3))[style_index]

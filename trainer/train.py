@@ -44,7 +44,8 @@ class TrainConfig:
     identity_weight: float = 0.0
     moment_weight: float = 2.0
     # "absolute": each batch's statistics toward the look set's; "shift": each crop's statistics moved
-    # from its input's as the look set's differ from the content set's (losses.moment_shift_loss).
+    # from its input's as the look set's differ from the content set's (losses.moment_shift_loss);
+    # "affine": each crop's mean through the set-level scale and shift as well.
     moment_mode: str = "absolute"
     swd_weight: float = 0.0
     # losses.BandShift: each crop's histograms of luminance, detail, saturation and opponent colour moved as
@@ -52,10 +53,13 @@ class TrainConfig:
     band_weight: float = 0.0
     band_from: int = 0
     band_style_weights: dict = field(default_factory=dict)  # style -> factor of band_weight (default 1)
+    adv_style_weights: dict = field(default_factory=dict)  # style -> factor of adv_weight (default 1)
     # A package whose FP32 weights start the generator (its deploy structure: BatchNorm folded), to
     # continue a shipped model with a further recipe stage; empty: a fresh generator.
     init_package: str = ""
     colour_copies: int = 6
+    # Each colour copy's contrast drawn at random too, the same on both sides (trainer.data.colour_variants).
+    balance_contrast: bool = False
     perceptual_weight: float = 1.0
     temporal_weight: float = 0.0
     temporal_batch: int = 0  # crops a step that the temporal term sees (0: the whole batch)
@@ -89,7 +93,7 @@ class TrainConfig:
         train.update(overrides or {})
         styles = list(model.pop("styles"))
         unknown = set(train) - set(cls.__dataclass_fields__)
-        for key in ("relaxed_structure", "band_style_weights"):
+        for key in ("relaxed_structure", "band_style_weights", "adv_style_weights"):
             unknown_styles = set(train.get(key, {})) - set(styles)
             if unknown_styles:
                 raise ValueError(f"{key} names {sorted(unknown_styles)}, which are not in [model] styles")
@@ -159,7 +163,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, vgg_weights: str | 
     torch.use_deterministic_algorithms(device == "cpu", warn_only=True)
 
     data = dataset or build_dataset(config.styles, config.crop, config.seed + dist.rank, config.colour_copies,
-                                    data=config.data)
+                                    data=config.data, balance_contrast=config.balance_contrast)
     if config.init_package:
         from sdk.package import load_package
         from trainer.export import generator_from_package
@@ -182,9 +186,9 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, vgg_weights: str | 
     use_amp = device.startswith("cuda")
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     moments = data.style_moments().to(device)
-    content_moments = data.content_moments().to(device) if config.moment_mode == "shift" else None
-    if config.moment_mode not in ("absolute", "shift"):
-        raise ValueError(f"moment_mode = {config.moment_mode!r}: expected 'absolute' or 'shift'")
+    content_moments = data.content_moments().to(device) if config.moment_mode in ("shift", "affine") else None
+    if config.moment_mode not in ("absolute", "shift", "affine"):
+        raise ValueError(f"moment_mode = {config.moment_mode!r}: expected 'absolute', 'shift' or 'affine'")
     band_shift = None
     if config.band_weight:
         band_factors = torch.tensor([float(config.band_style_weights.get(name, 1.0)) for name in config.styles],
@@ -254,7 +258,12 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, vgg_weights: str | 
         scaler.step(opt_d)
 
         with torch.autocast("cuda", enabled=use_amp):
-            adv = losses.lsgan_g(judge(fake, idx))
+            if config.adv_style_weights:
+                adv_factors = torch.tensor([float(config.adv_style_weights.get(name, 1.0)) for name in config.styles],
+                                           device=fake.device)
+                adv = ((judge(fake, idx) - 1).pow(2).flatten(1).mean(1) * adv_factors[idx]).mean()
+            else:
+                adv = losses.lsgan_g(judge(fake, idx))
             if config.relaxed_structure and it >= config.relax_structure_from:
                 factors = torch.tensor([float(config.relaxed_structure.get(name, 1.0)) for name in config.styles],
                                        device=fake.device)
@@ -272,8 +281,8 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, vgg_weights: str | 
             if config.hue_weight:
                 g_loss = g_loss + config.hue_weight * losses.hue_loss(fake, content)
             if config.moment_weight and content_moments is not None:
-                g_loss = g_loss + config.moment_weight * losses.moment_shift_loss(fake, content, idx, moments,
-                                                                                  content_moments)
+                g_loss = g_loss + config.moment_weight * losses.moment_shift_loss(
+                    fake, content, idx, moments, content_moments, affine=config.moment_mode == "affine")
             elif config.moment_weight:
                 g_loss = g_loss + config.moment_weight * losses.colour_moment_loss(fake, idx, moments)
             if config.identity_weight:

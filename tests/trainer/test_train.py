@@ -288,3 +288,55 @@ def test_init_package_continues_a_shipped_model_and_a_style_mismatch_is_refused(
     wrong = {**raw, "model": {**raw["model"], "styles": list(reversed(package.style_names))}}
     with pytest.raises(ValueError, match="init_package .* has styles"):
         train(TrainConfig.from_dict(wrong), tmp_path / "w", progress=False, device="cpu", dataset=data)
+
+
+def test_affine_moment_shift_asks_a_fade_of_dark_and_bright_crops_alike():
+    """A fade keeps the set's mean and halves its spread: a dark crop must come up, a bright one down.
+    The affine mode asks for exactly that (zero loss for the faded crops); the shift mode cannot."""
+    from trainer.losses import moment_shift_loss
+    torch.manual_seed(4)
+    noise = torch.rand(2, 3, 16, 16) * 0.2 - 0.1
+    content = noise + torch.tensor([-0.6, 0.6]).view(2, 1, 1, 1)  # a dark crop and a bright one
+    idx = torch.tensor([0, 0])
+    content_moments = torch.tensor([[0.0, 0.0, 0.0, 0.1], [0.6, 0.6, 0.6, 0.05]])
+    # Same means, half the spread; saturation halved as well (its mean scales by the sets' ratio).
+    look = torch.tensor([[[0.0, 0.0, 0.0, 0.05], [0.3, 0.3, 0.3, 0.025]]])
+    faded = content * 0.5  # the set-level map: 0 + (x - 0) * 0.3 / 0.6
+    assert float(moment_shift_loss(faded, content, idx, look, content_moments, affine=True)) < 1e-6
+    assert moment_shift_loss(content, content, idx, look, content_moments, affine=True) > 0.1
+    # The shift mode wants each crop's mean where it was: the faded crops miss it by 0.3 on R, G and B.
+    assert moment_shift_loss(faded, content, idx, look, content_moments) > 0.1
+
+
+def test_adversarial_style_weights_scale_each_samples_critic_term(tmp_path):
+    """adv_style_weights: every style at 0 leaves no adversarial term at all; at 1 it is the plain LSGAN term."""
+    only_adversarial = {"structure_weight": 0.0, "moment_weight": 0.0, "hue_weight": 0.0, "iterations": 2,
+                        "checkpoint_every": 2, "sample_every": 2}
+    for weights, zero in (({"glow": 0.0, "sketch": 0.0}, True), ({"glow": 1.0, "sketch": 1.0}, False)):
+        raw = {"model": TINY["model"], "train": {**TINY["train"], **only_adversarial, "adv_style_weights": weights}}
+        result = train(TrainConfig.from_dict(raw), tmp_path / str(zero), progress=False, device="cpu",
+                       dataset=tiny_dataset())
+        adversarial = [r["adv"] for r in result["losses"]]
+        assert (max(adversarial) == 0.0) == zero, adversarial
+        assert [r["g"] for r in result["losses"]] == pytest.approx(adversarial), result["losses"]
+    with pytest.raises(ValueError, match=r"adv_style_weights names \['pencil'\]"):
+        TrainConfig.from_dict({"model": TINY["model"], "train": {"adv_style_weights": {"pencil": 0.0}}})
+
+
+def test_balanced_contrast_draws_each_copys_spread_whatever_the_photos_own():
+    """The moon (luminance spread 0.05) and the astronaut (0.29): without the contrast draw their copies keep
+    that gap; with it every copy's spread comes from one range and the gap shrinks by more than half."""
+    from trainer import photos
+    from trainer.data import colour_variants
+    grey = np.array([0.299, 0.587, 0.114], np.float32)
+
+    def spreads(name, balance):
+        copies = colour_variants(photos.load_photo(name), 8, np.random.default_rng(0), balance_white=True,
+                                 balance_contrast=balance)
+        return [float((c.astype(np.float32) @ grey / 255).std()) for c in copies]
+
+    gap_before = np.mean(spreads("astronaut", False)) - np.mean(spreads("moon", False))
+    balanced = {name: spreads(name, True) for name in ("astronaut", "moon")}
+    gap_after = np.mean(balanced["astronaut"]) - np.mean(balanced["moon"])
+    assert gap_before > 0.2 and abs(gap_after) < gap_before / 2, (gap_before, gap_after)
+    assert all(0.1 < v < 0.3 for v in balanced["astronaut"] + balanced["moon"]), balanced
