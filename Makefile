@@ -57,12 +57,13 @@ soak: $(VENV)/.dev
 	$(BIN)/python -m pytest benchmarks/test_soak.py -q -s --benchmark-only --benchmark-columns=median,rounds \
 		--benchmark-json=.benchmarks/soak.json -p no:cacheprovider
 
-## Reproduce the shipped default package: fetch the photo corpus, train (about 22 minutes on this 2-core
-## machine), export, then the compressed variants (`make compress`). Two threads: the shipped package was
-## trained so, and a CPU run repeats bit for bit only at the same thread count.
+## Reproduce the shipped default package: fetch the photo corpus, train (4,900 steps with one thread: the
+## shipped run took 31 minutes for 4,500 steps beside a second run plus 4 for the last 400, and about 2 to
+## build the crops), export, then the compressed variants (`make compress`, about 10 minutes). One thread:
+## the shipped package was trained so, and a CPU run repeats bit for bit only at the same thread count.
 model: $(VENV)/.dev
 	$(BIN)/python -m trainer photos fetch
-	OMP_NUM_THREADS=2 $(BIN)/python -m trainer train --config trainer/configs/default.toml --run runs/default
+	OMP_NUM_THREADS=1 $(BIN)/python -m trainer train --config trainer/configs/default.toml --run runs/default
 	$(BIN)/python -m trainer export --checkpoint runs/default/checkpoint.pt --out sdk/models/default
 	$(BIN)/python -m trainer model-card --package sdk/models/default
 	$(MAKE) compress
@@ -71,8 +72,8 @@ model: $(VENV)/.dev
 photos: $(VENV)/.dev
 	$(BIN)/python -m trainer photos fetch
 
-## Add pruned (50% and 25% of the MACs, distilled) and FP16/INT8 variants to the shipped package, then
-## the trade-off table (about 5 minutes on this 2-core machine).
+## Add pruned (50% and 25% of the MACs, distilled 2,000 steps each) and FP16/INT8 variants to the shipped
+## package, then the trade-off table (about 10 minutes on this 2-core machine).
 compress: $(VENV)/.dev
 	OMP_NUM_THREADS=2 $(BIN)/python -m trainer prune --package sdk/models/default --macs 0.5 --macs 0.25 --iterations 2000
 	OMP_NUM_THREADS=2 $(BIN)/python -m trainer quantize --package sdk/models/default
