@@ -21,7 +21,10 @@ def test_a_mix_of_one_style_is_exactly_that_style(stylizer, photo_bgr):
 def test_a_half_half_mix_lies_between_the_two_styles(stylizer, photo_bgr, a, b):
     out_a, out_b = (stylizer(photo_bgr, style=s).astype(np.float32) for s in (a, b))
     mix = stylizer(photo_bgr, style={a: 0.5, b: 0.5}).astype(np.float32)
-    inside = (mix >= np.minimum(out_a, out_b) - 2) & (mix <= np.maximum(out_a, out_b) + 2)
+    # A mix blends each layer's per-style scale and shift, not the output pixels, so it may step a little
+    # outside the two: between the two warm grades (16 levels apart on average) by up to 10 levels on 7% of
+    # the pixels (measured 2026-12-07, auto variant); 8 levels is 3% of the range.
+    inside = (mix >= np.minimum(out_a, out_b) - 8) & (mix <= np.maximum(out_a, out_b) + 8)
     assert inside.mean() > 0.97, inside.mean()
     distance = np.abs(out_a - out_b).mean()
     assert distance > 2  # the two styles differ, so "between" means something
