@@ -159,6 +159,14 @@ def _validate(manifest: object, where: Path) -> dict:
     for precision, name in manifest["precisions"].items():
         if name not in manifest["files"]:
             raise fail(f"precisions[{precision!r}] = {name!r} has no entry in 'files'")
+    lean = manifest.get("lean")
+    if lean is not None:
+        if not (isinstance(lean, dict) and isinstance(lean.get("styles"), int) and 0 < lean["styles"] < len(styles)
+                and isinstance(lean.get("files"), dict)):
+            raise fail(f"lean must be {{'styles': int in 1..{len(styles) - 1}, 'files': {{file: file}}}}, got {lean!r}")
+        for name, lean_name in lean["files"].items():
+            if name not in manifest["files"] or lean_name not in manifest["files"]:
+                raise fail(f"lean.files[{name!r}] = {lean_name!r}: both must have an entry in 'files'")
     for name, entry in manifest["files"].items():
         if not isinstance(name, str) or Path(name).name != name or name.startswith("."):
             raise fail(f"file name {name!r} must be a plain file name inside the package folder")

@@ -469,7 +469,29 @@ def _write_widened(package, model: Generator, name: str, description: str, recor
             blobs = {v: blob if v == "fp32" else files[entry["file"]] for v, entry in manifest["variants"].items()}
             measure_latencies(blobs, manifest["variants"], len(styles))
     manifest.setdefault("added_styles", []).append(record)
-    return write_package(out, {"generator.onnx": blob, **files}, manifest)
+    lean, lean_blobs = _lean_files(package, owned, {"generator.onnx", *files})
+    if lean:
+        manifest["lean"] = lean
+    return write_package(out, {"generator.onnx": blob, **files, **lean_blobs}, manifest)
+
+
+def _lean_files(package, owned: int, written: set[str]) -> tuple[dict | None, dict[str, bytes]]:
+    """The files that serve the styles owning no colour-head channels at the speed they had before any were
+    owned: ``manifest["lean"] = {"styles": n, "files": {file: its lean copy}}``, where each lean copy is the
+    same variant before the first add-style with owned channels (its first n styles). Those styles are
+    bit-identical in both (see :func:`grow_colour_head`); the SDK runs the lean copy for any style vector that
+    is zero beyond the first n. A base that has lean files passes them on (a later style, owning channels or
+    not, leaves the first n styles as they were)."""
+    base = package.manifest.get("lean")
+    if base:
+        mapping = {f: lean for f, lean in base["files"].items() if f in written}
+        return {"styles": base["styles"], "files": mapping}, {lean: (package.path / lean).read_bytes()
+                                                              for lean in mapping.values()}
+    if not owned:
+        return None, {}
+    mapping = {f: "lean_" + f for f in package.manifest["files"] if f in written}
+    return {"styles": len(package.style_names), "files": mapping}, {lean: (package.path / f).read_bytes()
+                                                                   for f, lean in mapping.items()}
 
 
 def add_style_from_lut(package_path, name: str, lut_path, out, iterations: int = 1500, lr: float = 0.02,

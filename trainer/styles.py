@@ -116,7 +116,8 @@ def remove(package_path, name: str) -> tuple[ModelPackage, list[str]]:
     fp32 = package.manifest["precisions"]["fp32"]
     dropped = sorted(f for f in package.manifest["files"] if f != fp32)
     manifest["precisions"] = {"fp32": fp32}
-    for key in ("variants", "compression", "quality"):  # measured with the removed style: no longer true
+    # Measured with the removed style, or (lean) files that serve a prefix of the old style list: no longer true.
+    for key in ("variants", "compression", "quality", "lean"):
         manifest.pop(key, None)
     written = write_package(package.path, {fp32: blob}, manifest)
     for stale in dropped:

@@ -120,6 +120,15 @@ class OnnxRuntimeBackend(Backend):
         self.max_specialized = max_specialized
         self._specialized: dict[bytes, object] = {}
         self._lock = threading.Lock()
+        # A package whose added styles own colour-head channels keeps each file as it was before them
+        # (manifest "lean"): a style vector that is zero beyond the lean file's styles gets its specialized
+        # session from that file, so the older styles keep their speed (same pixels: the owned channels are
+        # exactly 0 for them).
+        lean = package.manifest.get("lean") or {}
+        lean_name = lean.get("files", {}).get(self._path.name)
+        self._lean_styles = int(lean["styles"]) if lean_name else 0
+        self._lean_path = package.path / lean_name if lean_name else None
+        self._lean_model: bytes | None = None
 
     def _load(self, model: bytes):
         import onnxruntime as ort
@@ -138,9 +147,18 @@ class OnnxRuntimeBackend(Backend):
         with self._lock:  # build each specialized session once, even when threads race for it
             session = self._specialized.get(key)
             if session is None and len(self._specialized) < self.max_specialized:
-                model = input_to_constant(self._model, self._style_name, style, where=str(self._path))
+                model = self._specialized_model(style)
                 session = self._specialized[key] = self._load(model)
         return session
+
+    def _specialized_model(self, style: np.ndarray) -> bytes:
+        n = self._lean_styles
+        if n and not np.any(style.reshape(-1)[n:]):
+            if self._lean_model is None:
+                self._lean_model = self._lean_path.read_bytes()  # the loader verified its checksum
+            lean_style = np.ascontiguousarray(style.reshape(-1)[:n].reshape(1, n, 1, 1))
+            return input_to_constant(self._lean_model, self._style_name, lean_style, where=str(self._lean_path))
+        return input_to_constant(self._model, self._style_name, style, where=str(self._path))
 
     def run(self, image: np.ndarray, style: np.ndarray) -> np.ndarray:
         # InferenceSession.run is thread-safe: every session is shared by all threads.

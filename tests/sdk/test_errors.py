@@ -55,6 +55,9 @@ def test_missing_model_file(package_copy):
     (lambda m: m.update(stride="4"), "field 'stride' is str, expected int"),
     (lambda m: m["files"].update({"weights.pkl": {"sha256": "0" * 64}}), "not an ONNX file"),
     (lambda m: m["files"].update({"../evil.onnx": {"sha256": "0" * 64}}), "plain file name"),
+    (lambda m: m.update(lean={"styles": 4, "files": {}}), "lean must be {'styles': int in 1..3"),
+    (lambda m: m.update(lean={"styles": 2, "files": {"generator.onnx": "lean_generator.onnx"}}),
+     "= 'lean_generator.onnx': both must have an entry in 'files'"),
 ])
 def test_manifest_validation(package_copy, edit, message):
     path = package_copy / "manifest.json"

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import sdk
+from sdk.onnx_edit import input_to_constant
 from trainer import lut
 from trainer.closure import closure
 
@@ -153,12 +154,28 @@ def test_add_style_from_a_lut_learns_it_and_leaves_the_other_styles_alone(tmp_pa
         assert grown["parameters"] > entry["parameters"] and grown["macs_1280x720"] > entry["macs_1280x720"], name
         assert grown["cpu_ms_640x360"] > 0 and grown["onnxruntime_nchwc"] == entry["onnxruntime_nchwc"]
     assert package.choose_variant()[0] == base.choose_variant()[0]
+    # Every file as it was before the owned channels (manifest "lean"), which serves the old styles.
+    assert package.manifest["lean"] == {"styles": 4, "files": {f: "lean_" + f for f in base.manifest["files"]}}
+    for file, lean_file in package.manifest["lean"]["files"].items():
+        assert (package.path / lean_file).read_bytes() == (base.path / file).read_bytes(), file
     image = photos_rgb["chelsea"]
     for precision in ("fp32", "auto"):  # the new package keeps the variants, so auto serves pruned25 in both
         with sdk.Stylizer(package.path, backend="onnxruntime", precision=precision, color_order="rgb") as new, \
                 sdk.Stylizer(backend="onnxruntime", precision=precision, color_order="rgb") as old:
             for style in old.styles:
                 np.testing.assert_array_equal(new(image, style=style), old(image, style=style))
+            backend, file = new._backend, new._backend._path.name
+            # An old style (or a mix of old ones) runs the lean file at the old speed; the new style cannot.
+            old_only = np.array([0.5, 0.5, 0, 0, 0], np.float32).reshape(1, 5, 1, 1)
+            assert backend._specialized_model(old_only) == input_to_constant(
+                (base.path / file).read_bytes(), "style", old_only[:, :4])
+            teal = np.eye(5, dtype=np.float32)[4].reshape(1, 5, 1, 1)
+            assert backend._specialized_model(teal) == input_to_constant((package.path / file).read_bytes(), "style", teal)
+    # Removing a style drops the lean files: they serve a prefix of the old style list.
+    assert subprocess.run([sys.executable, "-m", "trainer", "styles", "remove", "teal", "--package", str(package.path)],
+                          capture_output=True, text=True, timeout=300).returncode == 0
+    removed = sdk.load_package(package.path)
+    assert "lean" not in removed.manifest and not list(removed.path.glob("lean_*"))
     proc = subprocess.run([sys.executable, "-m", "trainer", "add-style", "--name", "x", "--out", str(tmp_path / "o")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "--photos DIR, --before DIR --after DIR, or --lut FILE.cube" in proc.stderr
