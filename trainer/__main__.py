@@ -17,8 +17,8 @@ import shlex
 import sys
 
 
-OWN_CHANNELS_HINT = ("to learn it closer, give it colour channels of its own: --own-channels 8 (every style "
-                     "then runs 20-40% slower on the CPU)")
+OWN_CHANNELS_HINT = ("to learn it closer, give it colour channels of its own: --own-channels 8 (the new style "
+                     "then runs about 20% slower on the CPU)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,16 +91,17 @@ def _parser() -> argparse.ArgumentParser:
                      help="iterations per run (default: 600 from photos, 1000 from pairs, 1500 from a LUT)")
     add.add_argument("--own-channels", type=int, default=0, metavar="N",
                      help="from pairs or a LUT: give the new style N colour-head channels of its own (8 learn a "
-                          "strong LUT to 0.96 closure instead of 0.93), at a cost: every style of the package then "
-                          "runs 20-40%% slower on the CPU. 0 keeps the package as fast as before")
+                          "strong LUT to 0.96 closure instead of 0.93), at a cost: the new style runs about 20%% "
+                          "slower on the CPU (the old ones keep their speed on ONNX Runtime). 0 keeps every "
+                          "style as fast as before")
     add.add_argument("--runs", type=int, default=4,
                      help="independent runs (different seeds) whose new-style parameters are averaged")
     add.add_argument("--demo-pairs", default=None, metavar="DIR",
                      help="first write before/after pairs of the photo corpus's training and validation photos in "
                           "--demo-look into DIR/before and DIR/after, and learn from them")
-    add.add_argument("--demo-look", default="warm_film", choices=("warm_film", "warm_grade", "soft_skin"),
+    add.add_argument("--demo-look", default="warm_film", choices=("warm_film", "warm_grade", "soft_skin", "ink_sketch"),
                      help="the look of --demo-pairs: a colour grade with film grain, the same grade without "
-                          "grain, or a local look")
+                          "grain, or a local look (skin smoothing; an ink sketch)")
     add.add_argument("--demo-photos", default=None, metavar="DIR",
                      help="first write 30 crops of the corpus's train-look photos (bundled ones without the corpus), "
                           "restyled by a warm film grade with grain, into DIR "

@@ -41,8 +41,8 @@ MIN_PHOTO_SIDE = 128  # a training crop's size: anything smaller cannot give one
 PREVIEW_EVERY_S = 120.0
 # Colour-head channels a style learned from pairs or a LUT may own (--own-channels, grow_colour_head): 8
 # take a strong LUT from 0.93 to 0.96 closure, but the full-resolution hidden map doubles in a pruned
-# variant, and every style of the package then runs 20-40% slower on the CPU. Off by default, so that
-# adding a look changes nothing else; latencies are measured anew when on.
+# variant, and the new style runs about 20% slower on the CPU (the old styles keep theirs through the lean
+# files, _lean_files). Off by default; latencies are measured anew when on.
 # Distillation steps of the new style into each pruned variant (trainer/compress/widen.py).
 VARIANT_ITERATIONS = 300
 

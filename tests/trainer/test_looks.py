@@ -21,7 +21,7 @@ def test_glow_is_warm_and_sketch_is_grey():
 
 
 def test_unknown_look():
-    with pytest.raises(KeyError, match="Unknown look 'glam'. Available: cartoon, glow, sketch"):
+    with pytest.raises(KeyError, match="Unknown look 'glam'. Available: cartoon, glow, ink_sketch, sketch"):
         looks.get_look("glam")
 
 
@@ -31,3 +31,13 @@ def test_warm_grade_is_warm_film_without_its_grain():
     assert np.array_equal(grade, looks.warm_film(image, grain=0.0))
     # The grain: about 0.02 * 255 = 5 levels of noise, zero on average.
     assert 4.0 < (film - grade).std() < 6.0 and abs((film - grade).mean()) < 0.5
+
+
+def test_ink_sketch_is_lines_on_cream_paper_unlike_the_pencil_sketch():
+    image = photos.load_photo("astronaut")
+    ink, pencil = looks.ink_sketch(image).astype(int), looks.sketch(image).astype(int)
+    paper = ink[..., 0] > 230  # mostly paper, and the paper is cream: red over green over blue
+    assert paper.mean() > 0.5
+    r, g, b = (ink[..., c][paper].mean() for c in range(3))
+    assert r - g > 8 and g - b > 20
+    assert np.abs(ink - pencil).mean() > 10  # a look of its own, not the shipped sketch
