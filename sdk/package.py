@@ -159,6 +159,11 @@ def _validate(manifest: object, where: Path) -> dict:
     for precision, name in manifest["precisions"].items():
         if name not in manifest["files"]:
             raise fail(f"precisions[{precision!r}] = {name!r} has no entry in 'files'")
+    for name, entry in (manifest.get("variants") or {}).items():
+        below = entry.get("styles_below_floor", []) if isinstance(entry, dict) else []
+        if not (isinstance(below, list) and all(isinstance(i, int) and 0 <= i < len(styles) for i in below)):
+            raise fail(f"variants[{name!r}].styles_below_floor must list style indices 0..{len(styles) - 1}, "
+                       f"got {below!r}")
     lean = manifest.get("lean")
     if lean is not None:
         if not (isinstance(lean, dict) and isinstance(lean.get("styles"), int) and 0 < lean["styles"] < len(styles)

@@ -129,12 +129,18 @@ class OnnxRuntimeBackend(Backend):
         self._lean_styles = int(lean["styles"]) if lean_name else 0
         self._lean_path = package.path / lean_name if lean_name else None
         self._lean_model: bytes | None = None
+        # Styles that this variant serves below its fidelity floor (a style added later that distilled less
+        # well than the old ones): a style vector with weight on one of them runs the FP32 file.
+        self._below_floor = [int(i) for i in package.variants.get(self.variant, {}).get("styles_below_floor", [])]
+        self._fp32_path = package.file("fp32")
+        self._fp32_nchwc = bool(package.variants.get("fp32", {}).get("onnxruntime_nchwc", True))
+        self._fp32_generic = None
 
-    def _load(self, model: bytes):
+    def _load(self, model: bytes, nchwc: bool | None = None):
         import onnxruntime as ort
         try:
             return ort.InferenceSession(model, self._options, providers=["CPUExecutionProvider"],
-                                        **layout_options(self.nchwc))
+                                        **layout_options(self.nchwc if nchwc is None else nchwc))
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
             raise ModelLoadError(f"{self._path}: onnxruntime could not load it ({type(exc).__name__}: {exc}). "
                                  "Re-export the package.") from None
@@ -147,11 +153,17 @@ class OnnxRuntimeBackend(Backend):
         with self._lock:  # build each specialized session once, even when threads race for it
             session = self._specialized.get(key)
             if session is None and len(self._specialized) < self.max_specialized:
-                model = self._specialized_model(style)
-                session = self._specialized[key] = self._load(model)
+                nchwc = self._fp32_nchwc if self._needs_fp32(style) else None
+                session = self._specialized[key] = self._load(self._specialized_model(style), nchwc)
         return session
 
+    def _needs_fp32(self, style: np.ndarray) -> bool:
+        return bool(self._below_floor) and bool(np.any(style.reshape(-1)[self._below_floor]))
+
     def _specialized_model(self, style: np.ndarray) -> bytes:
+        if self._needs_fp32(style):
+            return input_to_constant(self._fp32_path.read_bytes(), self._style_name, style.astype(np.float32),
+                                     where=str(self._fp32_path))
         n = self._lean_styles
         if n and not np.any(style.reshape(-1)[n:]):
             if self._lean_model is None:
@@ -162,6 +174,15 @@ class OnnxRuntimeBackend(Backend):
 
     def run(self, image: np.ndarray, style: np.ndarray) -> np.ndarray:
         # InferenceSession.run is thread-safe: every session is shared by all threads.
+        if self._needs_fp32(style):  # the FP32 file takes FP32 inputs, whatever the variant's precision
+            image, style = image.astype(np.float32, copy=False), style.astype(np.float32, copy=False)
+            session = self._session_for(style)
+            if session is None:
+                with self._lock:
+                    if self._fp32_generic is None:
+                        self._fp32_generic = self._load(self._fp32_path.read_bytes(), self._fp32_nchwc)
+                return self._fp32_generic.run([self._output_name], {self._image_name: image, self._style_name: style})[0]
+            return session.run([self._output_name], {self._image_name: image})[0]
         image, style = image.astype(self._input_dtype, copy=False), style.astype(self._input_dtype, copy=False)
         session = self._session_for(style)
         if session is not None:
@@ -176,6 +197,7 @@ class OnnxRuntimeBackend(Backend):
 
     def close(self) -> None:
         self._session = None
+        self._fp32_generic = None
         self._specialized = {}
 
 

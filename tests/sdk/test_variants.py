@@ -1,5 +1,6 @@
 """The shipped package's compressed variants: present, checksummed, within their targets, their
 recorded fidelity reproducible, and the CPU default is the fastest one that passes its floor."""
+import numpy as np
 import pytest
 
 import sdk
@@ -75,3 +76,36 @@ def test_each_variant_runs_in_the_layout_recorded_for_it_and_both_layouts_agree(
                for nchwc in (True, False)}
     assert "com.microsoft.nchwc" not in domains[False]
     assert np.abs(outputs[True] - outputs[False]).max() < 1e-4
+
+
+def test_a_style_below_a_variants_floor_runs_the_fp32_file_and_the_others_stay(tmp_path, photos_rgb):
+    """A style an add-style distilled less well than the floor (``styles_below_floor``) is served from the
+    FP32 file, alone or in a mix, while the variant keeps serving the others: auto keeps its choice."""
+    import json
+    import shutil
+    package = tmp_path / "pkg"
+    shutil.copytree(sdk.load_package().path, package)
+    manifest = json.loads((package / "manifest.json").read_text())
+    auto = sdk.load_package(package).choose_variant()[0]
+    assert auto != "fp32"
+    manifest["variants"][auto]["styles_below_floor"] = [3]  # the cartoon, as if added and distilled badly
+    (package / "manifest.json").write_text(json.dumps(manifest))
+    image = photos_rgb["astronaut"][:200, :200]
+    with sdk.Stylizer(package, backend="onnxruntime", color_order="rgb") as marked, \
+            sdk.Stylizer(backend="onnxruntime", color_order="rgb") as shipped, \
+            sdk.Stylizer(backend="onnxruntime", color_order="rgb", precision="fp32") as fp32:
+        assert marked._backend.variant == auto
+        for style in ("glow", "sketch"):
+            np.testing.assert_array_equal(marked(image, style=style), shipped(image, style=style))
+        np.testing.assert_array_equal(marked(image, style="cartoon"), fp32(image, style="cartoon"))
+        assert np.abs(marked(image, style="cartoon").astype(int) - shipped(image, style="cartoon")).max() > 0
+        mix = {"glow": 0.5, "cartoon": 0.5}
+        np.testing.assert_array_equal(marked(image, style=mix), fp32(image, style=mix))
+        marked._backend.max_specialized = len(marked._backend._specialized)  # later vectors: generic sessions
+        other = {"vintage": 0.3, "cartoon": 0.7}
+        assert np.abs(marked(image, style=other).astype(int) - fp32(image, style=other)).max() <= 1
+    bad = dict(manifest)
+    bad["variants"][auto]["styles_below_floor"] = [9]
+    (package / "manifest.json").write_text(json.dumps(bad))
+    with pytest.raises(sdk.ModelLoadError, match="styles_below_floor must list style indices 0..3, got \\[9\\]"):
+        sdk.load_package(package)

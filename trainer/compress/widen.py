@@ -145,7 +145,11 @@ def widen_variants(package, model: Generator, reference_blob: bytes, content: li
         psnr = _new_style_psnr(blob, reference, n, held_out, nchwc)
         floor = FLOORS["pruned_psnr_db"] if "pruned" in name else FLOORS["quantized_psnr_db"]
         record["new_style_psnr_db"] = psnr  # against the widened FP32 model, on the held-out photos
-        record["passes_floor"] = bool(entry.get("passes_floor")) and psnr >= floor
+        # The old styles are bit-identical, so the variant passes for them as it did; a new style under the
+        # floor is listed, and the SDK serves it (and any mix with it) from the FP32 file instead, so `auto`
+        # keeps its choice for the old styles.
+        if psnr < floor:
+            record["styles_below_floor"] = [*entry.get("styles_below_floor", []), n - 1]
         files[entry["file"]], records[name] = blob, record
         if log:
             log(f"{name}: new style {psnr:.2f} dB against FP32 (floor {floor:.0f}); old styles bit-identical")
