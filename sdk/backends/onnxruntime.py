@@ -130,10 +130,13 @@ class OnnxRuntimeBackend(Backend):
         self._lean_path = package.path / lean_name if lean_name else None
         self._lean_model: bytes | None = None
         # Styles that this variant serves below its fidelity floor (a style added later that distilled less
-        # well than the old ones): a style vector with weight on one of them runs the FP32 file.
+        # well than the old ones): a style vector with weight on one of them runs the fastest FP32-precision
+        # variant that passes its floor for them (at worst the FP32 file itself).
         self._below_floor = [int(i) for i in package.variants.get(self.variant, {}).get("styles_below_floor", [])]
-        self._fp32_path = package.file("fp32")
-        self._fp32_nchwc = bool(package.variants.get("fp32", {}).get("onnxruntime_nchwc", True))
+        self.fallback_variant = _fallback_variant(package, self._below_floor) if self._below_floor else "fp32"
+        entry = package.variants.get(self.fallback_variant, {})
+        self._fp32_path = package.path / entry["file"] if "file" in entry else package.file("fp32")
+        self._fp32_nchwc = bool(entry.get("onnxruntime_nchwc", True))
         self._fp32_generic = None
 
     def _load(self, model: bytes, nchwc: bool | None = None):
@@ -199,6 +202,14 @@ class OnnxRuntimeBackend(Backend):
         self._session = None
         self._fp32_generic = None
         self._specialized = {}
+
+
+def _fallback_variant(package, styles: list[int]) -> str:
+    """The fastest FP32-precision variant that passes its floor and serves ``styles`` above it ("fp32" if none)."""
+    candidates = [(v["cpu_ms_640x360"], name) for name, v in package.variants.items()
+                  if v.get("passes_floor") and v.get("precision") == "fp32" and "cpu_ms_640x360" in v
+                  and not set(styles) & set(v.get("styles_below_floor", []))]
+    return min(candidates)[1] if candidates else "fp32"
 
 
 def create(_name: str, package, precision: str, variant: str | None = None) -> OnnxRuntimeBackend:

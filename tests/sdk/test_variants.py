@@ -78,9 +78,10 @@ def test_each_variant_runs_in_the_layout_recorded_for_it_and_both_layouts_agree(
     assert np.abs(outputs[True] - outputs[False]).max() < 1e-4
 
 
-def test_a_style_below_a_variants_floor_runs_the_fp32_file_and_the_others_stay(tmp_path, photos_rgb):
-    """A style an add-style distilled less well than the floor (``styles_below_floor``) is served from the
-    FP32 file, alone or in a mix, while the variant keeps serving the others: auto keeps its choice."""
+def test_a_style_below_a_variants_floor_runs_another_variant_and_the_others_stay(tmp_path, photos_rgb):
+    """A style an add-style distilled less well than the floor (``styles_below_floor``) is served by the
+    fastest FP32-precision variant that passes for it, alone or in a mix, while the variant keeps serving
+    the others: auto keeps its choice."""
     import json
     import shutil
     package = tmp_path / "pkg"
@@ -91,10 +92,14 @@ def test_a_style_below_a_variants_floor_runs_the_fp32_file_and_the_others_stay(t
     manifest["variants"][auto]["styles_below_floor"] = [3]  # the cartoon, as if added and distilled badly
     (package / "manifest.json").write_text(json.dumps(manifest))
     image = photos_rgb["astronaut"][:200, :200]
+    # Served instead by the fastest FP32-precision variant that passes for it: the other pruned one.
+    fallback = min((v["cpu_ms_640x360"], n) for n, v in manifest["variants"].items()
+                   if v["precision"] == "fp32" and v["passes_floor"] and n != auto)[1]
+    assert fallback.startswith("pruned")
     with sdk.Stylizer(package, backend="onnxruntime", color_order="rgb") as marked, \
             sdk.Stylizer(backend="onnxruntime", color_order="rgb") as shipped, \
-            sdk.Stylizer(backend="onnxruntime", color_order="rgb", precision="fp32") as fp32:
-        assert marked._backend.variant == auto
+            sdk.Stylizer(backend="onnxruntime", color_order="rgb", variant=fallback) as fp32:
+        assert marked._backend.variant == auto and marked._backend.fallback_variant == fallback
         for style in ("glow", "sketch"):
             np.testing.assert_array_equal(marked(image, style=style), shipped(image, style=style))
         np.testing.assert_array_equal(marked(image, style="cartoon"), fp32(image, style="cartoon"))

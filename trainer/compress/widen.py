@@ -146,8 +146,8 @@ def widen_variants(package, model: Generator, reference_blob: bytes, content: li
         floor = FLOORS["pruned_psnr_db"] if "pruned" in name else FLOORS["quantized_psnr_db"]
         record["new_style_psnr_db"] = psnr  # against the widened FP32 model, on the held-out photos
         # The old styles are bit-identical, so the variant passes for them as it did; a new style under the
-        # floor is listed, and the SDK serves it (and any mix with it) from the FP32 file instead, so `auto`
-        # keeps its choice for the old styles.
+        # floor is listed, and the SDK serves it (and any mix with it) from a variant that passes for it, so
+        # `auto` keeps its choice for the old styles.
         if psnr < floor:
             record["styles_below_floor"] = [*entry.get("styles_below_floor", []), n - 1]
         files[entry["file"]], records[name] = blob, record
