@@ -135,9 +135,9 @@ class OnnxRuntimeBackend(Backend):
         self._below_floor = [int(i) for i in package.variants.get(self.variant, {}).get("styles_below_floor", [])]
         self.fallback_variant = _fallback_variant(package, self._below_floor) if self._below_floor else "fp32"
         entry = package.variants.get(self.fallback_variant, {})
-        self._fp32_path = package.path / entry["file"] if "file" in entry else package.file("fp32")
-        self._fp32_nchwc = bool(entry.get("onnxruntime_nchwc", True))
-        self._fp32_generic = None
+        self._fallback_path = package.path / entry["file"] if "file" in entry else package.file("fp32")
+        self._fallback_nchwc = bool(entry.get("onnxruntime_nchwc", True))
+        self._fallback_generic = None
 
     def _load(self, model: bytes, nchwc: bool | None = None):
         import onnxruntime as ort
@@ -156,17 +156,17 @@ class OnnxRuntimeBackend(Backend):
         with self._lock:  # build each specialized session once, even when threads race for it
             session = self._specialized.get(key)
             if session is None and len(self._specialized) < self.max_specialized:
-                nchwc = self._fp32_nchwc if self._needs_fp32(style) else None
+                nchwc = self._fallback_nchwc if self._needs_fallback(style) else None
                 session = self._specialized[key] = self._load(self._specialized_model(style), nchwc)
         return session
 
-    def _needs_fp32(self, style: np.ndarray) -> bool:
+    def _needs_fallback(self, style: np.ndarray) -> bool:
         return bool(self._below_floor) and bool(np.any(style.reshape(-1)[self._below_floor]))
 
     def _specialized_model(self, style: np.ndarray) -> bytes:
-        if self._needs_fp32(style):
-            return input_to_constant(self._fp32_path.read_bytes(), self._style_name, style.astype(np.float32),
-                                     where=str(self._fp32_path))
+        if self._needs_fallback(style):
+            return input_to_constant(self._fallback_path.read_bytes(), self._style_name, style.astype(np.float32),
+                                     where=str(self._fallback_path))
         n = self._lean_styles
         if n and not np.any(style.reshape(-1)[n:]):
             if self._lean_model is None:
@@ -177,14 +177,14 @@ class OnnxRuntimeBackend(Backend):
 
     def run(self, image: np.ndarray, style: np.ndarray) -> np.ndarray:
         # InferenceSession.run is thread-safe: every session is shared by all threads.
-        if self._needs_fp32(style):  # the FP32 file takes FP32 inputs, whatever the variant's precision
+        if self._needs_fallback(style):  # the fallback takes FP32 inputs, whatever this variant takes
             image, style = image.astype(np.float32, copy=False), style.astype(np.float32, copy=False)
             session = self._session_for(style)
             if session is None:
                 with self._lock:
-                    if self._fp32_generic is None:
-                        self._fp32_generic = self._load(self._fp32_path.read_bytes(), self._fp32_nchwc)
-                return self._fp32_generic.run([self._output_name], {self._image_name: image, self._style_name: style})[0]
+                    if self._fallback_generic is None:
+                        self._fallback_generic = self._load(self._fallback_path.read_bytes(), self._fallback_nchwc)
+                return self._fallback_generic.run([self._output_name], {self._image_name: image, self._style_name: style})[0]
             return session.run([self._output_name], {self._image_name: image})[0]
         image, style = image.astype(self._input_dtype, copy=False), style.astype(self._input_dtype, copy=False)
         session = self._session_for(style)
@@ -200,7 +200,7 @@ class OnnxRuntimeBackend(Backend):
 
     def close(self) -> None:
         self._session = None
-        self._fp32_generic = None
+        self._fallback_generic = None
         self._specialized = {}
 
 
