@@ -50,15 +50,21 @@ def cartoon(rgb: np.ndarray) -> np.ndarray:
     return np.clip(vivid * (1 - 0.85 * ink) + 0.5, 0, 255).astype(np.uint8)
 
 
+def _graphite(rgb: np.ndarray, blur_sigma: float, exponent: float) -> np.ndarray:
+    """HxW in [0, 1]: the grey image colour-dodged by its blurred negative (1: paper, lower: lines where the image
+    has edges; a smaller blur draws thinner lines), raised to ``exponent`` (darker graphite)."""
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    blurred_negative = cv2.GaussianBlur(255 - gray, (0, 0), sigmaX=blur_sigma)
+    dodge = np.clip(gray * 255 / np.maximum(255 - blurred_negative, 1), 0, 255)
+    return (dodge / 255) ** exponent
+
+
 def sketch(rgb: np.ndarray) -> np.ndarray:
     """Pencil sketch: graphite lines on white paper, in grey.
 
     A colour-dodge of the grey image by its blurred negative (white paper, graphite lines where
     the image has edges), grey replicated to three channels."""
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    blurred_negative = cv2.GaussianBlur(255 - gray, (0, 0), sigmaX=4)
-    dodge = np.clip(gray * 255 / np.maximum(255 - blurred_negative, 1), 0, 255)
-    pencil = 255 * (dodge / 255) ** 2.0  # darker graphite
+    pencil = 255 * _graphite(rgb, blur_sigma=4.0, exponent=2.0)
     return np.repeat(np.clip(pencil + 0.5, 0, 255).astype(np.uint8)[:, :, None], 3, axis=2)
 
 
@@ -68,10 +74,7 @@ def ink_sketch(rgb: np.ndarray) -> np.ndarray:
 
     Not in the shipped package: a local look for `python -m trainer add-style --demo-pairs`, the kind a
     creator keeps before/after pairs of."""
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    blurred_negative = cv2.GaussianBlur(255 - gray, (0, 0), sigmaX=2.0)
-    dodge = np.clip(gray * 255 / np.maximum(255 - blurred_negative, 1), 0, 255)
-    ink = (dodge / 255) ** 3.0
+    ink = _graphite(rgb, blur_sigma=2.0, exponent=3.0)
     paper = np.array([250, 238, 212], np.float32)  # cream
     return np.clip(ink[:, :, None] * paper + 0.5, 0, 255).astype(np.uint8)
 

@@ -128,7 +128,6 @@ class OnnxRuntimeBackend(Backend):
         lean_name = lean.get("files", {}).get(self._path.name)
         self._lean_styles = int(lean["styles"]) if lean_name else 0
         self._lean_path = package.path / lean_name if lean_name else None
-        self._lean_model: bytes | None = None
         # Styles that this variant serves below its fidelity floor (a style added later that distilled less
         # well than the old ones): a style vector with weight on one of them runs the fastest FP32-precision
         # variant that passes its floor for them (at worst the FP32 file itself).
@@ -138,6 +137,12 @@ class OnnxRuntimeBackend(Backend):
         self._fallback_path = package.path / entry["file"] if "file" in entry else package.file("fp32")
         self._fallback_nchwc = bool(entry.get("onnxruntime_nchwc", True))
         self._fallback_generic = None
+        self._file_bytes: dict = {}  # lean and fallback files, read once (the loader verified their checksums)
+
+    def _read(self, path) -> bytes:
+        if path not in self._file_bytes:
+            self._file_bytes[path] = path.read_bytes()
+        return self._file_bytes[path]
 
     def _load(self, model: bytes, nchwc: bool | None = None):
         import onnxruntime as ort
@@ -165,33 +170,34 @@ class OnnxRuntimeBackend(Backend):
 
     def _specialized_model(self, style: np.ndarray) -> bytes:
         if self._needs_fallback(style):
-            return input_to_constant(self._fallback_path.read_bytes(), self._style_name, style.astype(np.float32),
+            return input_to_constant(self._read(self._fallback_path), self._style_name, style,
                                      where=str(self._fallback_path))
         n = self._lean_styles
         if n and not np.any(style.reshape(-1)[n:]):
-            if self._lean_model is None:
-                self._lean_model = self._lean_path.read_bytes()  # the loader verified its checksum
             lean_style = np.ascontiguousarray(style.reshape(-1)[:n].reshape(1, n, 1, 1))
-            return input_to_constant(self._lean_model, self._style_name, lean_style, where=str(self._lean_path))
+            return input_to_constant(self._read(self._lean_path), self._style_name, lean_style,
+                                     where=str(self._lean_path))
         return input_to_constant(self._model, self._style_name, style, where=str(self._path))
+
+    def _generic_session(self, fallback: bool):
+        if not fallback:
+            return self._session
+        with self._lock:
+            if self._fallback_generic is None:
+                self._fallback_generic = self._load(self._read(self._fallback_path), self._fallback_nchwc)
+        return self._fallback_generic
 
     def run(self, image: np.ndarray, style: np.ndarray) -> np.ndarray:
         # InferenceSession.run is thread-safe: every session is shared by all threads.
-        if self._needs_fallback(style):  # the fallback takes FP32 inputs, whatever this variant takes
-            image, style = image.astype(np.float32, copy=False), style.astype(np.float32, copy=False)
-            session = self._session_for(style)
-            if session is None:
-                with self._lock:
-                    if self._fallback_generic is None:
-                        self._fallback_generic = self._load(self._fallback_path.read_bytes(), self._fallback_nchwc)
-                return self._fallback_generic.run([self._output_name], {self._image_name: image, self._style_name: style})[0]
-            return session.run([self._output_name], {self._image_name: image})[0]
-        image, style = image.astype(self._input_dtype, copy=False), style.astype(self._input_dtype, copy=False)
+        fallback = self._needs_fallback(style)
+        dtype = np.float32 if fallback else self._input_dtype  # the fallback is an FP32-precision file
+        image, style = image.astype(dtype, copy=False), style.astype(dtype, copy=False)
         session = self._session_for(style)
         if session is not None:
             out = session.run([self._output_name], {self._image_name: image})[0]
         else:
-            out = self._session.run([self._output_name], {self._image_name: image, self._style_name: style})[0]
+            out = self._generic_session(fallback).run([self._output_name],
+                                                      {self._image_name: image, self._style_name: style})[0]
         return out.astype(np.float32, copy=False)
 
     def describe(self) -> str:
