@@ -100,12 +100,16 @@ def _parser() -> argparse.ArgumentParser:
                      help="first write before/after pairs of the photo corpus's training and validation photos in "
                           "--demo-look into DIR/before and DIR/after, and learn from them")
     add.add_argument("--demo-look", default="warm_film", choices=("warm_film", "warm_grade", "soft_skin", "ink_sketch"),
-                     help="the look of --demo-pairs: a colour grade with film grain, the same grade without "
-                          "grain, or a local look (skin smoothing; an ink sketch)")
+                     help="the look of --demo-pairs and --demo-photos: a colour grade with film grain, the same "
+                          "grade without grain, or a local look (skin smoothing; an ink sketch)")
     add.add_argument("--demo-photos", default=None, metavar="DIR",
                      help="first write 30 crops of the corpus's train-look photos (bundled ones without the corpus), "
-                          "restyled by a warm film grade with grain, into DIR "
-                          "(a look the shipped model never saw) and use them as --photos")
+                          "restyled by --demo-look, into DIR (a look the shipped model never saw) and use them as "
+                          "--photos")
+    add.add_argument("--no-grade-teacher", dest="grade_teacher", action="store_false",
+                     help="from --photos: learn from the unpaired terms alone, without the colour grade estimated "
+                          "from the two photo sets (per-channel levels) as a teacher: for a look that is not a "
+                          "colour grade")
 
     photos_cmd = sub.add_parser("photos", help="the corpus of real photos for training and evaluation",
                                 formatter_class=fmt)
@@ -288,15 +292,21 @@ def main(argv: list[str] | None = None) -> int:
                 print(OWN_CHANNELS_HINT)
             return 0
         if args.demo_photos:
-            add_style.demo_look_photos(args.demo_photos)
+            add_style.demo_look_photos(args.demo_photos, look=args.demo_look)
         try:
             package, seconds = add_style.add_style(args.package, args.name, args.photos, args.out, args.content,
-                                                   command=command_line, runs=args.runs, **iterations)
+                                                   command=command_line, runs=args.runs,
+                                                   grade_teacher=args.grade_teacher, **iterations)
         except (FileNotFoundError, ValueError) as exc:  # a missing folder, too few photos, a duplicate name
             print(f"error: {exc}", file=sys.stderr)
             return 1
-        for file, why in package.manifest["added_styles"][-1].get("skipped", {}).items():
+        added = package.manifest["added_styles"][-1]
+        for file, why in added.get("skipped", {}).items():
             print(f"skipped {file}: {why}")
+        if added.get("grade_teacher"):
+            levels = added["grade_teacher"]
+            print("grade taught (per-channel levels from the plain photos to yours, 0-255): " + ", ".join(
+                f"{c} x{a:.2f} {b:+.1f}" for c, a, b in zip("RGB", levels["slope"], levels["offset"])))
         print(f"wrote {package.path}: styles {', '.join(package.style_names)} ({seconds:.0f} s of training); "
               f"preview {add_style.preview_path(args.out)} (unseen photos: original | {args.name})")
         return 0

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from sdk.package import load_package, write_package
-from trainer import losses, photos
+from trainer import grade_prior, losses, photos
 from trainer.export import generator_from_package, resize_convs
 from trainer.data import UnpairedCrops, colour_variants
 from trainer.evaluate import load_folder
@@ -47,6 +47,12 @@ PREVIEW_EVERY_S = 120.0
 # on 2 cores. A look of fine lines (looks.ink_sketch from pairs) missed pruned25's 30 dB floor after 300
 # (29.1 dB) and passes every floor after 1,200 (31.2 dB; its INT8 file 30.6).
 VARIANT_ITERATIONS = 1200
+# From photos, the estimated grade (trainer/grade_prior.py) teaches the new column beside the unpaired terms,
+# which then add what per-channel levels miss: on warm_grade, test split, 0.59 taught alone, 0.65 with them.
+# Its average forgets the start faster than the untaught one's (0.99 against 0.999): the teacher, not the
+# average, now keeps the column from overshooting.
+TEACHER_WEIGHT = 1.0
+TAUGHT_EMA_DECAY = 0.99
 
 
 def preview_path(out) -> Path:
@@ -276,7 +282,7 @@ def train_new_style(model: Generator, data: UnpairedCrops,
                     iterations: int = 600, batch: int = 8, lr: float = 5e-3, seed: int = 0,
                     progress: bool = True, adv_weight: float = 0.5, moment_weight: float = 0.5,
                     structure_weight: float = 4.0, ema_decay: float = 0.999,
-                    preview: "Preview | None" = None, bar=None) -> list[dict]:
+                    preview: "Preview | None" = None, bar=None, teacher=None, teacher_weight: float = 0.0) -> list[dict]:
     """Train the new style's column in place (learning rate decayed to 5% over the run). The column
     kept is an exponential moving average of its iterates that starts at the starting column: it damps
     the adversarial game's swings and, at 0.999 over 600 iterations (0.999^600 = 55% on the start),
@@ -318,6 +324,8 @@ def train_new_style(model: Generator, data: UnpairedCrops,
         structure = losses.structure_loss(fake, x)
         moment = losses.colour_moment_loss(fake, torch.zeros(batch, dtype=torch.long), moments)
         g_loss = adv_weight * adv + structure_weight * structure + moment_weight * moment
+        if teacher is not None:
+            g_loss = g_loss + teacher_weight * (fake - teacher(x)).abs().mean()
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
@@ -345,12 +353,13 @@ def train_new_style(model: Generator, data: UnpairedCrops,
 
 def train_averaged(base: Generator, start_from: int, content: list[np.ndarray], look: list[np.ndarray],
                    runs: int, iterations: int, seed: int, progress: bool,
-                   first_data: UnpairedCrops | None = None, preview: Preview | None = None
-                   ) -> tuple[Generator, list[dict]]:
+                   first_data: UnpairedCrops | None = None, preview: Preview | None = None,
+                   levels: "grade_prior.Levels | None" = None) -> tuple[Generator, list[dict]]:
     """``runs`` trainings of the new column from the same start with different seeds (crops,
     discriminator), averaged: an unpaired run on ~30 photos depends on its seed, and the average of a
     few sits near the middle of their spread. ``first_data``: run 0's crops (seed ``seed``) if the
-    caller built them already (closest_style peeks at them and leaves them as they were)."""
+    caller built them already (closest_style peeks at them and leaves them as they were). ``levels``: a
+    grade estimated from the two sets (:mod:`trainer.grade_prior`), then a teacher of every run."""
     model = widen(base, start_from)
     new = model.config.num_styles - 1
     columns, histories = [], []
@@ -358,8 +367,10 @@ def train_averaged(base: Generator, start_from: int, content: list[np.ndarray], 
     for run in range(runs):
         trained = widen(base, start_from)
         data = first_data if run == 0 and first_data is not None else UnpairedCrops(content, [look], 128, seed + run)
+        taught = {} if levels is None else {"teacher": levels.apply_torch, "teacher_weight": TEACHER_WEIGHT,
+                                            "ema_decay": TAUGHT_EMA_DECAY}
         histories.append(train_new_style(trained, data, iterations=iterations, seed=seed + run, progress=progress,
-                                         preview=preview, bar=bar))
+                                         preview=preview, bar=bar, **taught))
         columns.append([w[:, new].clone() for w in style_affine_weights(trained)])
     if bar is not None:
         bar.close()
@@ -396,10 +407,23 @@ def default_content(seed: int = 0) -> list[np.ndarray]:
             for v in colour_variants(im, 4, rng)]
 
 
+def plain_photos(content_dir=None) -> list[np.ndarray]:
+    """The plain side of the grade estimate: --content's photos, else the corpus's train-content photos, else
+    the bundled content photos; without the re-coloured copies, whose random casts would enter the estimate."""
+    from trainer import corpus
+    if content_dir is not None:
+        return list(load_folder(content_dir).values())
+    if corpus.available():
+        return list(corpus.load("train-content", max_side=grade_prior.LONG_SIDE).values())
+    return photos.load_set(photos.CONTENT)
+
+
 def add_style(package_path, name: str, photos_dir, out, content_dir=None, iterations: int = 600,
               seed: int = 0, command: str = "", progress: bool = True, runs: int = 4,
-              variant_iterations: int = VARIANT_ITERATIONS):
-    """Write a package at ``out`` with the styles of ``package_path`` plus ``name``."""
+              variant_iterations: int = VARIANT_ITERATIONS, grade_teacher: bool = True):
+    """Write a package at ``out`` with the styles of ``package_path`` plus ``name``. ``grade_teacher``: fit
+    per-channel levels from the plain photos to the look photos and teach them beside the unpaired terms
+    (a colour grade; off for a look that is not one)."""
     if runs < 1:
         raise ValueError(f"runs={runs}; need at least 1 training run to average (the default is 4)")
     package = load_package(package_path)
@@ -420,14 +444,16 @@ def add_style(package_path, name: str, photos_dir, out, content_dir=None, iterat
     first_data = UnpairedCrops(content, [look], 128, seed)  # the crop pyramid is built once for both uses
     start_from = closest_style(base, first_data)
     start = time.time()
+    levels = grade_prior.fit_levels(plain_photos(content_dir), look, seed) if grade_teacher else None
     preview = Preview(preview_path(out))
     model, histories = train_averaged(base, start_from, content, look, runs, iterations, seed, progress, first_data,
-                                      preview)
+                                      preview, levels)
     preview.write(model)
     seconds = time.time() - start
     record = {"name": name, "source": "photos", "date": time.strftime("%Y-%m-%d"), "photos": len(look),
               "skipped": skipped,
               "iterations": iterations, "runs": runs,
+              "grade_teacher": None if levels is None else levels.to_dict(),
               "seconds": round(seconds, 1), "started_from": package.style_names[start_from],
               "last_losses": [h[-1] for h in histories], "command": command}
     description = f"added from {len(look)} photos in {photos_dir} on {record['date']}"
@@ -737,11 +763,15 @@ def add_style_from_pairs(package_path, name: str, before_dir, after_dir, out, it
 
 # -- a look the shipped model has never seen, for the add-style demonstration -------------------
 
-def demo_look_photos(out_dir, count: int = 30, seed: int = 0) -> Path:
-    """``count`` crops restyled by warm_film of the photo corpus's train-look photos (never its content or
-    test photos), or of the bundled look-side photos without the corpus (never content, never held out)."""
+def demo_look_photos(out_dir, count: int = 30, seed: int = 0, look: str = "warm_film") -> Path:
+    """``count`` crops restyled by ``look`` (warm_film: its grain seeded per crop) of the photo corpus's
+    train-look photos (never its content or test photos), or of the bundled look-side photos without the corpus
+    (never content, never held out)."""
     import cv2
     from trainer import corpus
+    from trainer.looks import get_look
+    restyle = (lambda crop, i: warm_film(crop, seed + i)) if look == "warm_film" else (
+        lambda crop, i, filter_=get_look(look): filter_(crop))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -753,7 +783,7 @@ def demo_look_photos(out_dir, count: int = 30, seed: int = 0) -> Path:
         side = int(min(h, w) * rng.uniform(0.6, 1.0))
         y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
         crop = cv2.resize(image[y:y + side, x:x + side], (256, 256), interpolation=cv2.INTER_AREA)
-        cv2.imwrite(str(out_dir / f"look_{i:02d}.png"), warm_film(crop, seed + i)[:, :, ::-1])
+        cv2.imwrite(str(out_dir / f"look_{i:02d}.png"), restyle(crop, i)[:, :, ::-1])
     return out_dir
 
 

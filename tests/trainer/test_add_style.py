@@ -25,6 +25,8 @@ def test_new_package_has_one_more_style_and_only_its_column_changed(added):
     assert added.manifest["added_styles"][0]["name"] == "warm_film"
     assert added.manifest["added_styles"][0]["runs"] == 4  # the default: four seeds, averaged
     assert len(added.manifest["added_styles"][0]["last_losses"]) == 4
+    teacher = added.manifest["added_styles"][0]["grade_teacher"]  # on by default: the levels it was taught
+    assert teacher["percentiles"] == [5.0, 95.0] and len(teacher["slope"]) == len(teacher["offset"]) == 3
     from trainer.export import generator_from_package
     old = generator_from_package(sdk.load_package()).state_dict()
     new = generator_from_package(added).state_dict()
@@ -238,3 +240,14 @@ def test_the_live_estimate_reads_zero_for_the_photo_and_one_for_the_look():
     live = add_style.LiveEstimate(decay=0.5)
     live.update(x, x, target=target)
     assert live.update(x, target, target=target) == pytest.approx(0.5)  # an average of the batches
+
+
+def test_the_cli_turns_the_grade_teacher_off_and_demo_photos_take_the_demo_look(tmp_path, monkeypatch):
+    from trainer.__main__ import main
+    calls = {}
+    monkeypatch.setattr(add_style, "demo_look_photos", lambda folder, look: calls.setdefault("look", look))
+    monkeypatch.setattr(add_style, "add_style", lambda *args, **kwargs: calls.setdefault("kwargs", kwargs) and 1 / 0)
+    with pytest.raises(ZeroDivisionError):  # stops the run once the arguments are seen
+        main(["add-style", "--name", "new", "--demo-photos", str(tmp_path), "--demo-look", "warm_grade",
+              "--no-grade-teacher", "--out", str(tmp_path / "z")])
+    assert calls["look"] == "warm_grade" and calls["kwargs"]["grade_teacher"] is False
