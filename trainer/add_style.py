@@ -290,7 +290,9 @@ def train_new_style(model: Generator, data: UnpairedCrops,
     overshoots; the decay was chosen on validation photos (benchmarks/add_style_sweep.py).
 
     The colour-moment weight is lower than the main recipe's: a handful of photos from a few scenes
-    carry the scenes' own colours in their moments, and pulling hard toward them over-corrects."""
+    carry the scenes' own colours in their moments, and pulling hard toward them over-corrects.
+    ``teacher(x)``: a target for each content crop (the estimated grade), pulled toward by L1 at
+    ``teacher_weight`` beside the unpaired terms."""
     torch.manual_seed(seed)
     new = model.config.num_styles - 1
     moments = data.style_moments()
