@@ -63,12 +63,32 @@ class TorchBackend(FramePipelineBackend):
                 raise ModelLoadError(f"the {name} backend runs FP32 graphs (cast to FP16 on the GPU); variant "
                                      f"{variant!r} is {file_precision}. Pick an FP32 variant or another backend.")
         dtype = torch.float16 if precision == "fp16" else None
-        self._graph = OnnxGraphModule(path.read_bytes(), self._device, str(path), dtype=dtype, channels_last=cuda,
-                                      style_input=package.manifest["style_input"]["name"])
-        self._order = [package.manifest["input"]["name"], package.manifest["style_input"]["name"]]
+        style_name = package.manifest["style_input"]["name"]
+        self._graph_options = {"dtype": dtype, "channels_last": cuda, "style_input": style_name}
+        self._graph = OnnxGraphModule(path.read_bytes(), self._device, str(path), **self._graph_options)
+        self._order = [package.manifest["input"]["name"], style_name]
         if sorted(self._order) != sorted(self._graph.inputs):
             raise ModelLoadError(f"{path}: graph inputs {self._graph.inputs}, manifest names {self._order}")
         self._bound, self._bound_style = None, None  # run()'s style values, for the last style it saw
+        # On the CPU, as on ONNX Runtime: a style vector that is zero beyond the styles of the file as it was before
+        # an add-style's owned channels (manifest "lean") runs that file, at the old speed and with the same pixels;
+        # a style this variant serves below its floor runs the fastest FP32 variant that passes for it. The
+        # torch-cuda pipeline captures one graph per frame shape and runs the chosen file for every style.
+        self._lean_styles, self._lean_path, self._below_floor = 0, None, []
+        self._graphs: dict = {}  # lean and fallback graphs, built when a style first needs them
+        if not cuda:
+            lean = package.manifest.get("lean") or {}
+            lean_name = lean.get("files", {}).get(path.name)
+            if lean_name:
+                self._lean_styles, self._lean_path = int(lean["styles"]), package.path / lean_name
+            chosen = variant if variant is not None else "fp32"
+            self._below_floor = [int(i) for i in package.variants.get(chosen, {}).get("styles_below_floor", [])]
+        self.fallback_variant = "fp32"
+        if self._below_floor:
+            from sdk.backends.onnxruntime import _fallback_variant
+            self.fallback_variant = _fallback_variant(package, self._below_floor)
+            entry = package.variants.get(self.fallback_variant, {})
+            self._fallback_path = package.path / entry["file"] if "file" in entry else package.file("fp32")
         self.pipeline = None
         if cuda:
             # Fixed frame shapes per stream: let cuDNN time its algorithms once per shape.
@@ -79,6 +99,20 @@ class TorchBackend(FramePipelineBackend):
             self.pipeline = TorchCudaPipeline(self._graph, StylizeKernels(torch.cuda.current_device()),
                                               half=precision == "fp16")
 
+    def _graph_for(self, style: np.ndarray) -> tuple[OnnxGraphModule, np.ndarray]:
+        """The graph that serves ``style`` and the style values it takes (see __init__: lean and fallback files)."""
+        flat = style.reshape(-1)
+        if self._below_floor and np.any(flat[self._below_floor]):
+            which, path, values = "fallback", self._fallback_path, style
+        elif self._lean_styles and not np.any(flat[self._lean_styles:]):
+            n = self._lean_styles
+            which, path, values = "lean", self._lean_path, np.ascontiguousarray(flat[:n].reshape(1, n, 1, 1))
+        else:
+            return self._graph, style
+        if which not in self._graphs:
+            self._graphs[which] = OnnxGraphModule(path.read_bytes(), self._device, str(path), **self._graph_options)
+        return self._graphs[which], values
+
     def run(self, image: np.ndarray, style: np.ndarray) -> np.ndarray:
         torch = self._torch
         dtype = torch.float16 if self.precision == "fp16" else torch.float32
@@ -87,12 +121,13 @@ class TorchBackend(FramePipelineBackend):
             image_t = torch.from_numpy(np.ascontiguousarray(image)).to(self._device, dtype)
             with self._lock:
                 if self._bound_style != key:  # the style's copy and program run when it changes, not every frame
-                    style_t = torch.from_numpy(np.ascontiguousarray(style)).to(self._device, dtype)
-                    self._bound, self._bound_style = self._graph.bind(style_t), key
-                bound = self._bound
+                    graph, values = self._graph_for(style)
+                    style_t = torch.from_numpy(np.ascontiguousarray(values)).to(self._device, dtype)
+                    self._bound, self._bound_style = (graph, graph.bind(style_t)), key
+                graph, bound = self._bound
                 if self._device.type == "cuda":  # one pipeline: GPU calls run one at a time
-                    return self._graph.run_bound(image_t, bound)[0].float().cpu().numpy()
-            return self._graph.run_bound(image_t, bound)[0].numpy()
+                    return graph.run_bound(image_t, bound)[0].float().cpu().numpy()
+            return graph.run_bound(image_t, bound)[0].numpy()
 
     def _calling(self):
         return self._torch.inference_mode()
@@ -100,6 +135,7 @@ class TorchBackend(FramePipelineBackend):
     def close(self) -> None:
         super().close()
         self._graph = None
+        self._graphs = {}
         self._bound = None
 
 

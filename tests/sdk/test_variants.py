@@ -109,6 +109,15 @@ def test_a_style_below_a_variants_floor_runs_another_variant_and_the_others_stay
         marked._backend.max_specialized = len(marked._backend._specialized)  # later vectors: generic sessions
         other = {"vintage": 0.3, "cartoon": 0.7}
         assert np.abs(marked(image, style=other).astype(int) - fp32(image, style=other)).max() <= 1
+    # The CPU torch backend, given the variant, falls back alike (its default, the FP32 file, has no floor to miss).
+    with sdk.Stylizer(package, backend="torch", color_order="rgb", variant=auto) as marked, \
+            sdk.Stylizer(backend="torch", color_order="rgb", variant=auto) as shipped, \
+            sdk.Stylizer(backend="torch", color_order="rgb", variant=fallback) as pruned:
+        assert marked._backend.fallback_variant == fallback
+        np.testing.assert_array_equal(marked(image, style="glow"), shipped(image, style="glow"))
+        for style in ("cartoon", {"glow": 0.5, "cartoon": 0.5}):
+            np.testing.assert_array_equal(marked(image, style=style), pruned(image, style=style))
+        assert np.abs(marked(image, style="cartoon").astype(int) - shipped(image, style="cartoon")).max() > 0
     bad = dict(manifest)
     bad["variants"][auto]["styles_below_floor"] = [9]
     (package / "manifest.json").write_text(json.dumps(bad))

@@ -171,6 +171,14 @@ def test_add_style_from_a_lut_learns_it_and_leaves_the_other_styles_alone(tmp_pa
                 (base.path / file).read_bytes(), "style", old_only[:, :4])
             teal = np.eye(5, dtype=np.float32)[4].reshape(1, 5, 1, 1)
             assert backend._specialized_model(teal) == input_to_constant((package.path / file).read_bytes(), "style", teal)
+    # The CPU torch backend serves old styles from the lean file too: the same pixels as the shipped package.
+    with sdk.Stylizer(package.path, backend="torch", color_order="rgb") as new, \
+            sdk.Stylizer(backend="torch", color_order="rgb") as old:
+        for style in ("glow", {"vintage": 0.5, "sketch": 0.5}):
+            np.testing.assert_array_equal(new(image, style=style), old(image, style=style))
+        assert new._backend._bound[0] is new._backend._graphs["lean"]
+        new(image, style="teal")
+        assert new._backend._bound[0] is new._backend._graph  # the new style: the widened file
     # Removing a style drops the lean files: they serve a prefix of the old style list.
     assert subprocess.run([sys.executable, "-m", "trainer", "styles", "remove", "teal", "--package", str(package.path)],
                           capture_output=True, text=True, timeout=300).returncode == 0
