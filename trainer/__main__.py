@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {package.path}")
         return 0
     if args.command == "add-style":
-        from trainer import add_style
+        from trainer import add_style, grade_prior
         from trainer.lut import LutError
 
         args.photos = args.photos or args.demo_photos
@@ -307,6 +307,11 @@ def main(argv: list[str] | None = None) -> int:
             levels = added["grade_teacher"]
             print("grade taught (per-channel levels from the plain photos to yours, 0-255): " + ", ".join(
                 f"{c} x{a:.2f} {b:+.1f}" for c, a, b in zip("RGB", levels["slope"], levels["offset"])))
+            if added["detail_ratio"] > grade_prior.GRADE_DETAIL_MAX:
+                print(f"note: your photos hold {added['detail_ratio']:.1f}x the fine detail of the plain photos "
+                      "graded alike: the look draws lines or texture, it is not only a colour grade, and the grade "
+                      "taught holds such a look back a little. Add it with --no-grade-teacher, or from before/after "
+                      "pairs.")
         print(f"wrote {package.path}: styles {', '.join(package.style_names)} ({seconds:.0f} s of training); "
               f"preview {add_style.preview_path(args.out)} (unseen photos: original | {args.name})")
         return 0

@@ -447,7 +447,11 @@ def add_style(package_path, name: str, photos_dir, out, content_dir=None, iterat
     first_data = UnpairedCrops(content, [look], 128, seed)  # the crop pyramid is built once for both uses
     start_from = closest_style(base, first_data)
     start = time.time()
-    levels = grade_prior.fit_levels(plain_photos(content_dir), look, seed) if grade_teacher else None
+    plain = plain_photos(content_dir)
+    levels = grade_prior.fit_levels(plain, look, seed)
+    detail = grade_prior.detail_ratio(plain, look, levels)
+    if not grade_teacher:
+        levels = None
     preview = Preview(preview_path(out))
     model, histories = train_averaged(base, start_from, content, look, runs, iterations, seed, progress, first_data,
                                       preview, levels)
@@ -456,7 +460,7 @@ def add_style(package_path, name: str, photos_dir, out, content_dir=None, iterat
     record = {"name": name, "source": "photos", "date": time.strftime("%Y-%m-%d"), "photos": len(look),
               "skipped": skipped,
               "iterations": iterations, "runs": runs,
-              "grade_teacher": None if levels is None else levels.to_dict(),
+              "grade_teacher": None if levels is None else levels.to_dict(), "detail_ratio": round(detail, 3),
               "seconds": round(seconds, 1), "started_from": package.style_names[start_from],
               "last_losses": [h[-1] for h in histories], "command": command}
     description = f"added from {len(look)} photos in {photos_dir} on {record['date']}"

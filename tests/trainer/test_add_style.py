@@ -27,6 +27,7 @@ def test_new_package_has_one_more_style_and_only_its_column_changed(added):
     assert len(added.manifest["added_styles"][0]["last_losses"]) == 4
     teacher = added.manifest["added_styles"][0]["grade_teacher"]  # on by default: the levels it was taught
     assert teacher["percentiles"] == [5.0, 95.0] and len(teacher["slope"]) == len(teacher["offset"]) == 3
+    assert added.manifest["added_styles"][0]["detail_ratio"] > 0
     from trainer.export import generator_from_package
     old = generator_from_package(sdk.load_package()).state_dict()
     new = generator_from_package(added).state_dict()

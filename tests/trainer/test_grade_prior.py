@@ -95,3 +95,14 @@ def test_the_taught_column_learns_the_grade(photos_rgb):
     target = levels.apply(image).astype(int)
     assert np.abs(image.astype(int) - target).mean() > 8
     assert np.abs(out.astype(int) - target).mean() < 3
+
+
+def test_the_detail_ratio_tells_a_grade_from_a_look_that_draws(photos_rgb):
+    """About 1 for a grade of the same pictures, far above for an ink sketch of them: what add-style's note on a
+    look that is not a colour grade reads."""
+    from trainer.looks import ink_sketch
+    plain = list(photos_rgb.values())
+    grade = [graded(im) for im in plain]
+    assert grade_prior.detail_ratio(plain, grade, grade_prior.fit_levels(plain, grade)) == pytest.approx(1.0, abs=0.1)
+    drawn = [ink_sketch(im) for im in plain]
+    assert grade_prior.detail_ratio(plain, drawn, grade_prior.fit_levels(plain, drawn)) > grade_prior.GRADE_DETAIL_MAX  # 2.4
