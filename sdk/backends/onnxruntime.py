@@ -137,6 +137,7 @@ class OnnxRuntimeBackend(Backend):
         self._fallback_path = package.path / entry["file"] if "file" in entry else package.file("fp32")
         self._fallback_nchwc = bool(entry.get("onnxruntime_nchwc", True))
         self._fallback_generic = None
+        self._lean_generic = None
         self._file_bytes: dict = {}  # lean and fallback files, read once (the loader verified their checksums)
 
     def _read(self, path) -> bytes:
@@ -168,24 +169,32 @@ class OnnxRuntimeBackend(Backend):
     def _needs_fallback(self, style: np.ndarray) -> bool:
         return bool(self._below_floor) and bool(np.any(style.reshape(-1)[self._below_floor]))
 
+    def _lean_style(self, style: np.ndarray) -> np.ndarray | None:
+        """``style`` cut to the lean file's styles when it has no weight beyond them, else None."""
+        n = self._lean_styles
+        if n and not np.any(style.reshape(-1)[n:]):
+            return np.ascontiguousarray(style.reshape(-1)[:n].reshape(1, n, 1, 1))
+        return None
+
     def _specialized_model(self, style: np.ndarray) -> bytes:
         if self._needs_fallback(style):
             return input_to_constant(self._read(self._fallback_path), self._style_name, style,
                                      where=str(self._fallback_path))
-        n = self._lean_styles
-        if n and not np.any(style.reshape(-1)[n:]):
-            lean_style = np.ascontiguousarray(style.reshape(-1)[:n].reshape(1, n, 1, 1))
+        lean_style = self._lean_style(style)
+        if lean_style is not None:
             return input_to_constant(self._read(self._lean_path), self._style_name, lean_style,
                                      where=str(self._lean_path))
         return input_to_constant(self._model, self._style_name, style, where=str(self._path))
 
-    def _generic_session(self, fallback: bool):
-        if not fallback:
+    def _generic_session(self, fallback: bool, lean: bool = False):
+        if not fallback and not lean:
             return self._session
         with self._lock:
-            if self._fallback_generic is None:
+            if fallback and self._fallback_generic is None:
                 self._fallback_generic = self._load(self._read(self._fallback_path), self._fallback_nchwc)
-        return self._fallback_generic
+            if lean and not fallback and self._lean_generic is None:
+                self._lean_generic = self._load(self._read(self._lean_path))
+        return self._fallback_generic if fallback else self._lean_generic
 
     def run(self, image: np.ndarray, style: np.ndarray) -> np.ndarray:
         # InferenceSession.run is thread-safe: every session is shared by all threads.
@@ -196,8 +205,11 @@ class OnnxRuntimeBackend(Backend):
         if session is not None:
             out = session.run([self._output_name], {self._image_name: image})[0]
         else:
-            out = self._generic_session(fallback).run([self._output_name],
-                                                      {self._image_name: image, self._style_name: style})[0]
+            # Past the specialized sessions (a mix that changes every frame): still the lean file for old styles.
+            lean_style = None if fallback else self._lean_style(style)
+            feed_style = style if lean_style is None else lean_style
+            out = self._generic_session(fallback, lean_style is not None).run(
+                [self._output_name], {self._image_name: image, self._style_name: feed_style})[0]
         return out.astype(np.float32, copy=False)
 
     def describe(self) -> str:
@@ -207,6 +219,7 @@ class OnnxRuntimeBackend(Backend):
     def close(self) -> None:
         self._session = None
         self._fallback_generic = None
+        self._lean_generic = None
         self._specialized = {}
 
 

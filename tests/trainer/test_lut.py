@@ -171,6 +171,11 @@ def test_add_style_from_a_lut_learns_it_and_leaves_the_other_styles_alone(tmp_pa
                 (base.path / file).read_bytes(), "style", old_only[:, :4])
             teal = np.eye(5, dtype=np.float32)[4].reshape(1, 5, 1, 1)
             assert backend._specialized_model(teal) == input_to_constant((package.path / file).read_bytes(), "style", teal)
+            # Past the specialized sessions (a mix animated every frame), old styles still run the lean file.
+            backend.max_specialized = len(backend._specialized)
+            mix = {"glow": 0.3, "vintage": 0.7}
+            assert np.abs(new(image, style=mix).astype(int) - old(image, style=mix)).max() <= 1
+            assert backend._lean_generic is not None
     # The CPU torch backend serves old styles from the lean file too: the same pixels as the shipped package.
     with sdk.Stylizer(package.path, backend="torch", color_order="rgb") as new, \
             sdk.Stylizer(backend="torch", color_order="rgb") as old:
