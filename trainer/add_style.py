@@ -47,9 +47,9 @@ PREVIEW_EVERY_S = 120.0
 # on 2 cores. A look of fine lines (looks.ink_sketch from pairs) missed pruned25's 30 dB floor after 300
 # (29.1 dB) and passes every floor after 1,200 (31.2 dB; its INT8 file 30.6).
 VARIANT_ITERATIONS = 1200
-# From photos, the estimated grade (trainer/grade_prior.py) teaches the new column beside the unpaired terms,
-# which add what per-channel levels miss: on warm_grade, test split, 0.59 taught alone, 0.60-0.65 with them
-# (four seeds averaged, FP32; one seed), against -0.05 untaught (docs/training.md).
+# From photos, the estimated grade (trainer/grade_prior.py) teaches the new column beside the unpaired terms
+# (which still draw what a grade cannot, as for a look of lines): on warm_grade, test split, FP32, 0.59 taught
+# alone, 0.59-0.65 over single seeds with them and 0.60 four averaged, against -0.05 untaught (docs/training.md).
 # Its average forgets the start faster than the untaught one's (0.99 against 0.999): the teacher, not the
 # average, now keeps the column from overshooting.
 TEACHER_WEIGHT = 1.0
