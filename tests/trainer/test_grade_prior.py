@@ -106,3 +106,19 @@ def test_the_detail_ratio_tells_a_grade_from_a_look_that_draws(photos_rgb):
     assert grade_prior.detail_ratio(plain, grade, grade_prior.fit_levels(plain, grade)) == pytest.approx(1.0, abs=0.1)
     drawn = [ink_sketch(im) for im in plain]
     assert grade_prior.detail_ratio(plain, drawn, grade_prior.fit_levels(plain, drawn)) > grade_prior.GRADE_DETAIL_MAX  # 2.4
+
+
+def test_the_plain_side_is_the_content_folder_else_the_corpus_else_the_bundled_photos(tmp_path, monkeypatch):
+    """Plain photos without re-coloured copies: their random casts would enter the estimate."""
+    import cv2
+    from trainer import corpus
+    for i, value in enumerate((40, 200)):
+        cv2.imwrite(str(tmp_path / f"p{i}.png"), np.full((160, 200, 3), value, np.uint8))
+    assert [int(im.mean()) for im in add_style.plain_photos(tmp_path)] == [40, 200]
+    monkeypatch.setattr(corpus, "available", lambda root=None: False)
+    assert len(add_style.plain_photos()) == len(photos.CONTENT)
+    asked = []
+    monkeypatch.setattr(corpus, "available", lambda root=None: True)
+    monkeypatch.setattr(corpus, "load", lambda split, root=None, max_side=None: asked.append((split, max_side)) or
+                        {"a": np.zeros((8, 8, 3), np.uint8)})
+    assert len(add_style.plain_photos()) == 1 and asked == [("train-content", grade_prior.LONG_SIDE)]
