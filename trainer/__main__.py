@@ -245,6 +245,10 @@ def main(argv: list[str] | None = None) -> int:
             print("error: --own-channels applies to --before/--after and --lut (a paired teacher); from --photos "
                   "alone the unpaired signal, not capacity, is what limits the look", file=sys.stderr)
             return 2
+        if not args.grade_teacher and (args.lut is not None or args.before is not None or args.demo_pairs):
+            print("error: --no-grade-teacher applies to --photos (pairs and a LUT are their own teachers)",
+                  file=sys.stderr)
+            return 2
         if args.runs < 1:
             print(f"error: --runs {args.runs}: need at least 1 training run to average (the default is 4)",
                   file=sys.stderr)

@@ -32,8 +32,15 @@ def provenance(package: ModelPackage) -> list[dict]:
         if source == "lut":
             detail = (f"LUT {record['lut']} ({record['lut_kind']}, {record['lut_size']} points), "
                       f"{record['iterations']} iterations")
+        elif source == "pairs":
+            held_out = record.get("closure_held_out", {})
+            detail = f"{record.get('pairs', '?')} before/after pairs, {record['iterations']} iterations"
+            if held_out:
+                detail += f", closure {held_out['mean']:.2f} on the held-out pairs"
         else:
             detail = f"{record.get('photos', '?')} photos, {record.get('runs', 1)} runs x {record['iterations']} iterations"
+            if record.get("grade_teacher"):
+                detail += ", grade taught (per-channel levels)"
         if record.get("date"):
             detail += f", {record['date']}"
         rows.append({"name": style.name, "index": style.index, "source": source, "detail": detail})

@@ -243,7 +243,7 @@ def test_the_live_estimate_reads_zero_for_the_photo_and_one_for_the_look():
     assert live.update(x, target, target=target) == pytest.approx(0.5)  # an average of the batches
 
 
-def test_the_cli_turns_the_grade_teacher_off_and_demo_photos_take_the_demo_look(tmp_path, monkeypatch):
+def test_the_cli_turns_the_grade_teacher_off_and_demo_photos_take_the_demo_look(tmp_path, monkeypatch, capsys):
     from trainer.__main__ import main
     calls = {}
     monkeypatch.setattr(add_style, "demo_look_photos", lambda folder, look: calls.setdefault("look", look))
@@ -252,3 +252,6 @@ def test_the_cli_turns_the_grade_teacher_off_and_demo_photos_take_the_demo_look(
         main(["add-style", "--name", "new", "--demo-photos", str(tmp_path), "--demo-look", "warm_grade",
               "--no-grade-teacher", "--out", str(tmp_path / "z")])
     assert calls["look"] == "warm_grade" and calls["kwargs"]["grade_teacher"] is False
+    assert main(["add-style", "--name", "new", "--lut", "x.cube", "--no-grade-teacher", "--out", str(tmp_path / "z")]) == 2
+    assert "--no-grade-teacher applies to --photos" in capsys.readouterr().err
+    assert not (tmp_path / "z").exists()

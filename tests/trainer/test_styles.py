@@ -31,9 +31,17 @@ def test_list_shows_where_each_style_came_from(package):
                                                     "lut_kind": "3D", "lut_size": 33, "iterations": 1500,
                                                     "date": "2026-12-04"})
     (package / "manifest.json").write_text(json.dumps(manifest))  # the manifest holds no checksum of itself
+    manifest["added_styles"] += [
+        {"name": "sketch", "source": "pairs", "pairs": 22, "iterations": 1000, "date": "2026-12-05",
+         "closure_held_out": {"mean": 0.912, "worst": 0.86}},
+        {"name": "vintage", "source": "photos", "photos": 30, "runs": 4, "iterations": 600, "date": "2026-12-07",
+         "grade_teacher": {"slope": [0.96, 0.94, 0.76], "offset": [14.6, 11.2, 12.7], "percentiles": [5.0, 95.0]}}]
+    (package / "manifest.json").write_text(json.dumps(manifest))  # the manifest holds no checksum of itself
     rows = styles.provenance(sdk.load_package(package))
     assert rows[3] == {"name": "cartoon", "index": 3, "source": "lut",
                        "detail": "LUT teal.cube (3D, 33 points), 1500 iterations, 2026-12-04"}
+    assert rows[2]["detail"] == "22 before/after pairs, 1000 iterations, closure 0.91 on the held-out pairs, 2026-12-05"
+    assert rows[1]["detail"] == "30 photos, 4 runs x 600 iterations, grade taught (per-channel levels), 2026-12-07"
 
 
 def test_rename_changes_only_the_manifest_and_keeps_every_checksum(package, photos_rgb):
