@@ -367,11 +367,11 @@ def train_averaged(base: Generator, start_from: int, content: list[np.ndarray], 
     new = model.config.num_styles - 1
     columns, histories = [], []
     bar = _progress_bar(runs * iterations, f"add-style ({runs} runs)" if runs > 1 else "add-style") if progress else None
+    taught = {} if levels is None else {"teacher": levels.apply_torch, "teacher_weight": TEACHER_WEIGHT,
+                                        "ema_decay": TAUGHT_EMA_DECAY}
     for run in range(runs):
         trained = widen(base, start_from)
         data = first_data if run == 0 and first_data is not None else UnpairedCrops(content, [look], 128, seed + run)
-        taught = {} if levels is None else {"teacher": levels.apply_torch, "teacher_weight": TEACHER_WEIGHT,
-                                            "ema_decay": TAUGHT_EMA_DECAY}
         histories.append(train_new_style(trained, data, iterations=iterations, seed=seed + run, progress=progress,
                                          preview=preview, bar=bar, **taught))
         columns.append([w[:, new].clone() for w in style_affine_weights(trained)])

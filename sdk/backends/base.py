@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import threading
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -121,3 +123,52 @@ class FramePipelineBackend(Backend):
             if self.pipeline is not None:
                 self.pipeline.close()  # waits for pending frames (graphs hold engines' contexts), unloads the kernels
             self.pipeline = None
+
+
+@dataclass(frozen=True)
+class StyleRouting:
+    """Which of a package's files serves a style vector, for a backend that runs ``path`` (of ``variant``).
+
+    A package whose added styles own colour-head channels keeps each file as it was before them (manifest
+    "lean"): a vector with no weight beyond those ``lean_styles`` runs that file, at the old speed and with the
+    same pixels (the owned channels are exactly 0 for them). A style the variant serves below its fidelity floor
+    (``styles_below_floor``: added later, distilled less well) runs the fastest FP32-precision variant that
+    passes for it (at worst the FP32 file), alone or in a mix."""
+
+    lean_styles: int = 0
+    lean_path: Path | None = None
+    below_floor: tuple[int, ...] = ()
+    fallback_variant: str = "fp32"
+    fallback_path: Path | None = None
+    fallback_nchwc: bool = True
+
+    @classmethod
+    def of(cls, package, path: Path, variant: str) -> "StyleRouting":
+        lean = package.manifest.get("lean") or {}
+        lean_name = lean.get("files", {}).get(path.name)
+        below = tuple(int(i) for i in package.variants.get(variant, {}).get("styles_below_floor", []))
+        fallback = _fallback_variant(package, below) if below else "fp32"
+        entry = package.variants.get(fallback, {})
+        return cls(lean_styles=int(lean["styles"]) if lean_name else 0,
+                   lean_path=package.path / lean_name if lean_name else None, below_floor=below,
+                   fallback_variant=fallback,
+                   fallback_path=package.path / entry["file"] if "file" in entry else package.file("fp32"),
+                   fallback_nchwc=bool(entry.get("onnxruntime_nchwc", True)))
+
+    def needs_fallback(self, style: np.ndarray) -> bool:
+        return bool(self.below_floor) and bool(np.any(style.reshape(-1)[list(self.below_floor)]))
+
+    def lean_style(self, style: np.ndarray) -> np.ndarray | None:
+        """``style`` cut to the lean file's styles when it has no weight beyond them, else None."""
+        n = self.lean_styles
+        if n and not np.any(style.reshape(-1)[n:]):
+            return np.ascontiguousarray(style.reshape(-1)[:n].reshape(1, n, 1, 1))
+        return None
+
+
+def _fallback_variant(package, styles) -> str:
+    """The fastest FP32-precision variant that passes its floor and serves ``styles`` above it ("fp32" if none)."""
+    candidates = [(v["cpu_ms_640x360"], name) for name, v in package.variants.items()
+                  if v.get("passes_floor") and v.get("precision") == "fp32" and "cpu_ms_640x360" in v
+                  and not set(styles) & set(v.get("styles_below_floor", []))]
+    return min(candidates)[1] if candidates else "fp32"

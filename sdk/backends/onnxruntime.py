@@ -8,7 +8,7 @@ import threading
 
 import numpy as np
 
-from sdk.backends.base import Backend
+from sdk.backends.base import Backend, StyleRouting
 from sdk.errors import ModelLoadError
 from sdk.onnx_edit import input_to_constant
 
@@ -120,22 +120,8 @@ class OnnxRuntimeBackend(Backend):
         self.max_specialized = max_specialized
         self._specialized: dict[bytes, object] = {}
         self._lock = threading.Lock()
-        # A package whose added styles own colour-head channels keeps each file as it was before them
-        # (manifest "lean"): a style vector that is zero beyond the lean file's styles gets its specialized
-        # session from that file, so the older styles keep their speed (same pixels: the owned channels are
-        # exactly 0 for them).
-        lean = package.manifest.get("lean") or {}
-        lean_name = lean.get("files", {}).get(self._path.name)
-        self._lean_styles = int(lean["styles"]) if lean_name else 0
-        self._lean_path = package.path / lean_name if lean_name else None
-        # Styles that this variant serves below its fidelity floor (a style added later that distilled less
-        # well than the old ones): a style vector with weight on one of them runs the fastest FP32-precision
-        # variant that passes its floor for them (at worst the FP32 file itself).
-        self._below_floor = [int(i) for i in package.variants.get(self.variant, {}).get("styles_below_floor", [])]
-        self.fallback_variant = _fallback_variant(package, self._below_floor) if self._below_floor else "fp32"
-        entry = package.variants.get(self.fallback_variant, {})
-        self._fallback_path = package.path / entry["file"] if "file" in entry else package.file("fp32")
-        self._fallback_nchwc = bool(entry.get("onnxruntime_nchwc", True))
+        self._routing = StyleRouting.of(package, self._path, self.variant)  # lean and fallback files
+        self.fallback_variant = self._routing.fallback_variant
         self._fallback_generic = None
         self._lean_generic = None
         self._file_bytes: dict = {}  # lean and fallback files, read once (the loader verified their checksums)
@@ -162,28 +148,19 @@ class OnnxRuntimeBackend(Backend):
         with self._lock:  # build each specialized session once, even when threads race for it
             session = self._specialized.get(key)
             if session is None and len(self._specialized) < self.max_specialized:
-                nchwc = self._fallback_nchwc if self._needs_fallback(style) else None
+                nchwc = self._routing.fallback_nchwc if self._routing.needs_fallback(style) else None
                 session = self._specialized[key] = self._load(self._specialized_model(style), nchwc)
         return session
 
-    def _needs_fallback(self, style: np.ndarray) -> bool:
-        return bool(self._below_floor) and bool(np.any(style.reshape(-1)[self._below_floor]))
-
-    def _lean_style(self, style: np.ndarray) -> np.ndarray | None:
-        """``style`` cut to the lean file's styles when it has no weight beyond them, else None."""
-        n = self._lean_styles
-        if n and not np.any(style.reshape(-1)[n:]):
-            return np.ascontiguousarray(style.reshape(-1)[:n].reshape(1, n, 1, 1))
-        return None
-
     def _specialized_model(self, style: np.ndarray) -> bytes:
-        if self._needs_fallback(style):
-            return input_to_constant(self._read(self._fallback_path), self._style_name, style,
-                                     where=str(self._fallback_path))
-        lean_style = self._lean_style(style)
+        routing = self._routing
+        if routing.needs_fallback(style):
+            return input_to_constant(self._read(routing.fallback_path), self._style_name, style,
+                                     where=str(routing.fallback_path))
+        lean_style = routing.lean_style(style)
         if lean_style is not None:
-            return input_to_constant(self._read(self._lean_path), self._style_name, lean_style,
-                                     where=str(self._lean_path))
+            return input_to_constant(self._read(routing.lean_path), self._style_name, lean_style,
+                                     where=str(routing.lean_path))
         return input_to_constant(self._model, self._style_name, style, where=str(self._path))
 
     def _generic_session(self, fallback: bool, lean: bool = False):
@@ -191,14 +168,15 @@ class OnnxRuntimeBackend(Backend):
             return self._session
         with self._lock:
             if fallback and self._fallback_generic is None:
-                self._fallback_generic = self._load(self._read(self._fallback_path), self._fallback_nchwc)
+                self._fallback_generic = self._load(self._read(self._routing.fallback_path),
+                                                    self._routing.fallback_nchwc)
             if lean and not fallback and self._lean_generic is None:
-                self._lean_generic = self._load(self._read(self._lean_path))
+                self._lean_generic = self._load(self._read(self._routing.lean_path))
         return self._fallback_generic if fallback else self._lean_generic
 
     def run(self, image: np.ndarray, style: np.ndarray) -> np.ndarray:
         # InferenceSession.run is thread-safe: every session is shared by all threads.
-        fallback = self._needs_fallback(style)
+        fallback = self._routing.needs_fallback(style)
         dtype = np.float32 if fallback else self._input_dtype  # the fallback is an FP32-precision file
         image, style = image.astype(dtype, copy=False), style.astype(dtype, copy=False)
         session = self._session_for(style)
@@ -206,7 +184,7 @@ class OnnxRuntimeBackend(Backend):
             out = session.run([self._output_name], {self._image_name: image})[0]
         else:
             # Past the specialized sessions (a mix that changes every frame): still the lean file for old styles.
-            lean_style = None if fallback else self._lean_style(style)
+            lean_style = None if fallback else self._routing.lean_style(style)
             feed_style = style if lean_style is None else lean_style
             out = self._generic_session(fallback, lean_style is not None).run(
                 [self._output_name], {self._image_name: image, self._style_name: feed_style})[0]
@@ -221,14 +199,6 @@ class OnnxRuntimeBackend(Backend):
         self._fallback_generic = None
         self._lean_generic = None
         self._specialized = {}
-
-
-def _fallback_variant(package, styles: list[int]) -> str:
-    """The fastest FP32-precision variant that passes its floor and serves ``styles`` above it ("fp32" if none)."""
-    candidates = [(v["cpu_ms_640x360"], name) for name, v in package.variants.items()
-                  if v.get("passes_floor") and v.get("precision") == "fp32" and "cpu_ms_640x360" in v
-                  and not set(styles) & set(v.get("styles_below_floor", []))]
-    return min(candidates)[1] if candidates else "fp32"
 
 
 def create(_name: str, package, precision: str, variant: str | None = None) -> OnnxRuntimeBackend:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sdk.backends.base import FramePipelineBackend
+from sdk.backends.base import FramePipelineBackend, StyleRouting
 from sdk.backends.onnx_graph import OnnxGraphModule
 from sdk.errors import ModelLoadError
 
@@ -70,25 +70,12 @@ class TorchBackend(FramePipelineBackend):
         if sorted(self._order) != sorted(self._graph.inputs):
             raise ModelLoadError(f"{path}: graph inputs {self._graph.inputs}, manifest names {self._order}")
         self._bound, self._bound_style = None, None  # run()'s style values, for the last style it saw
-        # On the CPU, as on ONNX Runtime: a style vector that is zero beyond the styles of the file as it was before
-        # an add-style's owned channels (manifest "lean") runs that file, at the old speed and with the same pixels;
-        # a style this variant serves below its floor runs the fastest FP32 variant that passes for it. The
-        # torch-cuda pipeline captures one graph per frame shape and runs the chosen file for every style.
-        self._lean_styles, self._lean_path, self._below_floor = 0, None, []
+        # On the CPU, lean and fallback files serve a style as on ONNX Runtime (base.StyleRouting); the torch-cuda
+        # pipeline captures one graph per frame shape and runs the chosen file for every style.
+        self._routing = (StyleRouting() if cuda else
+                         StyleRouting.of(package, path, variant if variant is not None else "fp32"))
+        self.fallback_variant = self._routing.fallback_variant
         self._graphs: dict = {}  # lean and fallback graphs, built when a style first needs them
-        if not cuda:
-            lean = package.manifest.get("lean") or {}
-            lean_name = lean.get("files", {}).get(path.name)
-            if lean_name:
-                self._lean_styles, self._lean_path = int(lean["styles"]), package.path / lean_name
-            chosen = variant if variant is not None else "fp32"
-            self._below_floor = [int(i) for i in package.variants.get(chosen, {}).get("styles_below_floor", [])]
-        self.fallback_variant = "fp32"
-        if self._below_floor:
-            from sdk.backends.onnxruntime import _fallback_variant
-            self.fallback_variant = _fallback_variant(package, self._below_floor)
-            entry = package.variants.get(self.fallback_variant, {})
-            self._fallback_path = package.path / entry["file"] if "file" in entry else package.file("fp32")
         self.pipeline = None
         if cuda:
             # Fixed frame shapes per stream: let cuDNN time its algorithms once per shape.
@@ -100,13 +87,12 @@ class TorchBackend(FramePipelineBackend):
                                               half=precision == "fp16")
 
     def _graph_for(self, style: np.ndarray) -> tuple[OnnxGraphModule, np.ndarray]:
-        """The graph that serves ``style`` and the style values it takes (see __init__: lean and fallback files)."""
-        flat = style.reshape(-1)
-        if self._below_floor and np.any(flat[self._below_floor]):
-            which, path, values = "fallback", self._fallback_path, style
-        elif self._lean_styles and not np.any(flat[self._lean_styles:]):
-            n = self._lean_styles
-            which, path, values = "lean", self._lean_path, np.ascontiguousarray(flat[:n].reshape(1, n, 1, 1))
+        """The graph that serves ``style`` and the style values it takes (base.StyleRouting)."""
+        routing = self._routing
+        if routing.needs_fallback(style):
+            which, path, values = "fallback", routing.fallback_path, style
+        elif (lean_style := routing.lean_style(style)) is not None:
+            which, path, values = "lean", routing.lean_path, lean_style
         else:
             return self._graph, style
         if which not in self._graphs:
