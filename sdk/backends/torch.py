@@ -70,10 +70,9 @@ class TorchBackend(FramePipelineBackend):
         if sorted(self._order) != sorted(self._graph.inputs):
             raise ModelLoadError(f"{path}: graph inputs {self._graph.inputs}, manifest names {self._order}")
         self._bound, self._bound_style = None, None  # run()'s style values, for the last style it saw
-        # On the CPU, lean and fallback files serve a style as on ONNX Runtime (base.StyleRouting); the torch-cuda
-        # pipeline captures one graph per frame shape and runs the chosen file for every style.
-        self._routing = (StyleRouting() if cuda else
-                         StyleRouting.of(package, path, variant if variant is not None else "fp32"))
+        # Lean and fallback files serve a style as on ONNX Runtime (base.StyleRouting); the torch-cuda pipeline
+        # asks _graph_for when a slot's style changes and captures a graph per frame shape and file.
+        self._routing = StyleRouting.of(package, path, variant if variant is not None else "fp32")
         self.fallback_variant = self._routing.fallback_variant
         self._graphs: dict = {}  # lean and fallback graphs, built when a style first needs them
         self.pipeline = None
@@ -84,7 +83,7 @@ class TorchBackend(FramePipelineBackend):
             from sdk.cuda.kernels import StylizeKernels
 
             self.pipeline = TorchCudaPipeline(self._graph, StylizeKernels(torch.cuda.current_device()),
-                                              half=precision == "fp16")
+                                              half=precision == "fp16", route=self.route)
 
     def _graph_for(self, style: np.ndarray) -> tuple[OnnxGraphModule, np.ndarray]:
         """The graph that serves ``style`` and the style values it takes (base.StyleRouting)."""
@@ -98,6 +97,11 @@ class TorchBackend(FramePipelineBackend):
         if which not in self._graphs:
             self._graphs[which] = OnnxGraphModule(path.read_bytes(), self._device, str(path), **self._graph_options)
         return self._graphs[which], values
+
+    def route(self, style: np.ndarray) -> tuple[OnnxGraphModule, np.ndarray]:
+        """For the frame pipeline: the graph that serves ``style`` and its values, (1, N, 1, 1) float32."""
+        graph, values = self._graph_for(style)
+        return graph, np.ascontiguousarray(values, dtype=np.float32).reshape(1, -1, 1, 1)
 
     def run(self, image: np.ndarray, style: np.ndarray) -> np.ndarray:
         torch = self._torch

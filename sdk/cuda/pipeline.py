@@ -40,6 +40,7 @@ class _Slot:
     params: object  # float32 (strength, temporal) on the device: the post kernel reads them there
     styled: object
     out: object
+    model: object = None  # what serves this slot's style: the pipeline's model, or what `route` picked
     graph: object = None
     key: tuple | None = None
     bound: dict | None = None  # the model's style values for this slot's style (OnnxGraphModule.bind)
@@ -61,11 +62,14 @@ class _Previous:
 
 class TorchCudaPipeline:
     def __init__(self, graph_module, kernels, half: bool = True, use_graphs: bool = True, slots: int = 2,
-                 channels_last: bool = True):
+                 channels_last: bool = True, route=None):
+        """``route``: style vector -> (model, the style values it takes), for a package whose files serve
+        different styles (lean and fallback files, base.StyleRouting); None: ``graph_module`` serves every style."""
         import torch
 
         self.torch = torch
         self.model = graph_module
+        self.route = route
         self.kernels = kernels
         self.half = half
         self.use_graphs = use_graphs
@@ -105,7 +109,8 @@ class TorchCudaPipeline:
         self.kernels.preprocess(slot.frame.data_ptr(), pitch, height, width, order, slot.image.data_ptr(), h, w,
                                 self.half, stream)
         image = slot.image.contiguous(memory_format=torch.channels_last) if self.channels_last else slot.image
-        styled = (self.model.run_bound(image, slot.bound) if slot.bound is not None else self.model(image, slot.style))[0]
+        model = slot.model
+        styled = (model.run_bound(image, slot.bound) if slot.bound is not None else model(image, slot.style))[0]
         slot.styled = styled.contiguous()  # NCHW dense for the post kernel; kept alive by the slot
         previous = self._previous if smooth else None
         self.kernels.postprocess(slot.styled.data_ptr(), h, w, slot.frame.data_ptr(), pitch, height, width, order,
@@ -123,7 +128,7 @@ class TorchCudaPipeline:
         """Run the model's style program for slot.style into the slot's own buffers, which its graph
         reads: only when the slot's style changes, not every frame. Enqueued on the current stream (the
         slot's), so a replay still in flight on it reads the old values."""
-        bound = self.model.bind(slot.style)
+        bound = slot.model.bind(slot.style)
         if slot.bound is None:
             slot.bound = {name: value.clone() for name, value in bound.items()}
         else:
@@ -162,8 +167,6 @@ class TorchCudaPipeline:
         if slot is not None and slot.busy:
             self.result(index)  # the slot's previous frame must be collected before reuse
         previous = self._previous_for(shape, order) if temporal > 0.0 else None
-        # Strength and temporal weight are not in the key: the graph reads them from slot.params.
-        key = (shape, order, tuple(size_hw), previous.generation if previous else None)
         if slot is None or tuple(slot.frame.shape) != shape or slot.image.shape[2:] != tuple(size_hw):
             slot = self._slots[index] = self._make_slot(shape, size_hw, style_vec.shape[1])
         if not on_device:
@@ -175,11 +178,19 @@ class TorchCudaPipeline:
                 slot.params.copy_(torch.tensor(params_key, dtype=torch.float32))  # the graph reads slot.params
                 slot.params_key = params_key
             style_key = style_vec.tobytes()
-            if slot.style_key != style_key:  # a style changes rarely: its copy and the style program run only then
-                slot.style.copy_(torch.from_numpy(np.ascontiguousarray(style_vec)).to(self.dtype))
-                if getattr(self.model, "style_input", None) is not None:
+            if slot.style_key != style_key or slot.model is None or (self.route is None and slot.model is not self.model):
+                # A style changes rarely: its copy, its route and the style program run only then.
+                model, values = self.route(style_vec) if self.route is not None else (self.model, style_vec)
+                if slot.model is not model or tuple(slot.style.shape) != tuple(values.shape):
+                    # Another file: its own style buffer and bound values (the graph key changes with it).
+                    slot.model, slot.bound = model, None
+                    slot.style = torch.empty(tuple(values.shape), dtype=self.dtype, device="cuda")
+                slot.style.copy_(torch.from_numpy(np.ascontiguousarray(values)).to(self.dtype))
+                if getattr(model, "style_input", None) is not None:
                     self._bind_style(slot)
                 slot.style_key = style_key
+            # Strength and temporal weight are not in the key: the graph reads them from slot.params.
+            key = (shape, order, tuple(size_hw), previous.generation if previous else None, id(slot.model))
             if on_device:
                 # Wait for the caller's current stream (where torch, which exports no stream, enqueued the
                 # frame, and where `out` may still be read) and for the stream the array names (CUDA

@@ -184,6 +184,34 @@ def test_add_style_from_a_lut_learns_it_and_leaves_the_other_styles_alone(tmp_pa
         assert new._backend._bound[0] is new._backend._graphs["lean"]
         new(image, style="teal")
         assert new._backend._bound[0] is new._backend._graph  # the new style: the widened file
+    # So does the torch-cuda frame pipeline (its code run on the CPU: kernels emulated, streams no-ops), slot by slot.
+    from kernels.emulator import KernelEmulator
+    from sdk.backends.torch import TorchBackend
+    from sdk.cuda.pipeline import TorchCudaPipeline
+    from tests.sdk.backends.cuda_on_cpu import TorchOnCpu
+
+    emulator = KernelEmulator()
+
+    def frame_pipeline(pkg):
+        backend = TorchBackend("torch", pkg, "fp32")
+        pipe = TorchCudaPipeline(backend._graph, emulator, half=False, use_graphs=False, channels_last=False,
+                                 route=backend.route)
+        pipe.torch = TorchOnCpu()
+        return backend, pipe
+
+    (new_backend, new_pipe), (_, old_pipe) = frame_pipeline(package), frame_pipeline(base)
+    frame = np.ascontiguousarray(image[:128, :192, ::-1])
+    vector = lambda weights, n: np.array(weights + [0] * (n - len(weights)), np.float32).reshape(1, n, 1, 1)
+    for weights in ([1], [0, 0.5, 0.5], [1], [0, 0, 0, 1]):  # two slots, each seeing two styles
+        got = new_pipe.run(frame, "bgr", (128, 192), vector(weights, 5), 0.8)
+        np.testing.assert_array_equal(got, old_pipe.run(frame, "bgr", (128, 192), vector(weights, 4), 0.8))
+    assert all(slot.model is new_backend._graphs["lean"] for slot in new_pipe._slots)
+    teal_frame = new_pipe.run(frame, "bgr", (128, 192), vector([0, 0, 0, 0, 1], 5), 0.8)
+    slot = new_pipe._slots[0]
+    assert slot.model is new_backend._graph and tuple(slot.style.shape) == (1, 5, 1, 1)
+    widened = TorchCudaPipeline(new_backend._graph, emulator, half=False, use_graphs=False, channels_last=False)
+    widened.torch = TorchOnCpu()
+    np.testing.assert_array_equal(teal_frame, widened.run(frame, "bgr", (128, 192), vector([0, 0, 0, 0, 1], 5), 0.8))
     # Removing a style drops the lean files: they serve a prefix of the old style list.
     assert subprocess.run([sys.executable, "-m", "trainer", "styles", "remove", "teal", "--package", str(package.path)],
                           capture_output=True, text=True, timeout=300).returncode == 0

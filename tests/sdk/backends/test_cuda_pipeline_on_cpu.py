@@ -6,7 +6,6 @@ on the CPU. What runs is the pipeline's code: slots, double buffering, the previ
 buffers of temporal smoothing, the XOR start, resets and shape changes. What cannot run here is
 the stream ordering and CUDA graph capture; tests/kernels/test_gpu.py covers those on a GPU.
 """
-import contextlib
 
 import numpy as np
 import pytest
@@ -19,53 +18,7 @@ from sdk import frames  # noqa: E402
 from sdk.backends.onnx_graph import OnnxGraphModule  # noqa: E402
 from sdk.cuda.pipeline import TorchCudaPipeline  # noqa: E402
 from tests.conftest import one_hot_style  # noqa: E402
-
-
-class _Stream:
-    cuda_stream = 0
-
-    def wait_event(self, event):
-        event.waited = True
-
-    def synchronize(self):
-        pass
-
-
-class _Event:
-    waited = False
-    recorded_on = []  # every stream an event was recorded on, in order
-
-    def record(self, stream=None):
-        _Event.recorded_on.append(stream)
-
-    def synchronize(self):
-        pass
-
-
-class _NoCuda:
-    Stream, Event = _Stream, _Event  # no ExternalStream: a producer's stream is waited for through the driver
-    caller_stream = _Stream()  # what torch.cuda.current_stream() returns
-
-    @staticmethod
-    def current_stream():
-        return _NoCuda.caller_stream
-
-    @staticmethod
-    @contextlib.contextmanager
-    def stream(_stream):
-        yield
-
-
-class TorchOnCpu:
-    """torch, with CUDA's streams and events as no-ops and device="cuda" tensors on the CPU."""
-    cuda = _NoCuda()
-
-    def __getattr__(self, name):
-        return getattr(torch, name)
-
-    @staticmethod
-    def empty(*shape, device=None, pin_memory=False, **kwargs):
-        return torch.empty(*shape, **kwargs)
+from tests.sdk.backends.cuda_on_cpu import TorchOnCpu, _Event, _NoCuda, _Stream  # noqa: E402
 
 
 @pytest.fixture(scope="module")
