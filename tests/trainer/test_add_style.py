@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import sdk
-from trainer import add_style, photos
+from trainer import add_style, grade_prior, photos
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def test_new_package_has_one_more_style_and_only_its_column_changed(added):
     assert added.manifest["added_styles"][0]["runs"] == 4  # the default: four seeds, averaged
     assert len(added.manifest["added_styles"][0]["last_losses"]) == 4
     teacher = added.manifest["added_styles"][0]["grade_teacher"]  # on by default: the levels it was taught
-    assert teacher["percentiles"] == [5.0, 95.0] and len(teacher["slope"]) == len(teacher["offset"]) == 3
+    assert teacher["percentiles"] == [grade_prior.LOW, grade_prior.HIGH] == [0.1, 99.9] and len(teacher["slope"]) == len(teacher["offset"]) == 3
     assert added.manifest["added_styles"][0]["detail_ratio"] > 0
     from trainer.export import generator_from_package
     old = generator_from_package(sdk.load_package()).state_dict()

@@ -6,7 +6,8 @@ import torch
 import sdk
 from trainer import add_style, grade_prior, photos
 
-SLOPE, OFFSET = (1.08, 0.95, 0.80), (6.0, 10.0, 20.0)
+# Warm, and clipping nothing: a grade that pushes a channel past 255 is estimated flatter there (grade_prior).
+SLOPE, OFFSET = (0.90, 0.85, 0.70), (25.0, 20.0, 10.0)
 
 
 def graded(rgb: np.ndarray) -> np.ndarray:
@@ -26,7 +27,7 @@ def test_the_levels_of_a_per_channel_grade_are_recovered(photos_rgb):
 def test_on_the_corpus_other_pictures_give_a_grade_that_beats_both_colour_transfers(tmp_path):
     """The add-style case: the look photos are other pictures than the plain ones (crops of the corpus's
     train-look photos in warm_grade, as `--demo-photos --demo-look warm_grade` writes them), judged on its test
-    split against the grade: measured 0.59 (docs/training.md), against 0.10 for the better classical transfer."""
+    split against the grade: measured 0.43 (docs/training.md), against 0.10 for the better classical transfer."""
     from trainer import corpus
     from trainer.closure import ColourTransferBaselines, closure, eval_size
     from trainer.evaluate import load_folder
@@ -41,7 +42,28 @@ def test_on_the_corpus_other_pictures_give_a_grade_that_beats_both_colour_transf
     ours = np.mean([closure(levels.apply(im), im, warm_grade(im)) for im in test])
     best_baseline = max(np.mean([closure(method(im), im, warm_grade(im)) for im in test])
                         for method in (baselines.reinhard, baselines.global_lab))
-    assert ours > 0.55 and best_baseline < 0.2, (ours, best_baseline)
+    assert ours > 0.38 and best_baseline < 0.2, (ours, best_baseline)
+
+
+def test_the_estimate_holds_whichever_pictures_fall_on_each_side():
+    """Eight random draws of nine plain and nine other pictures (graded) from the corpus's 22 non-test pictures,
+    each judged on the four pictures left over: every draw moves them toward the grade (measured 0.31 at worst,
+    0.41 on average; the 5th/95th-percentile line, which looked best on the corpus's own split, averaged 0.01 over
+    the same draws and fell to -0.48), so the estimate does not hinge on which pictures a creator has."""
+    from trainer import corpus
+    from trainer.closure import closure
+    from trainer.looks import warm_grade
+    if not corpus.available():
+        pytest.skip("needs the photo corpus (`python -m trainer photos fetch`; .ci/run fetches it)")
+    pool = list(corpus.load(("train-content", "train-look", "val"), max_side=640).values())
+    rng = np.random.default_rng(0)
+    scores = []
+    for _ in range(8):
+        order = rng.permutation(len(pool))
+        plain, look, held = ([pool[i] for i in part] for part in (order[:9], order[9:18], order[18:]))
+        levels = grade_prior.fit_levels(plain, [warm_grade(im) for im in look])
+        scores.append(np.mean([closure(levels.apply(im), im, warm_grade(im)) for im in held]))
+    assert min(scores) > 0.2 and np.mean(scores) > 0.33, scores
 
 
 def test_the_torch_form_matches_the_uint8_one(photos_rgb):
@@ -65,7 +87,7 @@ def test_a_flat_channel_gets_a_shift_only_and_an_empty_side_is_an_error():
 
 def test_the_taught_column_learns_the_grade(photos_rgb):
     """Taught alone (no critic, no moments, no structure term), the new column reproduces the levels on an unseen
-    photo to within 3 levels (2.1 measured), where the photo itself is more than 8 away: the teacher reaches the weights."""
+    photo to within 3 levels, where the photo itself is more than 8 away: the teacher reaches the weights."""
     from trainer.closure import eval_size
     from trainer.data import UnpairedCrops
     from trainer.export import generator_from_package
