@@ -225,3 +225,32 @@ def test_every_build_that_gpu_check_times_matches_the_cpu_reference(post_rows, d
     with StylizeKernels(post_rows=post_rows, defines=defines) as kernels:
         rows = check_post_build(kernels, CpuReference(), np.random.default_rng(7))
     assert all(r["ok"] for r in rows), rows
+
+
+def test_torch_cuda_serves_old_styles_from_an_added_styles_lean_file(tmp_path):
+    """A package whose added style owns colour-head channels: with graphs on, the old styles (and their mixes) run
+    the lean file, the shipped package's own, with its pixels; the new style runs the widened file, and the switch
+    recaptures that slot's graph (tests/trainer/test_lut.py checks the same routing on the CPU)."""
+    import subprocess
+    import sys
+
+    import sdk
+    from trainer import lut
+    table = np.clip(lut.lattice(9) * np.array([1.08, 1.0, 0.85], np.float32) + 0.02, 0, 1)
+    cube = lut.write_cube(tmp_path / "warm.cube", table, "warm")
+    proc = subprocess.run([sys.executable, "-m", "trainer", "add-style", "--lut", str(cube), "--name", "warm",
+                           "--iterations", "30", "--own-channels", "8", "--out", str(tmp_path / "pkg")],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    frame = np.random.default_rng(7).integers(0, 256, (360, 640, 3), dtype=np.uint8)
+    with sdk.Stylizer(tmp_path / "pkg", backend="torch-cuda") as new, sdk.Stylizer(backend="torch-cuda") as old:
+        for style in ("glow", {"vintage": 0.5, "sketch": 0.5}, "glow"):
+            diff = np.abs(new(frame, style=style).astype(int) - old(frame, style=style))
+            assert diff.max() <= 1, (style, diff.max())  # the same file and kernels; cuDNN may pick other algorithms
+        backend = new._backend
+        pipeline = backend.pipeline
+        assert all(slot is None or slot.model is backend._graphs["lean"] for slot in pipeline._slots)
+        captures = pipeline.captures
+        warm = new(frame, style="warm")
+        assert pipeline.captures == captures + 1 and any(slot.model is backend._graph for slot in pipeline._slots)
+        assert np.abs(warm.astype(int) - new(frame, style="glow")).mean() > 1  # the new look differs
