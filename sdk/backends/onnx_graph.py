@@ -70,13 +70,11 @@ class OnnxGraphModule:
                 static = {"min": float(arrays[lo]) if lo else attrs.get("min"),
                           "max": float(arrays[hi]) if hi else attrs.get("max")}
             elif node.op_type == "Resize":
-                mode = attrs.get("mode", b"nearest")
-                if mode not in (b"nearest", "nearest"):
-                    raise ModelLoadError(f"{where}: Resize mode {mode!r} is not supported")
+                static = _resize_options(attrs, where)
                 scales = node.input[2] if len(node.input) > 2 and node.input[2] else None
                 if scales is None or arrays[scales].size == 0:
                     raise ModelLoadError(f"{where}: Resize without constant scales is not supported")
-                static = {"scale_factor": tuple(float(v) for v in arrays[scales][2:])}
+                static["scale_factor"] = tuple(float(v) for v in arrays[scales][2:])
             self.nodes.append((node.op_type, list(node.input[:1] if node.op_type in ("Resize", "Clip") else node.input),
                                node.output[0], static))
         self.values = {}
@@ -219,7 +217,7 @@ class OnnxGraphModule:
         elif op == "Clip":
             y = torch.clamp(x[0], static["min"], static["max"])
         elif op == "Resize":
-            y = F.interpolate(x[0], scale_factor=static["scale_factor"], mode="nearest")
+            y = F.interpolate(x[0], **static)
         elif op == "Identity":
             y = x[0]
         elif op == "Tanh":
@@ -229,3 +227,22 @@ class OnnxGraphModule:
         else:  # guarded by SUPPORTED in __init__
             raise AssertionError(op)
         return y
+
+
+def _resize_options(attrs: dict, where: str) -> dict:
+    """F.interpolate's mode (and align_corners) for an ONNX Resize: nearest (floor, as torch exports it), or
+    linear on 4D tensors, which is bilinear with the ONNX coordinate transform's align_corners."""
+    def text(value):
+        return value.decode() if isinstance(value, bytes) else value
+
+    mode = text(attrs.get("mode", "nearest"))
+    if mode == "nearest":
+        return {"mode": "nearest"}
+    if mode == "linear":
+        transform = text(attrs.get("coordinate_transformation_mode", "half_pixel"))
+        corners = {"half_pixel": False, "pytorch_half_pixel": False, "align_corners": True}
+        if transform not in corners:
+            raise ModelLoadError(f"{where}: Resize coordinate_transformation_mode {transform!r} is not supported "
+                                 f"(supported: {', '.join(corners)})")
+        return {"mode": "bilinear", "align_corners": corners[transform]}
+    raise ModelLoadError(f"{where}: Resize mode {mode!r} is not supported (supported: nearest, linear)")
