@@ -48,8 +48,8 @@ PREVIEW_EVERY_S = 120.0
 # (29.1 dB) and passes every floor after 1,200 (31.2 dB; its INT8 file 30.6).
 VARIANT_ITERATIONS = 1200
 # From photos, the estimated grade (trainer/grade_prior.py) teaches the new column beside the unpaired terms
-# (which still draw what a grade cannot, as for a look of lines): on warm_grade, test split, FP32, 0.59 taught
-# alone, 0.59-0.65 over single seeds with them and 0.60 four averaged, against -0.05 untaught (docs/training.md).
+# (which add the midtones a line misses, and draw what a grade cannot): on warm_grade, test split, FP32, the
+# levels alone 0.43, taught with them 0.55 (four runs averaged), untaught -0.05 (docs/training.md).
 # Its average forgets the start faster than the untaught one's (0.99 against 0.999): the teacher, not the
 # average, now keeps the column from overshooting.
 TEACHER_WEIGHT = 1.0

@@ -24,7 +24,7 @@ LOW, HIGH = 0.1, 99.9  # the black and white points
 PIXELS_PER_PHOTO = 65536  # every photo weighs the same, whatever its size
 LONG_SIDE = 640
 # Above this, the look photos' fine detail says the look draws (lines, texture) and is not only a colour grade.
-# Measured on 30 corpus crops (docs/training.md): five grades 0.77-0.84, warm_film's grain 1.39, the sketch 3.3,
+# Measured on 30 corpus crops with the earlier 5th/95th levels (docs/training.md): five grades 0.77-0.84, warm_film's grain 1.39, the sketch 3.3,
 # the ink sketch 4.4. Softening looks fall below 1 (vintage 0.43, glow 0.52), but a grade is most of them.
 GRADE_DETAIL_MAX = 2.0
 

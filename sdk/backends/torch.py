@@ -71,7 +71,7 @@ class TorchBackend(FramePipelineBackend):
             raise ModelLoadError(f"{path}: graph inputs {self._graph.inputs}, manifest names {self._order}")
         self._bound, self._bound_style = None, None  # run()'s style values, for the last style it saw
         # Lean and fallback files serve a style as on ONNX Runtime (base.StyleRouting); the torch-cuda pipeline
-        # asks _graph_for when a slot's style changes and captures a graph per frame shape and file.
+        # asks route() when a slot's style changes and captures a graph per frame shape and file.
         self._routing = StyleRouting.of(package, path, variant if variant is not None else "fp32")
         self.fallback_variant = self._routing.fallback_variant
         self._graphs: dict = {}  # lean and fallback graphs, built when a style first needs them
@@ -85,8 +85,9 @@ class TorchBackend(FramePipelineBackend):
             self.pipeline = TorchCudaPipeline(self._graph, StylizeKernels(torch.cuda.current_device()),
                                               half=precision == "fp16", route=self.route)
 
-    def _graph_for(self, style: np.ndarray) -> tuple[OnnxGraphModule, np.ndarray]:
-        """The graph that serves ``style`` and the style values it takes (base.StyleRouting)."""
+    def route(self, style: np.ndarray) -> tuple[OnnxGraphModule, np.ndarray]:
+        """The graph that serves ``style`` (1, N, 1, 1) and the style values it takes (base.StyleRouting); run()
+        and the frame pipeline ask it when the style changes."""
         routing = self._routing
         if routing.needs_fallback(style):
             which, path, values = "fallback", routing.fallback_path, style
@@ -98,11 +99,6 @@ class TorchBackend(FramePipelineBackend):
             self._graphs[which] = OnnxGraphModule(path.read_bytes(), self._device, str(path), **self._graph_options)
         return self._graphs[which], values
 
-    def route(self, style: np.ndarray) -> tuple[OnnxGraphModule, np.ndarray]:
-        """For the frame pipeline: the graph that serves ``style`` and its values, (1, N, 1, 1) float32."""
-        graph, values = self._graph_for(style)
-        return graph, np.ascontiguousarray(values, dtype=np.float32).reshape(1, -1, 1, 1)
-
     def run(self, image: np.ndarray, style: np.ndarray) -> np.ndarray:
         torch = self._torch
         dtype = torch.float16 if self.precision == "fp16" else torch.float32
@@ -111,7 +107,7 @@ class TorchBackend(FramePipelineBackend):
             image_t = torch.from_numpy(np.ascontiguousarray(image)).to(self._device, dtype)
             with self._lock:
                 if self._bound_style != key:  # the style's copy and program run when it changes, not every frame
-                    graph, values = self._graph_for(style)
+                    graph, values = self.route(style)
                     style_t = torch.from_numpy(np.ascontiguousarray(values)).to(self._device, dtype)
                     self._bound, self._bound_style = (graph, graph.bind(style_t)), key
                 graph, bound = self._bound
