@@ -2,8 +2,11 @@
 the ONNX's), cached on disk, run with ``set_input_shape`` / ``set_tensor_address`` /
 ``execute_async_v3`` inside the same fused-kernel, CUDA-graph pipeline as torch-cuda.
 
-One engine is shared; each thread gets its own execution context. Device buffers are torch
-CUDA tensors (torch is this backend's allocator and stream provider).
+One engine per frame size and file is shared; each thread gets its own execution context. Device buffers are
+torch CUDA tensors (torch is this backend's allocator and stream provider). A package whose added styles own
+colour-head channels keeps each file as it was before them (manifest "lean", base.StyleRouting): the old styles
+and their mixes run an engine built from that file, at the old speed, and only a vector that weighs an added
+style runs the widened one.
 """
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import threading
 
 import numpy as np
 
-from sdk.backends.base import FramePipelineBackend
+from sdk.backends.base import FramePipelineBackend, StyleRouting
 from sdk.errors import BackendUnavailableError, ModelLoadError
 
 # TensorRT for RTX targets desktop RTX GPUs only (no Jetson sm_87, no Hopper sm_90).
@@ -93,53 +96,75 @@ class TensorRTBackend(FramePipelineBackend):
             "fp32" if precision == "auto" else precision)
         self.name, self.precision = "tensorrt", precision
         self.device = f"cuda ({torch.cuda.get_device_name(0)})"
+        self._gpu = torch.cuda.get_device_name(0), "sm_%d%d" % torch.cuda.get_device_capability(0)  # engine keys
         self.package = package
         self._builder, self._flavour, self._trt = builder, flavour, trt
+        self._torch, self._device = torch, torch.device("cuda")
         self._dtype = torch.float16 if precision == "fp16" else torch.float32
+        # Only the lean files: a below-floor style's FP32 fallback would need FP32 buffers in an FP16 pipeline, so
+        # the precision's own engine serves it (the fidelity gate is ONNX Runtime's; verify_engine checks it here).
+        self._routing = StyleRouting.of(package, package.file(precision), precision)
+        self._size = None  # the working size of the frame being served (_use_model): route() builds for it
         self.pipeline = TorchCudaPipeline(None, StylizeKernels(torch.cuda.current_device()),
-                                           half=precision == "fp16", channels_last=False)
+                                           half=precision == "fp16", channels_last=False,
+                                           route=self.route if self._routing.lean_path else None)
         self._runners: dict = {}
 
-    def engine_for(self, size_hw) -> "TrtEngineRunner":
-        import torch
-
+    def engine_for(self, size_hw, lean: bool = False) -> "TrtEngineRunner":
+        """The engine for frames of ``size_hw`` from the precision's file, or from its lean copy (the styles
+        before the added ones that own channels), built on first use and cached on disk by the file's checksum."""
         size_hw = tuple(size_hw)
-        if size_hw not in self._runners:
-            key = self._builder.EngineKey(self.package.sha256(self.precision), self._flavour, self._trt.__version__,
-                                          torch.cuda.get_device_name(0),
-                                          "sm_%d%d" % torch.cuda.get_device_capability(0), self.precision, (size_hw,))
+        if (size_hw, lean) not in self._runners:
             m = self.package.manifest
+            path = self._routing.lean_path if lean else self.package.file(self.precision)
+            num_styles = self._routing.lean_styles if lean else len(self.package.styles)
+            key = self._builder.EngineKey(m["files"][path.name]["sha256"], self._flavour, self._trt.__version__,
+                                          *self._gpu, self.precision, (size_hw,))
             engine = self._builder.load_cached(key)
             fresh = engine is None
             if fresh:
-                engine = self._builder.build_engine(self.package.file(self.precision).read_bytes(), m["input"]["name"],
-                                                    len(self.package.styles), [size_hw], self._flavour, progress=True)
+                engine = self._builder.build_engine(path.read_bytes(), m["input"]["name"], num_styles, [size_hw],
+                                                    self._flavour, progress=True)
             runner = TrtEngineRunner(engine, self._trt, m["input"]["name"], m["style_input"]["name"],
                                      m["output"]["name"], self._dtype)
             if fresh:
                 if self.precision != "fp32":  # overflow shows as NaN or black frames: check before caching
                     from sdk.tensorrt.verify import verify_engine
-                    verify_engine(lambda image, style: self._run_runner(runner, image, style), self.package, size_hw,
-                                  self.precision)
+                    # A lean engine takes the old styles' part of the vector; the package's FP32 file is its
+                    # reference for them (the added styles' channels are exactly 0 there).
+                    verify_engine(lambda image, style: self._run_runner(runner, image, style[:, :num_styles]),
+                                  self.package, size_hw, self.precision, styles=range(num_styles))
                 self._builder.store(key, engine)
-            self._runners[size_hw] = runner
-        return self._runners[size_hw]
+            self._runners[(size_hw, lean)] = runner
+        return self._runners[(size_hw, lean)]
+
+    def route(self, style: np.ndarray, size_hw=None) -> tuple["TrtEngineRunner", np.ndarray]:
+        """The engine that serves ``style`` (1, N, 1, 1) at ``size_hw`` (default: the frame pipeline's current
+        working size) and the style values it takes: the lean file's for a vector with no weight on an added
+        style, else the precision's file's."""
+        size_hw = self._size if size_hw is None else size_hw
+        lean_style = self._routing.lean_style(style)
+        if lean_style is not None:
+            return self.engine_for(size_hw, lean=True), lean_style
+        return self.engine_for(size_hw), style
 
     def run(self, image: np.ndarray, style: np.ndarray) -> np.ndarray:
-        return self._run_runner(self.engine_for(image.shape[2:]), image, style)
+        runner, values = self.route(style, image.shape[2:])
+        return self._run_runner(runner, image, values)
 
     def _run_runner(self, runner: "TrtEngineRunner", image: np.ndarray, style: np.ndarray) -> np.ndarray:
-        import torch
-
+        torch = self._torch
         with torch.inference_mode():
-            x = torch.from_numpy(image).cuda().to(self._dtype)
-            s = torch.from_numpy(style).cuda().to(self._dtype)
+            x = torch.from_numpy(np.ascontiguousarray(image)).to(self._device, self._dtype)
+            s = torch.from_numpy(np.ascontiguousarray(style)).to(self._device, self._dtype)
             out = runner(x, s)[0]
             torch.cuda.current_stream().synchronize()
             return out.float().cpu().numpy()
 
     def _use_model(self, size_hw) -> None:
-        self.pipeline.model = self.engine_for(size_hw)
+        self._size = tuple(size_hw)
+        if self.pipeline.route is None:  # with lean files each slot asks route(), which builds only what it serves
+            self.pipeline.model = self.engine_for(size_hw)
 
     def close(self) -> None:
         super().close()  # graphs hold the engines' contexts: the pipeline goes first

@@ -1,4 +1,5 @@
 """export-lut: a style's colour mapping as a .cube 3D LUT that a real consumer (ffmpeg's lut3d) applies."""
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -136,7 +137,8 @@ def test_3d_and_1d_cubes_are_read_and_applied_by_the_library(tmp_path, teal_cube
     assert np.abs(y - cube.apply(photo[::8, ::8])).max() <= 2
 
 
-def test_add_style_from_a_lut_learns_it_and_leaves_the_other_styles_alone(tmp_path, teal_cube, photos_rgb):
+def test_add_style_from_a_lut_learns_it_and_leaves_the_other_styles_alone(tmp_path, teal_cube, photos_rgb,
+                                                                         monkeypatch):
     proc = subprocess.run([sys.executable, "-m", "trainer", "add-style", "--lut", str(teal_cube), "--name", "teal",
                            "--iterations", "150", "--own-channels", "8", "--out", str(tmp_path / "pkg")],
                           capture_output=True, text=True, timeout=600)
@@ -212,6 +214,29 @@ def test_add_style_from_a_lut_learns_it_and_leaves_the_other_styles_alone(tmp_pa
     widened = TorchCudaPipeline(new_backend._graph, emulator, half=False, use_graphs=False, channels_last=False)
     widened.torch = TorchOnCpu()
     np.testing.assert_array_equal(teal_frame, widened.run(frame, "bgr", (128, 192), vector([0, 0, 0, 0, 1], 5), 0.8))
+    # TensorRT too (its backend's code on the CPU, each engine the file it is built from): the old styles run an
+    # engine of the lean file, built when one of them is first asked for, and only the new style the widened one's.
+    from tests.sdk.backends.cuda_on_cpu import tensorrt_on_cpu
+    monkeypatch.setenv("STYLIZER_CACHE", str(tmp_path / "engines"))
+    sha = lambda path: hashlib.sha256(path.read_bytes()).hexdigest()
+    trt, builds = tensorrt_on_cpu(monkeypatch, package)
+    for weights in ([1], [0, 0.5, 0.5]):
+        got = trt.stylize_frame(frame, "bgr", (128, 192), vector(weights, 5), 0.8)
+        assert np.abs(got.astype(int) - old_pipe.run(frame, "bgr", (128, 192), vector(weights, 4), 0.8)).max() <= 1
+    assert builds == [(sha(base.file("fp32")), 4, ((128, 192),))]
+    got = trt.stylize_frame(frame, "bgr", (128, 192), vector([0, 0, 0, 0, 1], 5), 0.8)
+    assert np.abs(got.astype(int) - teal_frame).max() <= 1
+    assert builds[1:] == [(sha(package.file("fp32")), 5, ((128, 192),))]
+    image_in = np.ascontiguousarray(image[:64, :64].transpose(2, 0, 1)[None], np.float32) / 127.5 - 1
+    with sdk.Stylizer(backend="onnxruntime", precision="fp32") as reference:  # run(), outside the pipeline
+        session = reference._backend
+        np.testing.assert_allclose(trt.run(image_in, vector([0, 1], 5)), session.run(image_in, vector([0, 1], 4)),
+                                   atol=1e-4)
+    assert [b[1:] for b in builds[2:]] == [(4, ((64, 64),))]
+    again, rebuilt = tensorrt_on_cpu(monkeypatch, package)  # a new process: both engines come from the cache
+    again.stylize_frame(frame, "bgr", (128, 192), vector([1], 5), 0.8)
+    again.stylize_frame(frame, "bgr", (128, 192), vector([0, 0, 0, 0, 1], 5), 0.8)
+    assert rebuilt == []
     # Removing a style drops the lean files: they serve a prefix of the old style list.
     assert subprocess.run([sys.executable, "-m", "trainer", "styles", "remove", "teal", "--package", str(package.path)],
                           capture_output=True, text=True, timeout=300).returncode == 0

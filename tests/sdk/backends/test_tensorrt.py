@@ -141,3 +141,20 @@ def test_reduced_precision_engine_check_refuses_overflow_black_frames_and_drift(
     ort_run = _onnxruntime_runner(package)
     with pytest.raises(EngineBuildError, match=message + ".*not cached"):
         verify_engine(lambda x, s: fault(ort_run(x, s)), package, (64, 96), "fp16")
+
+
+def test_engine_check_covers_only_the_styles_an_engine_serves():
+    """An engine of a lean file serves the styles before the added ones: the check runs those, and only those."""
+    from sdk.tensorrt.verify import verify_engine
+    package = sdk.load_package()
+    ort_run = _onnxruntime_runner(package)
+    asked = []
+
+    def wrong_on_the_last_style(image, style):
+        asked.append(int(np.argmax(style.reshape(-1))))
+        return ort_run(image, style) + (0.5 if style.reshape(-1)[-1] else 0.0)
+
+    stats = verify_engine(wrong_on_the_last_style, package, (64, 96), "fp16", styles=range(3))
+    assert stats["max_abs"] < 1e-6 and sorted(set(asked)) == [0, 1, 2]
+    with pytest.raises(EngineBuildError, match="differs from the FP32 model"):
+        verify_engine(wrong_on_the_last_style, package, (64, 96), "fp16")
