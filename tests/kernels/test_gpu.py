@@ -227,14 +227,11 @@ def test_every_build_that_gpu_check_times_matches_the_cpu_reference(post_rows, d
     assert all(r["ok"] for r in rows), rows
 
 
-def test_torch_cuda_serves_old_styles_from_an_added_styles_lean_file(tmp_path):
-    """A package whose added style owns colour-head channels: with graphs on, the old styles (and their mixes) run
-    the lean file, the shipped package's own, with its pixels; the new style runs the widened file, and the switch
-    recaptures that slot's graph (tests/trainer/test_lut.py checks the same routing on the CPU)."""
+def _package_with_an_owning_style(tmp_path):
+    """The shipped package plus a warm LUT style that owns 8 colour-head channels (so it has lean files)."""
     import subprocess
     import sys
 
-    import sdk
     from trainer import lut
     table = np.clip(lut.lattice(9) * np.array([1.08, 1.0, 0.85], np.float32) + 0.02, 0, 1)
     cube = lut.write_cube(tmp_path / "warm.cube", table, "warm")
@@ -242,8 +239,17 @@ def test_torch_cuda_serves_old_styles_from_an_added_styles_lean_file(tmp_path):
                            "--iterations", "30", "--own-channels", "8", "--out", str(tmp_path / "pkg")],
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr
+    return tmp_path / "pkg"
+
+
+def test_torch_cuda_serves_old_styles_from_an_added_styles_lean_file(tmp_path):
+    """A package whose added style owns colour-head channels: with graphs on, the old styles (and their mixes) run
+    the lean file, the shipped package's own, with its pixels; the new style runs the widened file, and the switch
+    recaptures that slot's graph (tests/trainer/test_lut.py checks the same routing on the CPU)."""
+    import sdk
+    package = _package_with_an_owning_style(tmp_path)
     frame = np.random.default_rng(7).integers(0, 256, (360, 640, 3), dtype=np.uint8)
-    with sdk.Stylizer(tmp_path / "pkg", backend="torch-cuda") as new, sdk.Stylizer(backend="torch-cuda") as old:
+    with sdk.Stylizer(package, backend="torch-cuda") as new, sdk.Stylizer(backend="torch-cuda") as old:
         for style in ("glow", {"vintage": 0.5, "sketch": 0.5}, "glow"):
             diff = np.abs(new(frame, style=style).astype(int) - old(frame, style=style))
             assert diff.max() <= 1, (style, diff.max())  # the same file and kernels; cuDNN may pick other algorithms
@@ -253,4 +259,26 @@ def test_torch_cuda_serves_old_styles_from_an_added_styles_lean_file(tmp_path):
         captures = pipeline.captures
         warm = new(frame, style="warm")
         assert pipeline.captures == captures + 1 and any(slot.model is backend._graph for slot in pipeline._slots)
+        assert np.abs(warm.astype(int) - new(frame, style="glow")).mean() > 1  # the new look differs
+
+
+def test_tensorrt_serves_old_styles_from_an_engine_of_the_lean_file(tmp_path, monkeypatch):
+    """As above, on TensorRT: the old styles and their mixes run an engine built from the lean file (the shipped
+    package's own bytes), and only the new style builds one from the widened file (tests/trainer/test_lut.py checks
+    the routing on the CPU with each engine replaced by its ONNX file)."""
+    import sdk
+    status = {b.name: b for b in sdk.list_backends()}["tensorrt"]
+    if not status.available:
+        pytest.skip(status.reason)
+    monkeypatch.setenv("STYLIZER_CACHE", str(tmp_path / "cache"))
+    package = _package_with_an_owning_style(tmp_path)
+    frame = np.random.default_rng(7).integers(0, 256, (360, 640, 3), dtype=np.uint8)
+    with sdk.Stylizer(package, backend="tensorrt") as new, sdk.Stylizer(backend="tensorrt") as old:
+        for style in ("glow", {"vintage": 0.5, "sketch": 0.5}):
+            diff = np.abs(new(frame, style=style).astype(int) - old(frame, style=style))
+            assert diff.max() <= 2, (style, diff.max())  # the same file; two builds may pick other tactics
+        backend = new._backend
+        assert [lean for _size, lean in backend._runners] == [True]
+        warm = new(frame, style="warm")
+        assert sorted(lean for _size, lean in backend._runners) == [False, True]
         assert np.abs(warm.astype(int) - new(frame, style="glow")).mean() > 1  # the new look differs
