@@ -75,12 +75,15 @@ SK_HD unsigned char blend_to_u8(float styled, float original, float strength) {
 }
 
 // Temporal smoothing, exactly as the SDK's frames.temporal_blend does it per pixel: the rounded
-// output moves toward the previous output by `temporal`, faded out as the input changes (the
-// largest change over the colour channels, in uint8 steps): static regions keep what they
-// showed, moving ones follow the new frame.
+// output moves toward the previous output by `temporal`, faded out as the input changes and as the
+// rounded output itself changes from the previous output (each the largest change over the colour
+// channels, in uint8 steps): static regions keep what they showed, moving ones and lines that appear
+// or vanish follow the new frame.
 #define SK_TEMPORAL_FADE 24.f  // frames.TEMPORAL_FADE
-SK_HD float temporal_weight(float max_input_change, float temporal) {
-    return clampf(1.f - max_input_change / SK_TEMPORAL_FADE, 0.f, 1.f) * temporal;
+#define SK_OUTPUT_FADE 64.f    // frames.OUTPUT_FADE (a power of two: the division is exact)
+SK_HD float temporal_weight(float max_input_change, float max_output_change, float temporal) {
+    return clampf(1.f - max_input_change / SK_TEMPORAL_FADE, 0.f, 1.f) * temporal *
+           clampf(1.f - max_output_change / SK_OUTPUT_FADE, 0.f, 1.f);
 }
 SK_HD unsigned char temporal_to_u8(unsigned char current, float previous_out, float weight) {
     float c = (float)current;
@@ -124,21 +127,25 @@ SK_HD void postprocess_at(const T* styled, int h, int w, int H, int W, int order
     Tap tx = linear_tap(x, (float)w / W, w);
     Tap ty = linear_tap(y, (float)h / H, h);
     long plane = (long)h * w;
-    float weight = 0.f;
-    if (prev && prev_in) {
-        float change = 0.f;
-        for (int c = 0; c < 3; ++c) {
-            float d = (float)src[c] - (float)prev_in[c];
-            change = fmaxf(change, d < 0.f ? -d : d);
-        }
-        weight = temporal_weight(change, temporal);
-    }
+    unsigned char u[3];  // the blended bytes, by position in the pixel
     for (int c = 0; c < 3; ++c) {
         const T* p = styled + c * plane;
         float v = lerp_rows(sample_row<T, Io>(p + (long)ty.i0 * w, tx), sample_row<T, Io>(p + (long)ty.i1 * w, tx), ty);
         int ch = channel_for_rgb(order, c);
-        unsigned char u = blend_to_u8(v, src[ch], strength);
-        dst[ch] = prev && prev_in ? temporal_to_u8(u, prev[ch], weight) : u;
+        u[ch] = blend_to_u8(v, src[ch], strength);
+    }
+    if (prev && prev_in) {
+        float change = 0.f, output_change = 0.f;
+        for (int c = 0; c < 3; ++c) {
+            float d = (float)src[c] - (float)prev_in[c];
+            change = fmaxf(change, d < 0.f ? -d : d);
+            float e = (float)u[c] - (float)prev[c];
+            output_change = fmaxf(output_change, e < 0.f ? -e : e);
+        }
+        float weight = temporal_weight(change, output_change, temporal);
+        for (int c = 0; c < 3; ++c) dst[c] = temporal_to_u8(u[c], prev[c], weight);
+    } else {
+        for (int c = 0; c < 3; ++c) dst[c] = u[c];
     }
     if (channels_of(order) == 4) dst[3] = src[3];
 }

@@ -89,6 +89,19 @@ __device__ __forceinline__ float temporal_weight_at(const unsigned int* s, const
     return clamp01(1.f - div_by_fade(change)) * temporal;
 }
 
+// Pixel k's output fade (both post kernels): 1, down to 0 as its rounded output bytes (floor_to_byte's results,
+// 2^23 + n, by RGB position) move away from the previous output's (words p) by SK_OUTPUT_FADE steps or more
+// (the largest change over the channels). Exact: differences of values above 2^23, a product by a power of two.
+template <int C, int ORDER>
+__device__ __forceinline__ float output_fade_at(const unsigned int* rounded, const unsigned int* p, int k) {
+    float change = 0.f;
+#pragma unroll
+    for (int c = 0; c < 3; ++c)
+        change = fmaxf(change, fabsf(__uint_as_float(rounded[c]) -
+                                     byte_above_magic(p, k * C + sk::channel_for_rgb(ORDER, c))));
+    return clamp01(1.f - change * (1.f / SK_OUTPUT_FADE));
+}
+
 // Preprocess: each thread writes PRE_PIXELS neighbouring pixels of a row, so the vertical tap, the
 // row addresses and the scale divisions are computed once for all four, and each plane gets one
 // 8-byte (FP16) or 16-byte (FP32) store. Per pixel and channel it reads the two rows' two taps as bytes
@@ -349,16 +362,22 @@ __device__ void postprocess_tile(SK_POST_PARAMS(T)) {
         unsigned int u[C * PIXELS];  // output bytes, each in the low byte of a word
 #pragma unroll
         for (int k = 0; k < PIXELS; ++k) {
-            const float weight = smooth ? temporal_weight_at<C>(s, q, k, temporal) : 0.f;
+            unsigned int rounded[3];  // by RGB position
 #pragma unroll
             for (int c = 0; c < 3; ++c) {
                 const int j = k * C + sk::channel_for_rgb(ORDER, c);
                 const float original = byte_as_float(s, j);
                 const float styled_value = top[k][c] * upper + bottom[k][c] * lower;
-                unsigned int rounded = floor_to_byte(original + (styled_value - original) * strength + 0.5f);
-                if (smooth) rounded = toward_previous(rounded, p, j, weight);
-                u[j] = rounded;
+                rounded[c] = floor_to_byte(original + (styled_value - original) * strength + 0.5f);
             }
+            if (smooth) {
+                const float weight = temporal_weight_at<C>(s, q, k, temporal) * output_fade_at<C, ORDER>(rounded, p, k);
+#pragma unroll
+                for (int c = 0; c < 3; ++c)
+                    rounded[c] = toward_previous(rounded[c], p, k * C + sk::channel_for_rgb(ORDER, c), weight);
+            }
+#pragma unroll
+            for (int c = 0; c < 3; ++c) u[k * C + sk::channel_for_rgb(ORDER, c)] = rounded[c];
             if (C == 4) u[k * C + 3] = byte_of(s, k * C + 3);  // alpha as is
         }
 #pragma unroll
@@ -701,15 +720,21 @@ __device__ __forceinline__ void blend_staged_tile(SK_BLEND_PARAMS) {
         unsigned int u[C * PIXELS];  // output bytes, each in the low byte of a word
 #pragma unroll
         for (int k = 0; k < PIXELS; ++k) {
-            const float weight = SMOOTH ? temporal_weight_at<C>(s, q, k, temporal) : 0.f;
+            unsigned int rounded[3];  // by RGB position
 #pragma unroll
             for (int c = 0; c < 3; ++c) {
                 const int j = k * C + sk::channel_for_rgb(ORDER, c);
                 const float styled = fmaf(bottom[k * 3 + c] - top[k * 3 + c], tap.w1, top[k * 3 + c]);
-                unsigned int rounded = floor_to_byte(fmaf(byte_as_float(s, j), keep, styled));
-                if (SMOOTH) rounded = toward_previous(rounded, p, j, weight);
-                u[j] = rounded;
+                rounded[c] = floor_to_byte(fmaf(byte_as_float(s, j), keep, styled));
             }
+            if (SMOOTH) {
+                const float weight = temporal_weight_at<C>(s, q, k, temporal) * output_fade_at<C, ORDER>(rounded, p, k);
+#pragma unroll
+                for (int c = 0; c < 3; ++c)
+                    rounded[c] = toward_previous(rounded[c], p, k * C + sk::channel_for_rgb(ORDER, c), weight);
+            }
+#pragma unroll
+            for (int c = 0; c < 3; ++c) u[k * C + sk::channel_for_rgb(ORDER, c)] = rounded[c];
             if (C == 4) u[k * C + 3] = byte_of(s, k * C + 3);  // alpha as is
         }
         unsigned int d[C];
@@ -916,8 +941,8 @@ SK_STAGED_KERNEL(postprocess_staged_f32, float, sk::FloatIo)
 SK_STAGED_KERNEL(postprocess_staged_f16, __half, HalfIo)
 
 // model output (NCHW RGB [-1, 1], h x w) -> H x W uint8 HWC in `order`, blended by strength, then
-// smoothed toward the previous output where the input did not change (temporal > 0 and both
-// previous frames given). Launch with one thread per PIXELS x ROWS tile (sdk/cuda/kernels.launch_shape).
+// smoothed toward the previous output where neither the input nor the output changed much (temporal > 0 and
+// both previous frames given). Launch with one thread per PIXELS x ROWS tile (sdk/cuda/kernels.launch_shape).
 extern "C" __global__ void postprocess_f32(SK_POST_KERNEL_PARAMS(float)) {
     if (params) strength = params[0], temporal = params[1];
     postprocess<float, sk::FloatIo>(SK_POST_ARGS);

@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
                     "is not a terminal)")
     st.add_argument("--preserve-color", action="store_true", help="keep the input's colours (stylized luminance only)")
     st.add_argument("--temporal", type=float, default=0.0,
-                    help="video smoothing, 0 (off) to 0.95: blend toward the previous output where the input is still")
+                    help="video smoothing, 0 (off) to 0.95: blend toward the previous output where input and output are still")
 
     sty = sub.add_parser("styles", help="list the styles of a model package", formatter_class=fmt)
     sty.add_argument("--model", default=None, help="model package folder (default: the shipped one)")

@@ -214,18 +214,27 @@ def keep_colors(styled: np.ndarray, original: np.ndarray, color_order: str) -> n
 
 # Input change (max over channels, uint8 steps) at which temporal smoothing fades out completely.
 TEMPORAL_FADE = 24.0
+# Output change (max over channels, uint8 steps, this frame's stylized pixel against the previous output) at
+# which it fades out too. A few steps of input change in dark texture can draw or erase a whole sketch line;
+# gated by the input alone, the stale line survived the frame (99.9th percentile 49 steps on a panning clip,
+# 11 with this gate), while the generator's frame-to-frame noise on a still scene is still cut to 0.37 of
+# itself (0.32 without; tests/sdk/test_style_options.py). A power of two: the kernels divide exactly.
+OUTPUT_FADE = 64.0
 
 
 def temporal_blend(styled: np.ndarray, previous_out: np.ndarray, color: np.ndarray, previous_in: np.ndarray,
                    temporal: float) -> np.ndarray:
-    """Blend toward the previous output where the input did not change.
+    """Blend the stylized frame (uint8) toward the previous output where neither the input nor the output changed much.
 
-    ``out = styled + (previous_out - styled) * temporal * max(0, 1 - |input change| / TEMPORAL_FADE)``:
-    static regions keep what they showed (no flicker from the generator's frame-to-frame noise),
-    moving regions follow the new frame (no ghost trails).
+    ``out = styled + (previous_out - styled) * w``, ``w = temporal * max(0, 1 - |input change| / TEMPORAL_FADE)
+    * max(0, 1 - |output change| / OUTPUT_FADE)``: static regions keep what they showed (no flicker from the
+    generator's frame-to-frame noise), moving regions and lines that appear or vanish follow the new frame (no
+    ghost trails). The kernels (kernels/pixel_math.cuh, stylize_kernels.cu) compute the same, bit for bit.
     """
     change = cv2.absdiff(np.ascontiguousarray(color), previous_in).max(axis=2).astype(np.float32)
     weight = np.clip(1.0 - change / TEMPORAL_FADE, 0.0, 1.0) * temporal
+    output_change = cv2.absdiff(np.ascontiguousarray(styled), previous_out).max(axis=2).astype(np.float32)
+    weight = weight * np.clip(1.0 - output_change / OUTPUT_FADE, 0.0, 1.0)
     out = styled + (previous_out.astype(np.float32) - styled) * weight[:, :, None]
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 

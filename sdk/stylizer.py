@@ -75,9 +75,10 @@ class Stylizer:
         preserve_color: keep the input's colours: the stylized luminance with the original
             chrominance (YCrCb), e.g. a sketch or grade that should not recolour skin.
         temporal: 0 (off) to 0.95, run-time smoothing for video: each pixel is blended toward the
-            previous output by this much where the input pixel did not change (fading out by
-            an input change of 24 levels), which steadies static regions without ghosting
-            moving ones. Stateful: one Stylizer per video stream; ``reset()`` at a cut.
+            previous output by this much where neither the input pixel nor its stylized value
+            changed much (fading out by an input change of 24 levels and an output change of 64),
+            which steadies static regions without ghosting moving ones or lines that appear.
+            Stateful: one Stylizer per video stream; ``reset()`` at a cut.
         variant: a package variant by name (e.g. ``"pruned50"``, ``"int8"``; see
             ``Stylizer.package.variants``) instead of the automatic choice.
 
@@ -429,7 +430,7 @@ def _check_strength(strength: float) -> float:
 def _check_temporal(temporal: object) -> float:
     if isinstance(temporal, bool) or not isinstance(temporal, (int, float, np.number)) or not 0 <= temporal <= 0.95:
         raise InvalidArgumentError(f"temporal is {temporal!r}; expected a number from 0 (off) to 0.95 "
-                                   "(the share of the previous output kept where the input is still).")
+                                   "(the share of the previous output kept where input and output are still).")
     return float(temporal)
 
 

@@ -86,16 +86,23 @@ def test_temporal_smoothing_is_the_sdks_temporal_blend(ref, order, temporal):
     rng = np.random.default_rng(4)
     frame = _frame((45, 99), order, seed=5)
     previous_input, third = changed_input(frame, rng)
-    previous = _frame((45, 99), order, seed=6)
     styled = rng.uniform(-1, 1, (1, 3, 44, 100)).astype(np.float32)
     plain = ref.postprocess(styled, frame, order, 0.7)
+    # The previous output: this one's give or take the generator's noise (up to 20 steps), and in the last 15 rows
+    # 64 or more steps away in one channel (a line drawn or erased: over frames.OUTPUT_FADE, no smoothing).
+    previous = plain.astype(np.int16)
+    previous[:, :, :3] += rng.integers(-20, 21, previous[:, :, :3].shape).astype(np.int16)
+    previous[30:, :, 1] = np.where(plain[30:, :, 1] < 128, plain[30:, :, 1].astype(np.int16) + 64 + 10,
+                                   plain[30:, :, 1].astype(np.int16) - 64 - 10)
+    previous = np.clip(previous, 0, 255).astype(np.uint8)
     got = ref.postprocess(styled, frame, order, 0.7, previous, temporal, previous_input)
     want = frames.temporal_blend(plain[:, :, :3], previous[:, :, :3], frame[:, :, :3], previous_input[:, :, :3],
                                  temporal)
     np.testing.assert_array_equal(got[:, :, :3], want)
     np.testing.assert_array_equal(got[:, :, 3:], frame[:, :, 3:])  # alpha passes through
     np.testing.assert_array_equal(got[:, 2 * third:], plain[:, 2 * third:])  # moved: no smoothing
-    assert (got[:, :third] != plain[:, :third]).mean() > 0.5  # still: smoothed
+    np.testing.assert_array_equal(got[30:], plain[30:])  # the output moved: no smoothing
+    assert (got[:30, :third] != plain[:30, :third]).mean() > 0.5  # still: smoothed
     assert np.array_equal(ref.postprocess(styled, frame, order, 0.7, previous, temporal), plain), \
         "without the previous input there is no smoothing"
 

@@ -173,14 +173,17 @@ def test_temporal_smoothing_rounds_as_the_cpu_path_on_the_gpu(half):
     which lands a step below the CPU path in over 1% of these values."""
     from tests.kernels import temporal_case as case
     kernels, ref = StylizeKernels(), CpuReference()
-    styled, frame, previous, previous_input = case.inputs(np.random.default_rng(11), 1080, 1920, 720, 1280)
+    rng = np.random.default_rng(11)
+    styled, frame, previous_input = case.inputs(rng, 1080, 1920, 720, 1280)
     if half:
         styled = styled.astype(np.float16)
-    d_styled, d_frame, d_previous, d_previous_input = (torch.from_numpy(a).cuda()
-                                                       for a in (styled, frame, previous, previous_input))
-    outs = {}
-    for name, smooth in (("smoothed", True), ("blended", False)):
+    d_styled, d_frame, d_previous_input = (torch.from_numpy(a).cuda() for a in (styled, frame, previous_input))
+    outs, previous = {}, None
+    for name, smooth in (("blended", False), ("smoothed", True)):
         out = torch.zeros_like(d_frame)
+        if smooth:  # the previous output: a set distance from this frame's blended one (temporal_case)
+            previous = case.previous_output(outs["blended"], rng)
+            d_previous = torch.from_numpy(previous).cuda()
         previous_args = (d_previous.data_ptr(), d_previous.stride(0), d_previous_input.data_ptr(),
                          d_previous_input.stride(0), case.TEMPORAL) if smooth else ()
         kernels.postprocess(d_styled.data_ptr(), 720, 1280, d_frame.data_ptr(), d_frame.stride(0), 1080, 1920, "bgr",
