@@ -95,8 +95,8 @@ class TensorRTBackend(FramePipelineBackend):
         precision = "fp16" if precision == "auto" and "fp16" in package.manifest["precisions"] else (
             "fp32" if precision == "auto" else precision)
         self.name, self.precision = "tensorrt", precision
-        self.device = f"cuda ({torch.cuda.get_device_name(0)})"
         self._gpu = torch.cuda.get_device_name(0), "sm_%d%d" % torch.cuda.get_device_capability(0)  # engine keys
+        self.device = f"cuda ({self._gpu[0]})"
         self.package = package
         self._builder, self._flavour, self._trt = builder, flavour, trt
         self._torch, self._device = torch, torch.device("cuda")

@@ -55,8 +55,8 @@ class TorchOnCpu:
 def tensorrt_on_cpu(monkeypatch, package, precision: str = "fp32"):
     """A TensorRTBackend whose "engines" are the ONNX files they would be built from, run by the torch interpreter
     on the CPU, inside its own frame pipeline (kernels emulated, streams no-ops): the backend's routing, engine
-    cache and verification, without TensorRT or a GPU. Returns (backend, builds): each build's (file's first
-    bytes' checksum, styles)."""
+    cache and verification, without TensorRT or a GPU. Returns (backend, builds): each build's (sha256 of the ONNX
+    file it was built from, number of styles, profiles)."""
     import hashlib
     import types
 
