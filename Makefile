@@ -57,10 +57,11 @@ soak: $(VENV)/.dev
 	$(BIN)/python -m pytest benchmarks/test_soak.py -q -s --benchmark-only --benchmark-columns=median,rounds \
 		--benchmark-json=.benchmarks/soak.json -p no:cacheprovider
 
-## Reproduce the shipped default package: fetch the photo corpus, train (4,900 steps with one thread: the
-## shipped run took 31 minutes for 4,500 steps beside a second run plus 4 for the last 400, and about 2 to
-## build the crops), export, then the compressed variants (`make compress`, about 10 minutes). One thread:
-## the shipped package was trained so, and a CPU run repeats bit for bit only at the same thread count.
+## Reproduce the shipped default package: fetch the photo corpus, train (5,200 steps with one thread: the
+## shipped run took 31 minutes for 4,500 steps beside a second run, 4 for the next 400, 2 for the last 300
+## (the ink stage), and about 2 to build the crops), export, then the compressed variants (`make compress`,
+## about 10 minutes). One thread: the shipped package was trained so, and a CPU run repeats bit for bit only
+## at the same thread count.
 model: $(VENV)/.dev
 	$(BIN)/python -m trainer photos fetch
 	OMP_NUM_THREADS=1 $(BIN)/python -m trainer train --config trainer/configs/default.toml --run runs/default

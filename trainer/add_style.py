@@ -32,7 +32,7 @@ from trainer.data import UnpairedCrops, colour_variants
 from trainer.evaluate import load_folder
 from trainer.looks import warm_film
 from trainer.models.discriminator import PatchDiscriminator
-from trainer.models.generator import Generator, GeneratorConfig, StyleAffine, style_vector
+from trainer.models.generator import Generator, GeneratorConfig, StyleAffine, is_style_column_weight, style_vector
 
 MIN_LOOK_PHOTOS = 5
 MIN_PHOTO_SIDE = 128  # a training crop's size: anything smaller cannot give one
@@ -158,7 +158,7 @@ def widen(base: Generator, start_from: int = 0) -> Generator:
     model = Generator(config).deploy()
     state = base.state_dict()
     # A pruned base: its convs' channel counts, each style conv with one more input (the new column).
-    resize_convs(model, {k: (v.shape[0], v.shape[1] + 1, *v.shape[2:]) if "affine.to_" in k else tuple(v.shape)
+    resize_convs(model, {k: (v.shape[0], v.shape[1] + 1, *v.shape[2:]) if is_style_column_weight(k) else tuple(v.shape)
                          for k, v in state.items() if k.endswith(".weight")})
     for key, value in model.state_dict().items():
         if key not in state:  # the output affine of a base without one: zeros, x * (1 + 0) + 0 == x exactly
@@ -250,8 +250,9 @@ def closest_style(base: Generator, data: UnpairedCrops, samples: int = 64) -> in
 def style_affine_weights(model: Generator) -> list[torch.nn.Parameter]:
     """The weights of every per-style scale/shift (1x1 convs from the style vector), in module order:
     column k of each is style k's."""
-    return [conv.weight for module in model.modules() if isinstance(module, StyleAffine)
-            for conv in (module.to_gamma, module.to_beta)]
+    weights = [conv.weight for module in model.modules() if isinstance(module, StyleAffine)
+               for conv in (module.to_gamma, module.to_beta)]
+    return weights + ([model.ink_strength.weight] if model.config.ink else [])
 
 
 def new_style_parameters(model: Generator, owned: int = 0) -> list[torch.nn.Parameter]:

@@ -22,7 +22,8 @@ LIMITS = (
     "No face, person or scene detection: a look changes every pixel alike. Not for identification, "
     "measurement or any decision about people.",
     "The sketch can leave faint stale lines when temporal smoothing is on and the camera moves (README, Temporal).",
-    "The cartoon is vivid colour without flat regions or ink: it does not read as a cartoon yet, and glow is a warm, "
+    "The cartoon is vivid colour with dark outlines on strong edges, without the filter's flat regions: the "
+    "photo's texture stays, and strongly textured areas (foliage, wood grain) are inked too. Glow is a warm, "
     "lifted grade without the filter's skin smoothing and bloom.",
 )
 

@@ -91,7 +91,7 @@ def _without_idle_colour_channels(state: dict) -> dict:
 def remove(package_path, name: str) -> tuple[ModelPackage, list[str]]:
     """Drop style ``name``; returns the package and the compressed variant files that were dropped."""
     from trainer.export import check_against_onnxruntime, generator_from_package, resize_convs, to_onnx
-    from trainer.models.generator import Generator, GeneratorConfig
+    from trainer.models.generator import Generator, GeneratorConfig, is_style_column_weight
 
     package = load_package(package_path)
     names = list(package.style_names)
@@ -105,7 +105,7 @@ def remove(package_path, name: str) -> tuple[ModelPackage, list[str]]:
     keep = [i for i in range(len(names)) if i != index]
     state = {}
     for key, value in base.state_dict().items():
-        state[key] = value[:, keep] if key.endswith(("to_gamma.weight", "to_beta.weight")) else value  # style columns
+        state[key] = value[:, keep] if is_style_column_weight(key) else value  # style columns
     state = _without_idle_colour_channels(state)  # the removed style's own channels (add-style) go with it
     model = Generator(config).deploy()
     resize_convs(model, {k: tuple(v.shape) for k, v in state.items() if k.endswith(".weight")})

@@ -25,7 +25,7 @@ from trainer import losses
 from trainer.data import UnpairedCrops, build_dataset
 from trainer.distributed import Distributed
 from trainer.models.discriminator import PatchDiscriminator
-from trainer.models.generator import Generator, GeneratorConfig, style_vector
+from trainer.models.generator import Generator, GeneratorConfig, style_vector, trainable_parameters
 
 
 @dataclass
@@ -57,6 +57,11 @@ class TrainConfig:
     # A package whose FP32 weights start the generator (its deploy structure: BatchNorm folded), to
     # continue a shipped model with a further recipe stage; empty: a fresh generator.
     init_package: str = ""
+    # The ink path (model.ink): held at zero until iteration ink_from, then started at ink_init's strength
+    # for the named styles (the others from zero) and trained. The unpaired terms keep an ink they are given
+    # but do not find one from zero (docs/looks.md); the cartoon's start was chosen on the validation split.
+    ink_from: int = 0
+    ink_init: dict = field(default_factory=dict)
     colour_copies: int = 6
     # Each colour copy's contrast drawn at random too, the same on both sides (trainer.data.colour_variants).
     balance_contrast: bool = False
@@ -93,7 +98,7 @@ class TrainConfig:
         train.update(overrides or {})
         styles = list(model.pop("styles"))
         unknown = set(train) - set(cls.__dataclass_fields__)
-        for key in ("relaxed_structure", "band_style_weights", "adv_style_weights"):
+        for key in ("relaxed_structure", "band_style_weights", "adv_style_weights", "ink_init"):
             unknown_styles = set(train.get(key, {})) - set(styles)
             if unknown_styles:
                 raise ValueError(f"{key} names {sorted(unknown_styles)}, which are not in [model] styles")
@@ -174,6 +179,8 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, vgg_weights: str | 
         generator = generator_from_package(package).train().to(device)
     else:
         generator = Generator(config.model).to(device)
+    if config.ink_init and not config.model.ink:
+        raise ValueError("ink_init needs the ink path: set ink = true in [model]")
     d_scales = [int(s) for s in config.d_scales] or [config.d_downsample]
     discriminator = (PatchDiscriminator(config.model.num_styles) if len(d_scales) == 1 else
                      torch.nn.ModuleList(PatchDiscriminator(config.model.num_styles) for _ in d_scales)).to(device)
@@ -181,7 +188,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, vgg_weights: str | 
     # average does not (Karras et al. 2018, Yazici et al. 2019). Samples and export use it.
     ema = copy.deepcopy(generator)
     ema.requires_grad_(False)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=(0.5, 0.99))
+    opt_g = torch.optim.Adam(trainable_parameters(generator), lr=config.lr_g, betas=(0.5, 0.99))
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=(0.5, 0.99))
     use_amp = device.startswith("cuda")
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
@@ -247,6 +254,11 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, vgg_weights: str | 
     discriminator.train()
     t0 = time.time()
     for it in range(start, end):
+        if config.model.ink and it == config.ink_from:
+            with torch.no_grad():
+                for net in (generator, ema):
+                    for name, strength in config.ink_init.items():
+                        net.ink_strength.weight[0, config.styles.index(name)] = float(strength)
         content, reals, idx = (t.to(device) for t in data.sample(config.batch))
         style = torch.nn.functional.one_hot(idx, config.model.num_styles).float().view(-1, config.model.num_styles, 1, 1)
         with torch.autocast("cuda", enabled=use_amp):
@@ -301,6 +313,8 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, vgg_weights: str | 
                 g_loss = g_loss + config.temporal_weight * temporal
         opt_g.zero_grad(set_to_none=True)
         scaler.scale(g_loss).backward()
+        if config.model.ink and it < config.ink_from:
+            generator.ink_strength.weight.grad = None  # held at zero: Adam leaves a weight without a gradient
         dist.average_gradients(generator)
         scaler.step(opt_g)
         scaler.update()

@@ -13,17 +13,19 @@ import pytest
 
 from trainer import closure, corpus, evaluate, looks, photos
 
-# Floors: the shipped model's closure (the lower of fp32 and the auto variant, measured 2026-12-07 with
-# `python -m trainer evaluate` and the manifest's held-out table) less 0.03. Every floor is above 0, so
-# the untouched photo fails each. The looks issue's bars (0.75, no photo under 0.5, sketch edges and
-# saturation; the cartoon above every baseline) are met by vintage and the sketch on the test split and
-# asserted for them; glow and the cartoon miss them and are held as strict expected failures.
-BUNDLED_FLOORS = {"glow": 0.62, "vintage": 0.75, "sketch": 0.81, "cartoon": 0.01}
-CORPUS_FLOORS = {"glow": 0.58, "vintage": 0.74, "sketch": 0.72, "cartoon": 0.04}
+# Floors: the shipped model's closure (the lower of fp32 and the auto variant, measured 2026-12-07, the
+# cartoon's 2026-12-08 after the ink stage, with `python -m trainer evaluate` and the manifest's held-out
+# table) less 0.03. Every floor is above 0, so the untouched photo fails each. The looks issue's bars (0.75,
+# no photo under 0.5, sketch edges and saturation; the cartoon above every baseline) are met by vintage and
+# the sketch on the test split and asserted for them; glow and the cartoon miss them and are held as strict
+# expected failures.
+BUNDLED_FLOORS = {"glow": 0.62, "vintage": 0.75, "sketch": 0.81, "cartoon": 0.08}
+CORPUS_FLOORS = {"glow": 0.58, "vintage": 0.74, "sketch": 0.72, "cartoon": 0.12}
 BARS_MET = ["vintage", "sketch"]
 BARS_MISSED = ["glow", "cartoon"]
-# On the test split the cartoon loses to a six-number Lab transfer fitted on the trainer's balanced copies
-# (0.07 against 0.17): the strict expected failure below holds it; on the bundled photos it beats them all.
+# On the test split the cartoon is level with a six-number Lab transfer fitted on the trainer's balanced
+# copies (0.16 FP32 and 0.155 auto against 0.168, the best of three baselines per photo): the strict expected
+# failure below holds it; on the bundled photos it beats them all.
 BEATS_BASELINES_ON_THE_CORPUS = ["glow", "vintage", "sketch"]
 
 

@@ -22,7 +22,10 @@ def test_the_package_ships_pruned_and_quantized_variants():
 def test_pruned_variants_meet_their_macs_target_and_floors(name, target):
     v = VARIANTS[name]
     assert v["macs_fraction"] <= target and v["macs_1280x720"] <= target * VARIANTS["fp32"]["macs_1280x720"]
-    assert all(c % 8 == 0 for layer, c in v["channels"].items() if layer not in ("to_rgb", "colour_out"))
+    assert all(c % 8 == 0 for layer, c in v["channels"].items() if layer not in ("to_rgb", "colour_out")
+               and not layer.startswith("ink_"))  # RGB outputs and the fixed ink path are never pruned
+    assert {k: c for k, c in v["channels"].items() if k.startswith("ink_")} == {
+        "ink_edges": 7, "ink_level": 1, "ink_base": 3, "ink_ones": 1, "ink_border": 1, "ink_smooth": 1, "ink_strength": 1}
     assert v["fidelity"]["psnr_db"] >= compress.FLOORS["pruned_psnr_db"]
     # The recorded verdict is the floor's rule applied to the recorded numbers (the SDK trusts it).
     keeps_looks = all(c >= VARIANTS["fp32"]["look_closure"][style] - compress.FLOORS["closure_drop"]

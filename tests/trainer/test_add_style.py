@@ -4,6 +4,7 @@ import pytest
 
 import sdk
 from trainer import add_style, grade_prior, photos
+from trainer.models.generator import is_style_column_weight
 
 
 @pytest.fixture(scope="module")
@@ -38,13 +39,14 @@ def test_new_package_has_one_more_style_and_only_its_column_changed(added):
             assert not value[:, :4].any() if value.dim() == 4 else not value.any(), key
             continue
         if value.shape != old[key].shape:
-            assert "affine.to_" in key and key.endswith("weight")
+            assert is_style_column_weight(key)
             assert np.array_equal(value[:, :4].numpy(), old[key].numpy()), key  # old columns untouched
             changed.append(key)
         else:
             assert np.array_equal(value.numpy(), old[key].numpy()), key  # shared weights frozen
-    # gamma and beta of each of the 20 convs with a style affine (not to_rgb) and of the colour head's
-    assert len(changed) == 2 * 21
+    # gamma and beta of each of the 20 convs with a style affine (not to_rgb) and of the colour head's, and
+    # the ink's strength
+    assert len(changed) == 2 * 21 + 1
 
 
 @pytest.mark.parametrize("variant", [None, "fp32", "pruned50", "int8", "pruned25-fp16"])
@@ -129,7 +131,7 @@ def test_runs_are_averaged_column_by_column(look_dir):
         singles.append(model.state_dict())
     assert not torch.equal(singles[0]["out_affine.to_beta.weight"], singles[1]["out_affine.to_beta.weight"])
     for key, value in averaged.state_dict().items():
-        if key.endswith(("to_gamma.weight", "to_beta.weight")):
+        if is_style_column_weight(key):
             np.testing.assert_allclose(value[:, -1].numpy(), ((singles[0][key][:, -1] + singles[1][key][:, -1]) / 2).numpy(),
                                        rtol=1e-5, atol=1e-7, err_msg=key)
             np.testing.assert_array_equal(value[:, :-1].numpy(), base.state_dict()[key].numpy()

@@ -46,6 +46,8 @@ def test_prune_meets_the_macs_target_with_channels_in_multiples_of_8(teacher, ta
     assert count_macs(student, 720, 1280) <= target * count_macs(teacher, 720, 1280)
     channels = compress.conv_channels(student)
     assert channels.pop("to_rgb") == 3 and channels.pop("colour_out") == 3  # RGB output convs are never pruned
+    ink = {k: channels.pop(k) for k in list(channels) if k.startswith("ink_")}  # nor is the fixed ink path
+    assert ink == {k: c for k, c in compress.conv_channels(teacher).items() if k.startswith("ink_")}
     assert all(c % 8 == 0 and c > 0 for c in channels.values()), channels
     assert channels["stem.conv"] < 16 and channels["down.conv"] < 48
     out = student(torch.zeros(1, 3, 36, 64), torch.eye(4)[:1].view(1, 4, 1, 1))

@@ -9,7 +9,7 @@ from sdk.package import load_package
 from trainer import add_style, photos, styles
 from trainer.compress.widen import _run
 from trainer.export import generator_from_package, resize_convs, to_onnx
-from trainer.models.generator import Generator, GeneratorConfig, style_vector
+from trainer.models.generator import Generator, GeneratorConfig, is_style_column_weight, style_vector
 
 OWNED = 8
 
@@ -85,7 +85,7 @@ def test_the_clamp_keeps_each_output_rows_largest_weight_and_so_its_int8_scale(p
 def test_removing_the_style_drops_the_channels_it_owned(package):
     base = generator_from_package(package)
     state = grown(base, start_from=2).state_dict()
-    state = {k: v[:, :4] if k.endswith(("to_gamma.weight", "to_beta.weight")) else v for k, v in state.items()}
+    state = {k: v[:, :4] if is_style_column_weight(k) else v for k, v in state.items()}
     state = styles._without_idle_colour_channels(state)
     shapes = {k: tuple(v.shape) for k, v in state.items() if not k.startswith("out_affine.")}
     assert shapes == {k: tuple(v.shape) for k, v in base.state_dict().items()}
@@ -101,11 +101,13 @@ def test_removing_the_style_drops_the_channels_it_owned(package):
 def test_int8_keeps_the_old_styles_only_with_the_base_activation_scales(package):
     """Calibration sees the owned channels' raw conv outputs (before their gate), which widens that tensor's
     range and re-quantizes the old channels; the base file's activation scales put them back."""
-    from trainer.compress.quantize import calibration_inputs, quantize_qdq, style_path_nodes, with_activation_scales_of
+    from trainer.compress.quantize import (calibration_inputs, ink_path_nodes, quantize_qdq, style_path_nodes,
+                                           with_activation_scales_of)
     blob = to_onnx(grown(generator_from_package(package, "pruned25")))
     entry = package.variants["pruned25-int8"]
     base_int8 = (package.path / entry["file"]).read_bytes()
-    quantized = quantize_qdq(blob, calibration_inputs(5, calibrated_styles=4), exclude=style_path_nodes(blob))
+    quantized = quantize_qdq(blob, calibration_inputs(5, calibrated_styles=4),
+                             exclude=style_path_nodes(blob) + ink_path_nodes(blob))
     images = photos.load_set(photos.HELD_OUT)[:1]
     before = _run(base_int8, 0, 4, images, entry["onnxruntime_nchwc"])[0]
     assert not np.array_equal(_run(quantized, 0, 5, images, entry["onnxruntime_nchwc"])[0], before)

@@ -25,7 +25,7 @@ def test_list_shows_where_each_style_came_from(package):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert [line.split()[1] for line in lines] == ["glow", "vintage", "sketch", "cartoon"]
-    assert all(line.split()[2] == "shipped" and "4900 iterations, data corpus" in line for line in lines)
+    assert all(line.split()[2] == "shipped" and "5200 iterations, data corpus" in line for line in lines)
     manifest = json.loads((package / "manifest.json").read_text())
     manifest.setdefault("added_styles", []).append({"name": "cartoon", "source": "lut", "lut": "teal.cube",
                                                     "lut_kind": "3D", "lut_size": 33, "iterations": 1500,

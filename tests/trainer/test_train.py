@@ -340,3 +340,70 @@ def test_balanced_contrast_draws_each_copys_spread_whatever_the_photos_own():
     gap_after = np.mean(balanced["astronaut"]) - np.mean(balanced["moon"])
     assert gap_before > 0.2 and abs(gap_after) < gap_before / 2, (gap_before, gap_after)
     assert all(0.1 < v < 0.3 for v in balanced["astronaut"] + balanced["moon"]), balanced
+
+
+def _ink_raw(**train_keys):
+    return {"model": {**TINY["model"], "colour_channels": 8, "heads_at_half": True, "ink": True},
+            "train": {**TINY["train"], "iterations": 4, "temporal_weight": 1.0, **train_keys}}
+
+
+def test_the_ink_path_held_at_zero_trains_exactly_what_the_model_without_it_trains(tmp_path):
+    """The shipped recipe adds the ink at ink_from: until then every other weight must follow, bit for bit,
+    the run without the path (same initial weights, same crops, same updates), so the recipe's first
+    stage is the model it continues."""
+    plain = {"model": {**TINY["model"], "colour_channels": 8, "heads_at_half": True}, "train": _ink_raw()["train"]}
+    train(TrainConfig.from_dict(plain), tmp_path / "plain", progress=False, device="cpu", dataset=tiny_dataset())
+    train(TrainConfig.from_dict(_ink_raw(ink_from=4)), tmp_path / "ink", progress=False, device="cpu",
+          dataset=tiny_dataset())
+    a, b = (load_checkpoint(tmp_path / run / "checkpoint.pt") for run in ("plain", "ink"))
+    for key in ("generator", "generator_ema"):
+        assert set(b[key]) - set(a[key]) == {k for k in b[key] if k.startswith("ink_")}
+        for name, value in a[key].items():
+            assert torch.equal(value, b[key][name]), name
+        assert torch.equal(b[key]["ink_strength.weight"], torch.zeros(1, 2, 1, 1))
+    for name, value in a["discriminator"].items():
+        assert torch.equal(value, b["discriminator"][name]), name
+
+
+def test_the_ink_path_starts_at_ink_init_then_trains_and_its_edge_detector_stays_fixed(tmp_path):
+    from trainer.models.generator import Generator, GeneratorConfig
+    cfg = TrainConfig.from_dict(_ink_raw(ink_from=2, ink_init={"sketch": 0.8}))
+    train(cfg, tmp_path, progress=False, device="cpu", dataset=tiny_dataset())
+    state = load_checkpoint(tmp_path / "checkpoint.pt")["generator"]
+    strength = state["ink_strength.weight"].view(-1)
+    assert strength[1] != 0.8 and abs(float(strength[1]) - 0.8) < 0.05  # started there, then trained
+    fresh = Generator(cfg.model).state_dict()
+    for key in ("ink_edges.weight", "ink_edges.bias", "ink_level.weight", "ink_level.bias", "ink_base.weight",
+                "ink_ones.weight", "ink_ones.bias", "ink_border.weight", "ink_border.bias"):
+        assert torch.equal(state[key], fresh[key]), key
+    with pytest.raises(ValueError, match="ink_init names \\['cartoon'\\], which are not in \\[model\\] styles"):
+        TrainConfig.from_dict(_ink_raw(ink_init={"cartoon": 0.8}))
+    no_ink = {"model": TINY["model"], "train": {**TINY["train"], "ink_init": {"glow": 0.5}}}
+    with pytest.raises(ValueError, match="ink_init needs the ink path: set ink = true in \\[model\\]"):
+        train(TrainConfig.from_dict(no_ink), tmp_path / "x", progress=False, device="cpu", dataset=tiny_dataset())
+
+
+def test_the_ink_darkens_strong_edges_only_and_not_the_frame_border():
+    from trainer.models.generator import Generator, GeneratorConfig, style_vector
+    config = GeneratorConfig(num_styles=2, stem_channels=8, body_channels=8, num_blocks=1, heads_at_half=True, ink=True)
+    model = Generator(config).eval()
+    image = torch.full((1, 3, 32, 40), 0.6)  # a bright frame: zero padding alone would ink its border
+    image[..., 20:] = -0.6  # one strong vertical edge at column 20 (153 levels)
+    ink = model.ink_map(image)[0][0, 0]  # at 1/2 resolution: column j is the full-resolution detector at 2j
+    assert ink.shape == (16, 20)
+    assert float(ink[:, :8].max()) == 0.0 and float(ink[:, 12:].max()) == 0.0  # flat on both sides
+    # Full ink at column 10 (the 5x5 kernel at input columns 18 to 22), part ink at 9 (16 to 20), then the
+    # 3x3 binomial blur: 0.5 + 0.25 * 0.548 at 10, 0.5 * 0.548 + 0.25 at 9.
+    np.testing.assert_allclose(ink[3:-3, 10].numpy(), 0.637, atol=1e-3)
+    np.testing.assert_allclose(ink[3:-3, 9].numpy(), 0.524, atol=1e-3)
+    # The bright frame's border is not read as an edge (zero padding alone would ink it).
+    assert float(ink[:, 0].max()) == float(ink[0, :8].max()) == float(ink[-1, 12:].max()) == 0.0
+    with torch.no_grad():
+        plain, other = model(image, style_vector(0, 2)), model(image, style_vector(1, 2))
+        model.ink_strength.weight[0, 0] = 1.0
+        inked = model(image, style_vector(0, 2))
+        assert torch.equal(model(image, style_vector(1, 2)), other)  # the other style's strength is still 0
+    assert float(inked[..., 6:26, 20:22].max()) == -1.0  # black (0 of 255) on the edge at full strength
+    assert torch.equal(inked[..., :16], plain[..., :16]) and torch.equal(inked[..., 24:], plain[..., 24:])
+    with pytest.raises(ValueError, match="the ink path joins the RGB branch at 1/2 resolution: it needs heads_at_half"):
+        Generator(GeneratorConfig(num_styles=2, ink=True))

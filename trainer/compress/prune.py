@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from sdk.package import ModelPackage, load_package
 from trainer import photos
 from trainer.data import colour_variants
-from trainer.models.generator import Generator, count_macs, count_parameters
+from trainer.models.generator import INK_FIXED, Generator, count_macs, count_parameters, trainable_parameters
 from trainer.compress.metrics import measure
 from trainer.compress.variants import variants_of, write_variants
 from trainer.export import generator_from_package
@@ -29,7 +29,7 @@ def conv_channels(model: torch.nn.Module) -> dict[str, int]:
 
 
 # Convs whose outputs are RGB: their channels are the contract, not capacity.
-UNPRUNABLE = ("to_rgb", "colour_out")
+UNPRUNABLE = ("to_rgb", "colour_out") + INK_FIXED + ("ink_strength",)  # the ink path's maps are its contract too
 
 
 def _unprunable(model: Generator) -> list[torch.nn.Module]:
@@ -105,7 +105,7 @@ def distill(student: Generator, teacher: Generator, iterations: int = 600, batch
     images = training_photos(seed)
     teacher = teacher.eval().requires_grad_(False)
     student.train().requires_grad_(True)
-    optimizer = torch.optim.Adam(student.parameters(), lr=lr)
+    optimizer = torch.optim.Adam(trainable_parameters(student), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, iterations, eta_min=lr * 0.02)
 
     def features(image: torch.Tensor, style: torch.Tensor) -> torch.Tensor:

@@ -96,10 +96,18 @@ def quantize_qdq(onnx_bytes: bytes, feeds, unsigned_activations: bool = False,
         return dst.read_bytes()
 
 
+def ink_path_nodes(onnx_bytes: bytes) -> list[str]:
+    """The ink path's convs (generator.INK_FIXED): left in float, as an INT8 threshold would move its lines."""
+    import onnx
+
+    graph = onnx.load_from_string(onnx_bytes).graph
+    return [node.name for node in graph.node if any(name.startswith("ink_") for name in node.input)]
+
+
 def to_int8(onnx_bytes: bytes, num_styles: int, keep_float: tuple[str, ...] = ()) -> bytes:
     """INT8 QDQ by static post-training quantization (see the module docstring for the settings)."""
     return quantize_qdq(onnx_bytes, calibration_inputs(num_styles),
-                        exclude=style_path_nodes(onnx_bytes) + list(keep_float))
+                        exclude=style_path_nodes(onnx_bytes) + ink_path_nodes(onnx_bytes) + list(keep_float))
 
 
 # -- measurement --------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from trainer import evaluate, photos
 from trainer.add_style import clamp_owned_outputs, new_style_parameters, widen_owning
 from trainer.data import UnpairedCrops
 from trainer.compress.metrics import FLOORS, ort_session, run_rgb
-from trainer.compress.quantize import (calibration_inputs, quantize_qdq, style_path_nodes, to_fp16,
+from trainer.compress.quantize import (calibration_inputs, ink_path_nodes, quantize_qdq, style_path_nodes, to_fp16,
                                       with_activation_scales_of)
 from trainer.export import generator_from_package, to_onnx
 from trainer.models.generator import Generator, count_macs, count_parameters, style_vector
@@ -131,7 +131,8 @@ def widen_variants(package, model: Generator, reference_blob: bytes, content: li
         else:
             if calibration is None:
                 calibration = calibration_inputs(n, calibrated_styles=old)
-            blob = quantize_qdq(fp32_blobs[source], calibration, exclude=style_path_nodes(fp32_blobs[source]))
+            blob = quantize_qdq(fp32_blobs[source], calibration,
+                                exclude=style_path_nodes(fp32_blobs[source]) + ink_path_nodes(fp32_blobs[source]))
             if owned:
                 blob = with_activation_scales_of(blob, base_blob)
         nchwc = bool(entry.get("onnxruntime_nchwc", True))

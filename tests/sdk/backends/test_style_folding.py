@@ -26,17 +26,19 @@ def modules():
 def test_the_default_generator_folds_every_style_scale_and_shift(modules):
     plain, folded = modules
     assert len(sdk.load_package().styles) == NUM_STYLES
-    assert len(plain.nodes) == 150  # the half-resolution colour heads add one nearest Resize
-    # 22 Conv -> Mul (-> Add) chains become 22 Convs: 20 scale-and-shift pairs, the colour head's pixel conv
-    # (scale and shift) and its context conv (scale only: its Add sums two images); the style branch (63
-    # nodes) leaves the image program.
-    assert len(folded.folds) == 22
+    assert len(plain.nodes) == 166  # the half-resolution colour heads add one nearest Resize, the ink path 16
+    # 23 Conv -> Mul (-> Add) chains become 23 Convs: 20 scale-and-shift pairs, the colour head's pixel conv
+    # (scale and shift), its context conv (scale only: its Add sums two images) and the ink's smoothing conv
+    # (scale only: the style's ink strength); the style branch (65 nodes) leaves the image program.
+    assert len(folded.folds) == 23
     assert sum(1 for f in folded.folds if f[2] and f[3]) == 21
-    assert [f[0] for f in folded.folds if not f[3]] == ["colour_context.weight"]
-    assert len(folded.style_nodes) == 63
-    assert sorted({n[0] for n in folded.image_nodes}) == ["Add", "Clip", "Conv", "Relu", "Resize"]
-    assert len(folded.image_nodes) == 44
-    assert len(folded.bound_names) == 44  # a weight and a bias per fold, nothing else
+    assert [f[0] for f in folded.folds if not f[3]] == ["ink_smooth.weight", "colour_context.weight"]
+    assert len(folded.style_nodes) == 65
+    # The ink path multiplies image values by image values (its map by the border mask, the RGB branch by its
+    # ink): those Muls stay.
+    assert sorted({n[0] for n in folded.image_nodes}) == ["Add", "Clip", "Conv", "Mul", "Relu", "Resize"]
+    assert len(folded.image_nodes) == 57
+    assert len(folded.bound_names) == 46  # a weight and a bias per fold, nothing else
 
 
 @pytest.mark.parametrize("style", STYLES)
