@@ -32,7 +32,7 @@ from trainer.data import UnpairedCrops, colour_variants
 from trainer.evaluate import load_folder
 from trainer.looks import warm_film
 from trainer.models.discriminator import PatchDiscriminator
-from trainer.models.generator import Generator, GeneratorConfig, StyleAffine, is_style_column_weight, style_vector
+from trainer.models.generator import Generator, GeneratorConfig, is_style_column_weight, style_vector
 
 MIN_LOOK_PHOTOS = 5
 MIN_PHOTO_SIDE = 128  # a training crop's size: anything smaller cannot give one
@@ -248,11 +248,9 @@ def closest_style(base: Generator, data: UnpairedCrops, samples: int = 64) -> in
 
 
 def style_affine_weights(model: Generator) -> list[torch.nn.Parameter]:
-    """The weights of every per-style scale/shift (1x1 convs from the style vector), in module order:
-    column k of each is style k's."""
-    weights = [conv.weight for module in model.modules() if isinstance(module, StyleAffine)
-               for conv in (module.to_gamma, module.to_beta)]
-    return weights + ([model.ink_strength.weight] if model.config.ink else [])
+    """The weights of every per-style scale/shift (1x1 convs from the style vector) and the ink's strength,
+    in module order: column k of each is style k's."""
+    return [p for name, p in model.named_parameters() if is_style_column_weight(name)]
 
 
 def new_style_parameters(model: Generator, owned: int = 0) -> list[torch.nn.Parameter]:

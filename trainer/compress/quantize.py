@@ -97,11 +97,12 @@ def quantize_qdq(onnx_bytes: bytes, feeds, unsigned_activations: bool = False,
 
 
 def ink_path_nodes(onnx_bytes: bytes) -> list[str]:
-    """The ink path's convs (generator.INK_FIXED): left in float, as an INT8 threshold would move its lines."""
+    """The ink path's fixed convs (generator.INK_FIXED): left in float, as an INT8 threshold would move its lines."""
     import onnx
+    from trainer.models.generator import INK_FIXED
 
     graph = onnx.load_from_string(onnx_bytes).graph
-    return [node.name for node in graph.node if any(name.startswith("ink_") for name in node.input)]
+    return [node.name for node in graph.node if any(name.startswith(INK_FIXED) for name in node.input)]
 
 
 def to_int8(onnx_bytes: bytes, num_styles: int, keep_float: tuple[str, ...] = ()) -> bytes:
